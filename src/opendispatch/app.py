@@ -1,0 +1,75 @@
+"""Build the ASGI application from explicit settings."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from opendispatch import __version__
+from opendispatch.calls import routes as call_routes
+from opendispatch.calls.service import remove_due_calls
+from opendispatch.clock import Clock, SystemClock
+from opendispatch.communities import routes as community_routes
+from opendispatch.http import AppState, BodySizeLimit, install_problem_handlers
+from opendispatch.ratelimit import RateLimiter
+from opendispatch.settings import Settings
+from opendispatch.storage.database import Database
+from opendispatch.storage.migrate import upgrade
+
+log = logging.getLogger(__name__)
+
+
+async def remove_expired_calls_forever(state: AppState) -> None:
+    """Remove calls past their deleteAfterMinutes deadline now, then every few seconds."""
+    while True:
+        try:
+            removed = await state.db.write(remove_due_calls, now=state.clock.now_ms())
+            count = sum(map(len, removed.emergency.values())) + sum(map(len, removed.dispatch.values()))
+            if count:
+                log.info("removed %d call(s) past their deleteAfterMinutes deadline", count)
+        except Exception:
+            log.exception("removing expired calls failed; trying again")
+        await asyncio.sleep(state.settings.expiry_interval_seconds)
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """The OpenDispatch application: migrations applied on start, writer thread and expiry running."""
+    settings = settings or Settings()
+    database = Database(
+        settings.database_url, write_batch_size=settings.write_batch_size, read_threads=settings.read_threads
+    )
+    state = AppState(
+        settings=settings,
+        db=database,
+        clock=clock or SystemClock(),
+        limiter=RateLimiter(enabled=settings.rate_limits_enabled),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        upgrade(database.engine)
+        database.start()
+        expiry = asyncio.create_task(remove_expired_calls_forever(state))
+        try:
+            yield
+        finally:
+            expiry.cancel()
+            await asyncio.gather(expiry, return_exceptions=True)
+            database.close()
+
+    app = FastAPI(
+        title="OpenDispatch",
+        version=__version__,
+        summary="Self-hosted dispatch server speaking the Sonoran CAD emergency-call API.",
+        lifespan=lifespan,
+    )
+    app.state.opendispatch = state
+    install_problem_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.include_router(call_routes.router)
+    app.include_router(community_routes.router)
+    return app

@@ -1,0 +1,1 @@
+"""911 calls and dispatch calls."""

@@ -1,0 +1,284 @@
+"""Wire format of calls: what clients send and what they get back, named as in the reference."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from enum import IntEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+# Limits chosen for metaData and text fields; docs/api.md lists them.
+META_MAX_KEYS = 64
+META_MAX_KEY_LENGTH = 64
+META_MAX_VALUE_LENGTH = 1024
+MAX_DELETE_AFTER_MINUTES = 525_600  # one year
+
+
+class CallStatus(IntEnum):
+    """CALL_STATUS of the reference."""
+
+    PENDING = 0
+    ACTIVE = 1
+    CLOSED = 2
+
+
+class CallOrigin(IntEnum):
+    """CALL_ORIGIN of the reference, plus the two values newer clients send."""
+
+    RADIO_DISPATCH = 0
+    SELF_INITIATED = 1
+    ORIGIN_2 = 2
+    ORIGIN_3 = 3
+
+
+class CallTableType(IntEnum):
+    """CALL_TABLE_TYPE of the reference."""
+
+    DISPATCH_CALL = 0
+    EMERGENCY_CALL = 1
+    SEARCH_ALL = 100
+
+
+def normalize_metadata(value: Any) -> dict[str, str]:
+    """Check metaData and store numbers and booleans as their JSON text (``1000`` → ``"1000"``)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError("must be an object of string keys to string values")
+    if len(value) > META_MAX_KEYS:
+        raise ValueError(f"at most {META_MAX_KEYS} keys")
+    normalized: dict[str, str] = {}
+    for key, item in value.items():
+        if not 0 < len(key) <= META_MAX_KEY_LENGTH:
+            raise ValueError(f"keys are 1 to {META_MAX_KEY_LENGTH} characters")
+        if isinstance(item, str):
+            text = item
+        elif isinstance(item, bool | int | float):
+            text = json.dumps(item)
+        else:
+            raise ValueError(f"{key!r} must be a string, number or boolean, not {type(item).__name__}")
+        if len(text) > META_MAX_VALUE_LENGTH:
+            raise ValueError(f"{key!r} is longer than {META_MAX_VALUE_LENGTH} characters")
+        normalized[key] = text
+    return normalized
+
+
+Text255 = Annotated[str, Field(max_length=255)]
+Text1024 = Annotated[str, Field(max_length=1024)]
+LongText = Annotated[str, Field(max_length=10_000)]
+DeleteAfter = Annotated[int, Field(gt=0, le=MAX_DELETE_AFTER_MINUTES)]
+
+
+class _Request(BaseModel):
+    # Strict: "true" is not a boolean and "1" is not a number. Unknown keys are ignored.
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class NewEmergencyCall(_Request):
+    """Body of Create 911 Call."""
+
+    isEmergency: bool
+    caller: Text255
+    location: Text1024
+    description: LongText
+    deleteAfterMinutes: DeleteAfter | None = None
+    metaData: dict[str, str] = Field(default_factory=dict)
+
+    _metadata = field_validator("metaData", mode="plain")(normalize_metadata)
+
+    model_config = ConfigDict(
+        strict=True,
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "isEmergency": True,
+                    "caller": "911 Caller",
+                    "location": "Alta St / Integrity Way",
+                    "description": "Shots fired",
+                    "deleteAfterMinutes": 15,
+                    "metaData": {
+                        "source": "integration",
+                        "x": "425.1",
+                        "y": "-979.2",
+                        "z": "30.7",
+                        "postal": "9001",
+                    },
+                }
+            ]
+        },
+    )
+
+
+class NewNote(_Request):
+    """A note sent with a new dispatch call; the server stamps the time when none is given."""
+
+    label: Text255 = ""
+    type: Annotated[str, Field(max_length=32)] = "text"
+    content: LongText
+    time: str | None = None
+
+    @field_validator("time")
+    @classmethod
+    def _iso_time(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                raise ValueError("must be an ISO-8601 time such as 2026-04-08T21:30:00Z") from None
+        return value
+
+
+def _string_list(value: Any) -> Any:
+    # The reference's own example sends a single string; take it as a list of one.
+    return [value] if isinstance(value, str) else value
+
+
+class NewDispatchCall(_Request):
+    """Body of Create Dispatch Call."""
+
+    origin: Annotated[int, Field(ge=0, le=3)]
+    status: Annotated[int, Field(ge=0, le=2)]
+    priority: Annotated[int, Field(ge=1, le=3)]
+    block: Text255
+    address: Text1024
+    postal: Annotated[str, Field(max_length=64)]
+    title: Text255
+    code: Annotated[str, Field(max_length=64)]
+    description: LongText
+    # Required, but the reference's example sends null: that means no notes.
+    notes: list[NewNote] | None = Field(max_length=100)
+    communityUserIds: list[Annotated[str, Field(max_length=255)]] | None = Field(None, max_length=100)
+    accounts: list[Annotated[str, Field(max_length=64)]] | None = Field(None, max_length=100)
+    metaData: dict[str, str] = Field(default_factory=dict)
+    deleteAfterMinutes: DeleteAfter | None = None
+
+    _metadata = field_validator("metaData", mode="plain")(normalize_metadata)
+    _lists = field_validator("communityUserIds", "accounts", mode="before")(_string_list)
+
+    @model_validator(mode="after")
+    def _needs_targets(self) -> NewDispatchCall:
+        if self.communityUserIds is None and self.accounts is None:
+            raise ValueError("communityUserIds or accounts must be present (an empty array will do)")
+        return self
+
+    model_config = ConfigDict(
+        strict=True,
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "origin": 0,
+                    "status": 1,
+                    "priority": 1,
+                    "block": "100",
+                    "address": "Mission Row",
+                    "postal": "9001",
+                    "title": "Armed Robbery",
+                    "code": "211",
+                    "description": "Clerk reports a firearm.",
+                    "notes": [],
+                    "communityUserIds": ["player-1234"],
+                    "metaData": {"source": "integration", "x": "425.1", "y": "-979.2", "radius": "75"},
+                }
+            ]
+        },
+    )
+
+
+class EmergencyCall(BaseModel):
+    """A stored 911 call as every answer shows it."""
+
+    callId: int
+    isEmergency: bool
+    caller: str
+    location: str
+    description: str
+    metaData: dict[str, str]
+    updated: str
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "callId": 302,
+                    "isEmergency": True,
+                    "caller": "Jane Doe",
+                    "location": "Innocence Blvd",
+                    "description": "Medical emergency reported.",
+                    "metaData": {"phone": "555-0100", "x": "425.1", "y": "-979.2", "postal": "9001"},
+                    "updated": "2026-04-08T21:31:00Z",
+                }
+            ]
+        }
+    )
+
+
+class Note(BaseModel):
+    """A note on a dispatch call."""
+
+    time: str
+    label: str
+    type: str
+    content: str
+
+
+class DispatchCall(BaseModel):
+    """A stored dispatch call as every answer shows it."""
+
+    callId: int
+    origin: int
+    status: int
+    priority: int
+    block: str
+    address: str
+    postal: str
+    title: str
+    code: str
+    primary: int
+    trackPrimary: bool
+    description: str
+    notes: list[Note]
+    idents: list[int]
+    metaData: dict[str, str]
+    updated: str
+
+
+class CallListing(BaseModel):
+    """Answer of Get Calls."""
+
+    activeCalls: list[DispatchCall]
+    emergencyCalls: list[EmergencyCall]
+    closedCalls: list[DispatchCall]
+    closedCallCount: int
+
+
+def parse_note_time(value: str) -> int:
+    """Epoch milliseconds of an ISO-8601 time (validated by NewNote)."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return int(parsed.timestamp() * 1000)
+
+
+_TABLE_TYPE_NAMES = {
+    "0": CallTableType.DISPATCH_CALL,
+    "dispatch": CallTableType.DISPATCH_CALL,
+    "1": CallTableType.EMERGENCY_CALL,
+    "emergency": CallTableType.EMERGENCY_CALL,
+    "100": CallTableType.SEARCH_ALL,
+    "all": CallTableType.SEARCH_ALL,
+}
+
+
+def parse_table_type(value: Any) -> CallTableType:
+    """CALL_TABLE_TYPE from its number or name (``0``/``dispatch``, ``1``/``emergency``, ``100``/``all``)."""
+    found = _TABLE_TYPE_NAMES.get(str(value).strip().lower())
+    if found is None:
+        raise ValueError("must be one of 0, 1, 100, dispatch, emergency, all")
+    return found
+
+
+TableTypeParam = Annotated[CallTableType, BeforeValidator(parse_table_type)]

@@ -1,0 +1,321 @@
+"""The ``opendispatch`` command line: serve, and provision communities, keys, servers, accounts and units."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
+
+from opendispatch.communities import service as communities
+from opendispatch.communities.schemas import Plan
+from opendispatch.errors import DomainError
+from opendispatch.settings import Settings
+from opendispatch.storage.database import Database
+from opendispatch.storage.migrate import upgrade
+from opendispatch.units import service as units
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _now() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _settings(database: str | None) -> Settings:
+    settings = Settings()
+    if database:
+        settings = settings.model_copy(update={"database_url": database})
+    return settings
+
+
+@contextmanager
+def _transaction(database: str | None) -> Iterator[Connection]:
+    db = Database(_settings(database).database_url, read_threads=1)
+    try:
+        upgrade(db.engine)
+        with db.transaction() as conn:
+            yield conn
+    finally:
+        db.close()
+
+
+def _database_option(func: F) -> F:
+    return click.option(
+        "--database",
+        metavar="URL",
+        default=None,
+        help="Database URL (default: $OPENDISPATCH_DATABASE_URL or sqlite:///opendispatch.db).",
+    )(func)
+
+
+def _json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")(func)
+
+
+def _emit(as_json: bool, payload: dict[str, Any], human: str) -> None:
+    click.echo(json.dumps(payload) if as_json else human)
+
+
+def _one_line_errors(func: F) -> F:
+    # Operators' scripts read stderr: one clear line and a non-zero exit, never a traceback.
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except DomainError as exc:
+            raise click.ClickException(exc.detail) from None
+        except DBAPIError as exc:
+            raise click.ClickException(f"database error: {exc.orig}") from None
+        except OSError as exc:
+            raise click.ClickException(str(exc)) from None
+        except Exception as exc:
+            raise click.ClickException(f"unexpected error: {exc!r}") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group()
+@click.version_option(package_name="opendispatch")
+def main() -> None:
+    """OpenDispatch: a self-hosted dispatch server speaking the Sonoran CAD API."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port to listen on (default 8080).")
+@_database_option
+@_one_line_errors
+def serve(host: str | None, port: int | None, database: str | None) -> None:
+    """Apply migrations, then serve the API."""
+    import uvicorn
+
+    from opendispatch.app import create_app
+
+    settings = _settings(database)
+    settings = settings.model_copy(update={"host": host or settings.host, "port": port or settings.port})
+    with _transaction(settings.database_url) as conn:
+        first = None
+        if not communities.has_communities(conn):
+            first = communities.create_community(conn, name="Default", now=_now())
+    if first is not None:
+        click.echo("First start: created community 'Default' with server 1.")
+        click.echo(f"  communityId: {first.community_id}")
+        click.echo(f"  apiKey:      {first.api_key}")
+        click.echo("The key is shown only this once; keep it. Make more with `opendispatch key create`.")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=settings.access_log,
+    )
+
+
+@main.command()
+@_database_option
+@_one_line_errors
+def migrate(database: str | None) -> None:
+    """Apply database migrations and exit."""
+    with _transaction(database):
+        pass
+    click.echo("Database is up to date.")
+
+
+@main.group()
+def community() -> None:
+    """Communities."""
+
+
+@community.command("create")
+@click.option("--name", required=True, help="Community name.")
+@click.option("--servers", "servers_count", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--plan",
+    default="PRO",
+    show_default=True,
+    type=click.Choice([plan.name for plan in Plan], case_sensitive=False),
+)
+@_database_option
+@_json_option
+@_one_line_errors
+def community_create(name: str, servers_count: int, plan: str, database: str | None, as_json: bool) -> None:
+    """Create a community with its servers and first API key."""
+    with _transaction(database) as conn:
+        created = communities.create_community(
+            conn, name=name, now=_now(), servers_count=servers_count, plan=Plan[plan.upper()]
+        )
+    _emit(
+        as_json,
+        {"communityId": created.community_id, "apiKey": created.api_key, "servers": created.servers},
+        f"communityId: {created.community_id}\napiKey:      {created.api_key}\n"
+        f"servers:     {', '.join(map(str, created.servers))}",
+    )
+
+
+@main.group()
+def key() -> None:
+    """API keys."""
+
+
+@key.command("create")
+@click.option("--community", "community_id", required=True, help="Community id.")
+@_database_option
+@_json_option
+@_one_line_errors
+def key_create(community_id: str, database: str | None, as_json: bool) -> None:
+    """Issue another API key for a community (for rotation)."""
+    with _transaction(database) as conn:
+        api_key = communities.create_api_key(conn, community_id=community_id, now=_now())
+    _emit(as_json, {"apiKey": api_key}, api_key)
+
+
+@key.command("revoke")
+@click.option("--community", "community_id", required=True, help="Community id.")
+@click.option("--key", "api_key", required=True, help="The key to revoke.")
+@_database_option
+@_json_option
+@_one_line_errors
+def key_revoke(community_id: str, api_key: str, database: str | None, as_json: bool) -> None:
+    """Revoke an API key; requests with it get 401."""
+    with _transaction(database) as conn:
+        communities.revoke_api_key(conn, community_id=community_id, api_key=api_key, now=_now())
+    _emit(as_json, {"revoked": True}, "Key revoked.")
+
+
+@main.group()
+def server() -> None:
+    """Servers of a community."""
+
+
+@server.command("add")
+@click.option("--community", "community_id", required=True, help="Community id.")
+@click.option("--name", default=None, help="Server name (default 'Server N').")
+@_database_option
+@_json_option
+@_one_line_errors
+def server_add(community_id: str, name: str | None, database: str | None, as_json: bool) -> None:
+    """Add the community's next server."""
+    with _transaction(database) as conn:
+        server_id = communities.add_server(conn, community_id=community_id, now=_now(), name=name)
+    _emit(as_json, {"serverId": server_id}, f"serverId: {server_id}")
+
+
+@main.group()
+def account() -> None:
+    """Accounts of a community."""
+
+
+@account.command("create")
+@click.option("--community", "community_id", required=True, help="Community id.")
+@click.option("--username", required=True, help="Account username.")
+@click.option("--community-user-id", default=None, help="Linked in-game identifier, e.g. license:abc123.")
+@_database_option
+@_json_option
+@_one_line_errors
+def account_create(
+    community_id: str, username: str, community_user_id: str | None, database: str | None, as_json: bool
+) -> None:
+    """Create an account; its secret uuid is shown once."""
+    with _transaction(database) as conn:
+        created = units.create_account(
+            conn,
+            community_id=community_id,
+            username=username,
+            now=_now(),
+            community_user_id=community_user_id,
+        )
+    _emit(
+        as_json,
+        {"accountUuid": created.account_uuid, "secretUuid": created.secret_uuid},
+        f"accountUuid: {created.account_uuid}\nsecretUuid:  {created.secret_uuid}",
+    )
+
+
+@main.group()
+def unit() -> None:
+    """Units (identifiers) of accounts."""
+
+
+@unit.command("create")
+@click.option("--community", "community_id", required=True, help="Community id.")
+@click.option("--account", "account_uuid", required=True, help="Account uuid.")
+@click.option("--server", "server_id", required=True, type=int, help="Server id.")
+@click.option("--unit-num", default="", help="Unit number, e.g. 1A-01.")
+@click.option("--name", default="", help="Unit name.")
+@_database_option
+@_json_option
+@_one_line_errors
+def unit_create(
+    community_id: str,
+    account_uuid: str,
+    server_id: int,
+    unit_num: str,
+    name: str,
+    database: str | None,
+    as_json: bool,
+) -> None:
+    """Create a unit and make it the account's selected unit on the server."""
+    with _transaction(database) as conn:
+        ident_id = units.create_unit(
+            conn,
+            community_id=community_id,
+            account_uuid=account_uuid,
+            server_id=server_id,
+            now=_now(),
+            unit_num=unit_num,
+            name=name,
+        )
+    _emit(as_json, {"identId": ident_id}, f"identId: {ident_id}")
+
+
+@main.group()
+def limits() -> None:
+    """Per-key rate limits."""
+
+
+@limits.command("set")
+@click.option("--community", "community_id", required=True, help="Community id.")
+@click.option("--endpoint", required=True, help="Endpoint name, e.g. create_911.")
+@click.option("--per-minute", required=True, type=int, help="Requests per minute per API key.")
+@_database_option
+@_json_option
+@_one_line_errors
+def limits_set(
+    community_id: str, endpoint: str, per_minute: int, database: str | None, as_json: bool
+) -> None:
+    """Change one endpoint's rate limit for a community's keys."""
+    with _transaction(database) as conn:
+        communities.set_rate_limit(conn, community_id=community_id, endpoint=endpoint, per_minute=per_minute)
+    _emit(
+        as_json,
+        {"communityId": community_id, "endpoint": endpoint, "perMinute": per_minute},
+        f"{endpoint}: {per_minute} per minute",
+    )
+
+
+@limits.command("show")
+@click.option("--community", "community_id", default=None, help="Community id (default: the defaults).")
+@_database_option
+@_json_option
+@_one_line_errors
+def limits_show(community_id: str | None, database: str | None, as_json: bool) -> None:
+    """List each endpoint's per-minute limit."""
+    with _transaction(database) as conn:
+        effective = communities.effective_limits(conn, community_id)
+    _emit(
+        as_json,
+        {"communityId": community_id, "limits": effective},
+        "\n".join(f"{name}: {per_minute} per minute" for name, per_minute in sorted(effective.items())),
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,25 @@
+"""Time as the server sees it, injectable so tests can move it without sleeping."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """Anything that tells the current time in epoch milliseconds."""
+
+    def now_ms(self) -> int: ...
+
+
+class SystemClock:
+    """The real wall clock."""
+
+    def now_ms(self) -> int:
+        return time.time_ns() // 1_000_000
+
+
+def iso_utc(epoch_ms: int) -> str:
+    """Render epoch milliseconds the way the reference does: ``2026-04-08T21:31:00Z``."""
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

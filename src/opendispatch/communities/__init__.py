@@ -1,0 +1,1 @@
+"""Communities, their servers, API keys and rate limits."""

@@ -1,0 +1,52 @@
+"""Tables of tenancy: communities, their servers, API keys and per-community rate limits."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Integer, String, Table, UniqueConstraint
+
+from opendispatch.storage.metadata import metadata
+
+communities = Table(
+    "communities",
+    metadata,
+    Column("community_id", String(64), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("plan", Integer, nullable=False),
+    Column("api_enabled", Boolean, nullable=False, default=True),
+    # The last call id handed out; calls of both kinds share it so an id is never reused.
+    Column("last_call_id", BigInteger, nullable=False, default=0),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+servers = Table(
+    "servers",
+    metadata,
+    Column("community_id", ForeignKey("communities.community_id"), primary_key=True),
+    Column("server_id", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(255), nullable=False),
+    # Kept here so closedCallCount never needs a count over every closed call.
+    Column("closed_call_count", BigInteger, nullable=False, default=0),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("community_id", ForeignKey("communities.community_id"), nullable=False, index=True),
+    # SHA-256 of the key: keys are long random strings, so a fast hash is safe and lets v2 find the
+    # community from the key alone with one indexed lookup.
+    Column("key_hash", String(64), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger, nullable=True),
+    UniqueConstraint("key_hash"),
+)
+
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("community_id", ForeignKey("communities.community_id"), primary_key=True),
+    Column("endpoint", String(64), primary_key=True),
+    Column("per_minute", Integer, nullable=False),
+)

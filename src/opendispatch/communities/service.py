@@ -1,0 +1,209 @@
+"""Rules of tenancy: creating communities, servers and keys, and finding the community behind a key."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from opendispatch.communities.models import api_keys, communities, rate_limits, servers
+from opendispatch.communities.schemas import NewCommunity, Plan, Principal, Server
+from opendispatch.errors import InvalidInput, NotFound
+from opendispatch.ratelimit import DEFAULT_LIMITS
+
+KEY_PREFIX = "od_"
+
+
+def hash_secret(secret: str) -> str:
+    """SHA-256 of a long random secret (API key, account secret); stored instead of the secret."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def _new_api_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def create_community(
+    conn: Connection, *, name: str, now: int, servers_count: int = 1, plan: Plan = Plan.PRO
+) -> NewCommunity:
+    """Create a community with ``servers_count`` servers (1, 2, …) and its first API key."""
+    if not name.strip():
+        raise InvalidInput("A community needs a name.", {"name": "must not be empty"})
+    if servers_count < 1:
+        raise InvalidInput("A community needs at least one server.", {"servers": "must be 1 or more"})
+    community_id = secrets.token_hex(6)
+    conn.execute(
+        insert(communities).values(
+            community_id=community_id,
+            name=name.strip(),
+            plan=int(plan),
+            api_enabled=True,
+            last_call_id=0,
+            created_at=now,
+        )
+    )
+    server_ids = [add_server(conn, community_id=community_id, now=now) for _ in range(servers_count)]
+    api_key = create_api_key(conn, community_id=community_id, now=now)
+    return NewCommunity(community_id=community_id, api_key=api_key, servers=server_ids)
+
+
+def require_community(conn: Connection, community_id: str) -> None:
+    """Raise NotFound unless the community exists."""
+    found = conn.execute(
+        select(communities.c.community_id).where(communities.c.community_id == community_id)
+    ).first()
+    if found is None:
+        raise NotFound(f"Community {community_id!r} does not exist.")
+
+
+def add_server(conn: Connection, *, community_id: str, now: int, name: str | None = None) -> int:
+    """Add the community's next server and return its id."""
+    require_community(conn, community_id)
+    highest = conn.execute(
+        select(func.max(servers.c.server_id)).where(servers.c.community_id == community_id)
+    ).scalar()
+    server_id = (highest or 0) + 1
+    conn.execute(
+        insert(servers).values(
+            community_id=community_id,
+            server_id=server_id,
+            name=name or f"Server {server_id}",
+            closed_call_count=0,
+            created_at=now,
+        )
+    )
+    return server_id
+
+
+def require_server(conn: Connection, community_id: str, server_id: int) -> None:
+    """Raise NotFound unless the community has this server."""
+    found = conn.execute(
+        select(servers.c.server_id).where(
+            servers.c.community_id == community_id, servers.c.server_id == server_id
+        )
+    ).first()
+    if found is None:
+        raise NotFound(f"Server {server_id} does not exist.")
+
+
+def list_servers(conn: Connection, community_id: str) -> list[Server]:
+    """The community's servers in id order."""
+    rows = conn.execute(
+        select(servers.c.server_id, servers.c.name)
+        .where(servers.c.community_id == community_id)
+        .order_by(servers.c.server_id)
+    )
+    return [Server(id=row.server_id, name=row.name) for row in rows]
+
+
+def create_api_key(conn: Connection, *, community_id: str, now: int) -> str:
+    """Issue a new API key; only its hash is kept, so this is the one time it is seen."""
+    require_community(conn, community_id)
+    api_key = _new_api_key()
+    conn.execute(
+        insert(api_keys).values(
+            community_id=community_id,
+            key_hash=hash_secret(api_key),
+            prefix=api_key[: len(KEY_PREFIX) + 4],
+            created_at=now,
+        )
+    )
+    return api_key
+
+
+def revoke_api_key(conn: Connection, *, community_id: str, api_key: str, now: int) -> None:
+    """Revoke one of the community's keys; requests with it get 401 from then on."""
+    result = conn.execute(
+        update(api_keys)
+        .where(
+            api_keys.c.community_id == community_id,
+            api_keys.c.key_hash == hash_secret(api_key),
+            api_keys.c.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
+    if result.rowcount == 0:
+        raise NotFound("That key is not an active key of this community.")
+
+
+def authenticate(conn: Connection, api_key: str) -> Principal | None:
+    """The principal behind an active API key, or None."""
+    digest = hash_secret(api_key)
+    row = conn.execute(
+        select(
+            api_keys.c.id,
+            api_keys.c.key_hash,
+            communities.c.community_id,
+            communities.c.plan,
+            communities.c.api_enabled,
+        )
+        .join(communities, communities.c.community_id == api_keys.c.community_id)
+        .where(api_keys.c.key_hash == digest, api_keys.c.revoked_at.is_(None))
+    ).first()
+    # The lookup is by hash, so timing tells nothing of the key; compare_digest guards the match itself.
+    if row is None or not hmac.compare_digest(row.key_hash, digest):
+        return None
+    overrides = conn.execute(
+        select(rate_limits.c.endpoint, rate_limits.c.per_minute).where(
+            rate_limits.c.community_id == row.community_id
+        )
+    )
+    return Principal(
+        community_id=row.community_id,
+        key_id=row.id,
+        plan=row.plan,
+        api_enabled=row.api_enabled,
+        limits={endpoint: per_minute for endpoint, per_minute in overrides},
+    )
+
+
+def set_rate_limit(conn: Connection, *, community_id: str, endpoint: str, per_minute: int) -> None:
+    """Override one endpoint's per-key limit for a community."""
+    if endpoint not in DEFAULT_LIMITS:
+        names = ", ".join(sorted(DEFAULT_LIMITS))
+        raise InvalidInput(f"Unknown endpoint {endpoint!r}; one of: {names}.", {"endpoint": "unknown"})
+    if per_minute < 1:
+        raise InvalidInput("A limit is at least 1 request per minute.", {"perMinute": "must be 1 or more"})
+    require_community(conn, community_id)
+    changed = conn.execute(
+        update(rate_limits)
+        .where(rate_limits.c.community_id == community_id, rate_limits.c.endpoint == endpoint)
+        .values(per_minute=per_minute)
+    )
+    if changed.rowcount == 0:
+        conn.execute(
+            insert(rate_limits).values(community_id=community_id, endpoint=endpoint, per_minute=per_minute)
+        )
+
+
+def effective_limits(conn: Connection, community_id: str | None) -> dict[str, int]:
+    """Each endpoint's per-minute limit: the defaults, overridden by the community's own."""
+    limits = dict(DEFAULT_LIMITS)
+    if community_id is not None:
+        require_community(conn, community_id)
+        rows = conn.execute(
+            select(rate_limits.c.endpoint, rate_limits.c.per_minute).where(
+                rate_limits.c.community_id == community_id
+            )
+        )
+        limits.update({endpoint: per_minute for endpoint, per_minute in rows})
+    return limits
+
+
+def has_communities(conn: Connection) -> bool:
+    """Whether any community exists yet (the first start creates one)."""
+    return conn.execute(select(communities.c.community_id).limit(1)).first() is not None
+
+
+def next_call_id(conn: Connection, community_id: str) -> int:
+    """Hand out the community's next call id; ids are never reused, whatever happens to the call."""
+    return int(
+        conn.execute(
+            update(communities)
+            .where(communities.c.community_id == community_id)
+            .values(last_call_id=communities.c.last_call_id + 1)
+            .returning(communities.c.last_call_id)
+        ).scalar_one()
+    )

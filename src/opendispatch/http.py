@@ -1,0 +1,242 @@
+"""HTTP plumbing shared by every v2 route: app state, API-key auth, rate limits and problem answers."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from opendispatch.clock import Clock
+from opendispatch.communities.schemas import Principal
+from opendispatch.communities.service import authenticate
+from opendispatch.errors import DomainError, InvalidInput, NotAuthenticated
+from opendispatch.ratelimit import DEFAULT_LIMITS, RateLimiter
+from opendispatch.settings import Settings
+from opendispatch.storage.database import Database, StorageUnavailable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class AppState:
+    """Everything a request handler needs, built once by ``create_app``."""
+
+    settings: Settings
+    db: Database
+    clock: Clock
+    limiter: RateLimiter
+
+
+def app_state(request: Request) -> AppState:
+    """The state ``create_app`` attached to the application."""
+    state: AppState = request.app.state.opendispatch
+    return state
+
+
+def json_response(model: BaseModel, status_code: int = 200) -> Response:
+    """Serialize a wire model once, with pydantic's compiled serializer."""
+    return Response(model.__pydantic_serializer__.to_json(model), status_code, media_type="application/json")
+
+
+# -- authentication and rate limits ------------------------------------------------------------------
+
+_bearer = HTTPBearer(auto_error=False, description="The community's API key.")
+
+
+async def authenticated(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+) -> Principal:
+    """The principal behind the request's ``Authorization: Bearer`` key, or a 401."""
+    if credentials is None or not credentials.credentials:
+        raise NotAuthenticated("Send the community API key as 'Authorization: Bearer <key>'.")
+    principal = await app_state(request).db.read(authenticate, credentials.credentials)
+    if principal is None:
+        raise NotAuthenticated("The API key is unknown or has been revoked.")
+    return principal
+
+
+class RateLimited(Exception):
+    """The key has used up this endpoint's limit; ``retry_after`` whole seconds until it may retry."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
+def rate_limited(endpoint: str) -> Any:
+    """A dependency that authenticates and counts the request against ``endpoint``'s per-key limit."""
+    default = DEFAULT_LIMITS[endpoint]
+
+    async def check(request: Request, principal: Principal = Depends(authenticated)) -> Principal:
+        per_minute = principal.limits.get(endpoint, default)
+        decision = app_state(request).limiter.hit(principal.key_id, endpoint, per_minute, time.monotonic())
+        if not decision.allowed:
+            raise RateLimited(decision.retry_after)
+        return principal
+
+    return Depends(check)
+
+
+# -- problem answers ----------------------------------------------------------------------------------
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Invalid input; `errors` names each offending field."},
+    401: {"description": "Missing, unknown or revoked API key."},
+    404: {"description": "No such server or call in the key's community."},
+    429: {"description": "Rate limit exceeded; see the `Retry-After` header."},
+}
+
+
+def problem(
+    request: Request,
+    status: int,
+    detail: str,
+    *,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """An RFC 9457 problem answer."""
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        "traceId": secrets.token_hex(8),
+    }
+    if errors:
+        body["errors"] = errors
+    return Response(orjson.dumps(body), status, headers=headers, media_type="application/problem+json")
+
+
+def _field_name(location: tuple[int | str, ...]) -> str:
+    # FastAPI prefixes the source ("body", "query", "path"); clients know fields by name alone.
+    parts = (
+        [str(part) for part in location[1:]] if location and location[0] in {"body", "query", "path"} else []
+    )
+    return ".".join(parts) or "body"
+
+
+def _validation_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = []
+    for error in exc.errors():
+        message = str(error.get("msg", "invalid"))
+        if error.get("type") == "json_invalid":
+            errors.append({"field": "body", "message": "The body is not valid JSON."})
+            continue
+        if error.get("type") == "model_attributes_type":
+            message = "The body must be a JSON object."
+        errors.append(
+            {
+                "field": _field_name(tuple(error.get("loc", ()))),
+                "message": message.removeprefix("Value error, "),
+            }
+        )
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return problem(request, 400, detail, errors=errors)
+
+
+def _domain_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    errors = None
+    if isinstance(exc, InvalidInput) and exc.fields:
+        errors = [{"field": field, "message": message} for field, message in exc.fields.items()]
+    return problem(request, exc.status, exc.detail, errors=errors)
+
+
+def _http_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = f"There is no route {request.method} {request.url.path}."
+    return problem(request, exc.status_code, detail, headers=dict(exc.headers or {}))
+
+
+def _rate_limited(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RateLimited)
+    body = {"message": "API rate limit exceeded", "request_id": secrets.token_hex(8)}
+    return Response(
+        orjson.dumps(body), 429, headers={"Retry-After": str(exc.retry_after)}, media_type="application/json"
+    )
+
+
+def _storage_problem(request: Request, exc: Exception) -> Response:
+    reason = exc.orig if isinstance(exc, DBAPIError) else exc
+    log.error("storage refused %s %s: %s", request.method, request.url.path, reason)
+    return problem(
+        request,
+        503,
+        "The database could not store the change; nothing was saved.",
+        headers={"Retry-After": "1"},
+    )
+
+
+def _unexpected_problem(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error in %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(request, 500, "An unexpected error occurred; it has been logged.")
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Answer every error a client can cause with problem+json (and 429 in the reference's own shape)."""
+    handlers: dict[type[Exception], Callable[[Request, Exception], Response]] = {
+        RequestValidationError: _validation_problem,
+        DomainError: _domain_problem,
+        HTTPException: _http_problem,
+        RateLimited: _rate_limited,
+        StorageUnavailable: _storage_problem,
+        DBAPIError: _storage_problem,
+        Exception: _unexpected_problem,
+    }
+    for exc_type, handler in handlers.items():
+        app.add_exception_handler(exc_type, handler)
+
+
+class BodySizeLimit:
+    """Refuse request bodies over ``max_bytes`` with 413, whether or not Content-Length announces them."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await self._too_large(scope, receive, send)
+                return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise HTTPException(413, self._detail())
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+    def _detail(self) -> str:
+        return f"The request body is larger than {self.max_bytes} bytes."
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem(Request(scope, receive), 413, self._detail(), headers={"Connection": "close"})
+        await response(scope, receive, send)

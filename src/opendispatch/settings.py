@@ -1,0 +1,34 @@
+"""Settings read from ``OPENDISPATCH_*`` environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set; the README lists each field with its variable."""
+
+    model_config = SettingsConfigDict(env_prefix="OPENDISPATCH_", extra="ignore")
+
+    database_url: str = Field(
+        "sqlite:///opendispatch.db",
+        description="SQLAlchemy URL of the database. SQLite files run in WAL mode.",
+    )
+    host: str = Field("127.0.0.1", description="Address `opendispatch serve` listens on.")
+    port: int = Field(8080, ge=1, le=65535, description="Port `opendispatch serve` listens on.")
+    max_body_bytes: int = Field(
+        64 * 1024, ge=1024, description="Largest request body accepted; larger ones get 413."
+    )
+    rate_limits_enabled: bool = Field(
+        True, description="Turn per-key rate limits off (benchmarks only; never in production)."
+    )
+    expiry_interval_seconds: float = Field(
+        5.0, gt=0, description="How often calls past their deleteAfterMinutes deadline are removed."
+    )
+    write_batch_size: int = Field(
+        64, ge=1, description="Most requests committed together in one SQLite transaction."
+    )
+    read_threads: int = Field(2, ge=1, description="Threads serving database reads.")
+    access_log: bool = Field(False, description="Log one line per request (costs throughput).")
+    log_level: str = Field("info", description="Log level: debug, info, warning or error.")

@@ -1,0 +1,1 @@
+"""Storage: the database handle, the shared table metadata and the migrations."""

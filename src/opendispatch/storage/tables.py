@@ -1,0 +1,10 @@
+"""Every table of every domain, imported in one place so Alembic compares the whole schema."""
+
+from __future__ import annotations
+
+from opendispatch.calls import models as calls_models
+from opendispatch.communities import models as communities_models
+from opendispatch.storage.metadata import metadata
+from opendispatch.units import models as units_models
+
+__all__ = ["calls_models", "communities_models", "metadata", "units_models"]

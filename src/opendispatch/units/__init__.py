@@ -1,0 +1,1 @@
+"""Accounts, their identifiers (units) and which one each account has selected per server."""

@@ -1,0 +1,68 @@
+"""Tables of people and units: accounts, identifiers and the selected identifier per server."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Integer,
+    String,
+    Table,
+    UniqueConstraint,
+)
+
+from opendispatch.storage.metadata import metadata
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("account_uuid", String(36), primary_key=True),
+    Column("community_id", ForeignKey("communities.community_id"), nullable=False),
+    Column("username", String(255), nullable=False),
+    # The in-game identifier (e.g. ``license:abc123``) that push events and targets use.
+    Column("community_user_id", String(255), nullable=True),
+    # SHA-256 of the account's secret uuid, which proves ownership when linking.
+    Column("secret_hash", String(64), nullable=False),
+    Column("password_hash", String(255), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("community_id", "community_user_id", name="uq_accounts_community_user"),
+    UniqueConstraint("community_id", "username", name="uq_accounts_username"),
+)
+
+identifiers = Table(
+    "identifiers",
+    metadata,
+    Column("ident_id", Integer, primary_key=True),
+    Column("community_id", ForeignKey("communities.community_id"), nullable=False),
+    Column("account_uuid", ForeignKey("accounts.account_uuid"), nullable=False, index=True),
+    Column("unit_num", String(32), nullable=False, default=""),
+    Column("name", String(255), nullable=False, default=""),
+    Column("department", String(255), nullable=False, default=""),
+    # UNAVAILABLE 0, BUSY 1, AVAILABLE 2, ENROUTE 3, ON_SCENE 4
+    Column("status", Integer, nullable=False, default=0),
+    Column("is_panic", Boolean, nullable=False, default=False),
+    Column("location", String(255), nullable=False, default=""),
+    Column("x", Float, nullable=True),
+    Column("y", Float, nullable=True),
+    Column("z", Float, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+selected_identifiers = Table(
+    "selected_identifiers",
+    metadata,
+    Column("account_uuid", ForeignKey("accounts.account_uuid"), primary_key=True),
+    Column("server_id", Integer, primary_key=True, autoincrement=False),
+    Column("community_id", String(64), nullable=False),
+    Column("ident_id", ForeignKey("identifiers.ident_id"), nullable=False),
+    ForeignKeyConstraint(
+        ["community_id", "server_id"],
+        ["servers.community_id", "servers.server_id"],
+        name="fk_selected_identifiers_server",
+    ),
+)
