@@ -14,6 +14,7 @@ from opendispatch.calls import routes as call_routes
 from opendispatch.calls.service import remove_due_calls
 from opendispatch.clock import Clock, SystemClock
 from opendispatch.communities import routes as community_routes
+from opendispatch.communities.service import KeyCache
 from opendispatch.http import AppState, BodySizeLimit, install_problem_handlers
 from opendispatch.ratelimit import RateLimiter
 from opendispatch.settings import Settings
@@ -39,14 +40,13 @@ async def remove_expired_calls_forever(state: AppState) -> None:
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     """The OpenDispatch application: migrations applied on start, writer thread and expiry running."""
     settings = settings or Settings()
-    database = Database(
-        settings.database_url, write_batch_size=settings.write_batch_size, read_threads=settings.read_threads
-    )
+    database = Database(settings.database_url, write_batch_size=settings.write_batch_size)
     state = AppState(
         settings=settings,
         db=database,
         clock=clock or SystemClock(),
         limiter=RateLimiter(enabled=settings.rate_limits_enabled),
+        keys=KeyCache(settings.key_cache_seconds),
     )
 
     @asynccontextmanager
@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         finally:
             expiry.cancel()
             await asyncio.gather(expiry, return_exceptions=True)
+            await database.drain()
             database.close()
 
     app = FastAPI(
@@ -66,6 +67,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         version=__version__,
         summary="Self-hosted dispatch server speaking the Sonoran CAD emergency-call API.",
         lifespan=lifespan,
+        # FastAPI asks OpenTelemetry on every request whether it is configured; off unless wanted.
+        telemetry={"tracing": settings.telemetry, "metrics": settings.telemetry, "logs": settings.telemetry},
     )
     app.state.opendispatch = state
     install_problem_handlers(app)

@@ -38,7 +38,7 @@ def _settings(database: str | None) -> Settings:
 
 @contextmanager
 def _transaction(database: str | None) -> Iterator[Connection]:
-    db = Database(_settings(database).database_url, read_threads=1)
+    db = Database(_settings(database).database_url)
     try:
         upgrade(db.engine)
         with db.transaction() as conn:
@@ -116,6 +116,7 @@ def serve(host: str | None, port: int | None, database: str | None) -> None:
         port=settings.port,
         log_level=settings.log_level,
         access_log=settings.access_log,
+        proxy_headers=settings.proxy_headers,
     )
 
 

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opendispatch.clock import Clock
 from opendispatch.communities.schemas import Principal
-from opendispatch.communities.service import authenticate
+from opendispatch.communities.service import KeyCache, authenticate
 from opendispatch.errors import DomainError, InvalidInput, NotAuthenticated
 from opendispatch.ratelimit import DEFAULT_LIMITS, RateLimiter
 from opendispatch.settings import Settings
@@ -39,6 +39,7 @@ class AppState:
     db: Database
     clock: Clock
     limiter: RateLimiter
+    keys: KeyCache
 
 
 def app_state(request: Request) -> AppState:
@@ -63,9 +64,19 @@ async def authenticated(
     """The principal behind the request's ``Authorization: Bearer`` key, or a 401."""
     if credentials is None or not credentials.credentials:
         raise NotAuthenticated("Send the community API key as 'Authorization: Bearer <key>'.")
-    principal = await app_state(request).db.read(authenticate, credentials.credentials)
+    principal = await lookup_key(app_state(request), credentials.credentials)
     if principal is None:
         raise NotAuthenticated("The API key is unknown or has been revoked.")
+    return principal
+
+
+async def lookup_key(state: AppState, api_key: str) -> Principal | None:
+    """The principal behind a key, from the short-lived cache or the database."""
+    now = time.monotonic()
+    found, principal = state.keys.get(api_key, now)
+    if not found:
+        principal = await state.db.read(authenticate, api_key)
+        state.keys.put(api_key, principal, now)
     return principal
 
 

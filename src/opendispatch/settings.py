@@ -27,8 +27,18 @@ class Settings(BaseSettings):
         5.0, gt=0, description="How often calls past their deleteAfterMinutes deadline are removed."
     )
     write_batch_size: int = Field(
-        64, ge=1, description="Most requests committed together in one SQLite transaction."
+        256, ge=1, description="Most requests committed together in one transaction."
     )
-    read_threads: int = Field(2, ge=1, description="Threads serving database reads.")
+    key_cache_seconds: float = Field(
+        2.0,
+        ge=0,
+        description="How long a checked API key is remembered; a revoked key works at most this long.",
+    )
+    telemetry: bool = Field(
+        False, description="Report OpenTelemetry traces, metrics and logs to the configured providers."
+    )
+    proxy_headers: bool = Field(
+        False, description="Trust X-Forwarded-For/Proto from 127.0.0.1 (set when behind a reverse proxy)."
+    )
     access_log: bool = Field(False, description="Log one line per request (costs throughput).")
     log_level: str = Field("info", description="Log level: debug, info, warning or error.")

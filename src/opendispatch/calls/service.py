@@ -24,10 +24,14 @@ from opendispatch.calls.schemas import (
 from opendispatch.clock import iso_utc
 from opendispatch.communities.models import servers
 from opendispatch.communities.service import next_call_id, require_server
+from opendispatch.storage.database import Prepared
 from opendispatch.units.service import resolve_targets
 
 MINUTE_MS = 60_000
 OPEN_STATUSES = (int(CallStatus.PENDING), int(CallStatus.ACTIVE))
+
+# Built once: building a statement costs more than running it on the hot path.
+_INSERT_EMERGENCY_CALL = Prepared(insert(emergency_calls))
 
 
 def _emergency_call(row: Row[tuple[object, ...]]) -> EmergencyCall:
@@ -50,20 +54,22 @@ def open_emergency_call(
     call_id = next_call_id(conn, community_id)
     meta_data = orjson.dumps(call.metaData).decode()
     delete_at = now + call.deleteAfterMinutes * MINUTE_MS if call.deleteAfterMinutes else None
-    conn.execute(
-        insert(emergency_calls).values(
-            community_id=community_id,
-            call_id=call_id,
-            server_id=server_id,
-            is_emergency=call.isEmergency,
-            caller=call.caller,
-            location=call.location,
-            description=call.description,
-            meta_data=meta_data,
-            created_at=now,
-            updated_at=now,
-            delete_at=delete_at,
-        )
+    _INSERT_EMERGENCY_CALL.run(
+        conn,
+        {
+            "community_id": community_id,
+            "call_id": call_id,
+            "server_id": server_id,
+            "is_emergency": call.isEmergency,
+            "caller": call.caller,
+            "location": call.location,
+            "description": call.description,
+            "meta_data": meta_data,
+            "created_at": now,
+            "updated_at": now,
+            "delete_at": delete_at,
+            "removed_at": None,
+        },
     )
     return EmergencyCall(
         callId=call_id,

@@ -6,14 +6,42 @@ import hashlib
 import hmac
 import secrets
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from opendispatch.communities.models import api_keys, communities, rate_limits, servers
 from opendispatch.communities.schemas import NewCommunity, Plan, Principal, Server
 from opendispatch.errors import InvalidInput, NotFound
 from opendispatch.ratelimit import DEFAULT_LIMITS
+from opendispatch.storage.database import Prepared
 
 KEY_PREFIX = "od_"
+
+# Hot-path statements are built once: building a statement costs more than running it.
+_ACTIVE_KEY = (
+    select(
+        api_keys.c.id,
+        api_keys.c.key_hash,
+        communities.c.community_id,
+        communities.c.plan,
+        communities.c.api_enabled,
+    )
+    .join(communities, communities.c.community_id == api_keys.c.community_id)
+    .where(api_keys.c.key_hash == bindparam("digest"), api_keys.c.revoked_at.is_(None))
+)
+_LIMIT_OVERRIDES = select(rate_limits.c.endpoint, rate_limits.c.per_minute).where(
+    rate_limits.c.community_id == bindparam("community_id")
+)
+_SERVER = Prepared(
+    select(servers.c.server_id).where(
+        servers.c.community_id == bindparam("community_id"), servers.c.server_id == bindparam("server_id")
+    )
+)
+_NEXT_CALL_ID = Prepared(
+    update(communities)
+    .where(communities.c.community_id == bindparam("for_community"))
+    .values(last_call_id=communities.c.last_call_id + 1)
+    .returning(communities.c.last_call_id)
+)
 
 
 def hash_secret(secret: str) -> str:
@@ -79,11 +107,7 @@ def add_server(conn: Connection, *, community_id: str, now: int, name: str | Non
 
 def require_server(conn: Connection, community_id: str, server_id: int) -> None:
     """Raise NotFound unless the community has this server."""
-    found = conn.execute(
-        select(servers.c.server_id).where(
-            servers.c.community_id == community_id, servers.c.server_id == server_id
-        )
-    ).first()
+    found = _SERVER.run(conn, {"community_id": community_id, "server_id": server_id}).fetchone()
     if found is None:
         raise NotFound(f"Server {server_id} does not exist.")
 
@@ -131,25 +155,11 @@ def revoke_api_key(conn: Connection, *, community_id: str, api_key: str, now: in
 def authenticate(conn: Connection, api_key: str) -> Principal | None:
     """The principal behind an active API key, or None."""
     digest = hash_secret(api_key)
-    row = conn.execute(
-        select(
-            api_keys.c.id,
-            api_keys.c.key_hash,
-            communities.c.community_id,
-            communities.c.plan,
-            communities.c.api_enabled,
-        )
-        .join(communities, communities.c.community_id == api_keys.c.community_id)
-        .where(api_keys.c.key_hash == digest, api_keys.c.revoked_at.is_(None))
-    ).first()
+    row = conn.execute(_ACTIVE_KEY, {"digest": digest}).first()
     # The lookup is by hash, so timing tells nothing of the key; compare_digest guards the match itself.
     if row is None or not hmac.compare_digest(row.key_hash, digest):
         return None
-    overrides = conn.execute(
-        select(rate_limits.c.endpoint, rate_limits.c.per_minute).where(
-            rate_limits.c.community_id == row.community_id
-        )
-    )
+    overrides = conn.execute(_LIMIT_OVERRIDES, {"community_id": row.community_id})
     return Principal(
         community_id=row.community_id,
         key_id=row.id,
@@ -199,11 +209,35 @@ def has_communities(conn: Connection) -> bool:
 
 def next_call_id(conn: Connection, community_id: str) -> int:
     """Hand out the community's next call id; ids are never reused, whatever happens to the call."""
-    return int(
-        conn.execute(
-            update(communities)
-            .where(communities.c.community_id == community_id)
-            .values(last_call_id=communities.c.last_call_id + 1)
-            .returning(communities.c.last_call_id)
-        ).scalar_one()
-    )
+    cursor = _NEXT_CALL_ID.run(conn, {"for_community": community_id})
+    (call_id,) = cursor.fetchone()
+    cursor.close()  # RETURNING rows must be read and the cursor closed before the next statement
+    return int(call_id)
+
+
+class KeyCache:
+    """Remembers recently seen keys for a few seconds, so a request costs no key lookup.
+
+    A key revoked (or a limit changed) from the CLI takes effect within ``ttl`` seconds; 0 turns it off.
+    """
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._entries: dict[str, tuple[float, Principal | None]] = {}
+
+    def get(self, api_key: str, now: float) -> tuple[bool, Principal | None]:
+        """(found, principal): a cached None means a known-bad key, which is cached too."""
+        entry = self._entries.get(api_key)
+        if entry is None or entry[0] <= now:
+            return False, None
+        return True, entry[1]
+
+    def put(self, api_key: str, principal: Principal | None, now: float) -> None:
+        """Remember the outcome of a lookup until ``now + ttl``."""
+        if self.ttl <= 0:
+            return
+        if len(self._entries) >= 10_000:
+            self._entries = {key: entry for key, entry in self._entries.items() if entry[0] > now}
+            if len(self._entries) >= 10_000:  # a flood of distinct bad keys: start over
+                self._entries.clear()
+        self._entries[api_key] = (now + self.ttl, principal)

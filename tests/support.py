@@ -1,0 +1,168 @@
+"""Test support: a real server on a loopback port over a real SQLite file, and provisioning helpers."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import uvicorn
+
+from opendispatch.app import create_app
+from opendispatch.communities import service as communities
+from opendispatch.settings import Settings
+from opendispatch.storage.database import Database
+from opendispatch.storage.migrate import upgrade
+from opendispatch.units import service as units
+
+
+class ManualClock:
+    """A clock that moves only when the test says so."""
+
+    def __init__(self, start_ms: int | None = None) -> None:
+        self.ms = start_ms if start_ms is not None else time.time_ns() // 1_000_000
+
+    def now_ms(self) -> int:
+        return self.ms
+
+    def advance(self, *, minutes: float = 0, seconds: float = 0) -> None:
+        self.ms += int(minutes * 60_000 + seconds * 1000)
+
+
+class LiveServer:
+    """The real application served by uvicorn on 127.0.0.1 in a background thread."""
+
+    def __init__(self, settings: Settings, clock: Any = None) -> None:
+        self.settings = settings
+        self.app = create_app(settings, clock=clock)
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind(("127.0.0.1", 0))
+        self.port = self._socket.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(self.app, log_level="warning", lifespan="on", access_log=False)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
+        )
+
+    def start(self) -> LiveServer:
+        self._thread.start()
+        deadline = time.monotonic() + 20
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=20)
+        self._socket.close()
+
+    def client(self, api_key: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+
+@contextmanager
+def live_server(settings: Settings, clock: Any = None) -> Iterator[LiveServer]:
+    server = LiveServer(settings, clock).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@dataclass
+class Community:
+    """A provisioned community with one API key and its servers."""
+
+    community_id: str
+    api_key: str
+    servers: list[int]
+    accounts: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class Provisioner:
+    """Creates communities, accounts and units straight through the services, as the CLI does."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self.db = Database(database_url)
+        upgrade(self.db.engine)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def now(self) -> int:
+        return time.time_ns() // 1_000_000
+
+    def community(self, name: str = "Test", servers: int = 1) -> Community:
+        with self.db.transaction() as conn:
+            created = communities.create_community(conn, name=name, now=self.now(), servers_count=servers)
+        return Community(created.community_id, created.api_key, created.servers)
+
+    def account(
+        self, community: Community, username: str, community_user_id: str | None = None
+    ) -> dict[str, Any]:
+        with self.db.transaction() as conn:
+            created = units.create_account(
+                conn,
+                community_id=community.community_id,
+                username=username,
+                now=self.now(),
+                community_user_id=community_user_id,
+            )
+        account = {"uuid": created.account_uuid, "secret": created.secret_uuid}
+        community.accounts[username] = account
+        return account
+
+    def unit(
+        self, community: Community, account_uuid: str, server_id: int = 1, unit_num: str = "1A-01"
+    ) -> int:
+        with self.db.transaction() as conn:
+            return units.create_unit(
+                conn,
+                community_id=community.community_id,
+                account_uuid=account_uuid,
+                server_id=server_id,
+                now=self.now(),
+                unit_num=unit_num,
+            )
+
+    def revoke(self, community: Community, api_key: str) -> None:
+        with self.db.transaction() as conn:
+            communities.revoke_api_key(
+                conn, community_id=community.community_id, api_key=api_key, now=self.now()
+            )
+
+    def set_limit(self, community: Community, endpoint: str, per_minute: int) -> None:
+        with self.db.transaction() as conn:
+            communities.set_rate_limit(
+                conn, community_id=community.community_id, endpoint=endpoint, per_minute=per_minute
+            )
+
+    def scalar(self, sql: str) -> Any:
+        with self.db.engine.connect() as conn:
+            return conn.exec_driver_sql(sql).scalar()
+
+    def row_counts(self) -> dict[str, int]:
+        """How many rows each table holds: a bad request must leave these unchanged."""
+        tables = [
+            "communities",
+            "servers",
+            "api_keys",
+            "accounts",
+            "identifiers",
+            "emergency_calls",
+            "dispatch_calls",
+            "call_notes",
+            "call_units",
+        ]
+        return {table: self.scalar(f"SELECT count(*) FROM {table}") for table in tables}
