@@ -4,9 +4,11 @@ SQLite allows one writer at a time, and a Python thread hop per request costs mo
 themselves, so writes run right on the event loop: each request's work runs in its own savepoint inside
 the open transaction, and one commit (and one fsync) covers every request that ran in it (group commit).
 The commit itself runs on a helper thread, so the loop keeps serving while the disk syncs, and requests
-that arrive meanwhile form the next batch: the busier the server, the more each fsync carries. A request is answered only after the commit
-that holds its change, so a 2xx always means stored; one failing request rolls back alone. Nothing waits
-for a thread or a pool slot, so a burst of requests queues on the loop instead of deadlocking.
+that arrive meanwhile form the next batch: the busier the server, the more each fsync carries.
+
+A request is answered only after the commit that holds its change, so a 2xx always means stored; one
+failing request rolls back alone. Nothing waits for a thread or a pool slot, so a burst of requests
+queues on the loop instead of deadlocking.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 from sqlalchemy import ClauseElement, Connection, Engine, RootTransaction, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.compiler import SQLCompiler
 
 log = logging.getLogger(__name__)
 
