@@ -20,6 +20,7 @@ from opendispatch.ratelimit import RateLimiter
 from opendispatch.settings import Settings
 from opendispatch.storage.database import Database
 from opendispatch.storage.migrate import upgrade
+from opendispatch.units import routes as unit_routes
 
 log = logging.getLogger(__name__)
 
@@ -75,4 +76,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(call_routes.router)
     app.include_router(community_routes.router)
+    app.include_router(unit_routes.router)
     return app

@@ -12,11 +12,28 @@ import math
 import threading
 from dataclasses import dataclass
 
-# The reference's defaults; operators override them per community with `opendispatch limits set`.
+# Per-key requests per minute. The first three are the reference's; the reference is silent on the rest,
+# so they are set for a busy community (location feeds report often). Operators override any of them per
+# community with `opendispatch limits set`.
 DEFAULT_LIMITS: dict[str, int] = {
     "create_911": 10,
     "create_dispatch": 20,
     "get_calls": 3,
+    "remove_911": 60,
+    "update_dispatch": 60,
+    "attach_units": 60,
+    "detach_units": 60,
+    "add_note": 60,
+    "close_calls": 60,
+    "set_postal": 60,
+    "set_primary": 60,
+    "call_history": 30,
+    "get_units": 30,
+    "unit_status": 60,
+    "unit_panic": 60,
+    "unit_locations": 120,
+    "identifiers": 60,
+    "links": 60,
 }
 
 

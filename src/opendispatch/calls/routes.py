@@ -8,15 +8,26 @@ from starlette.responses import Response
 from opendispatch.calls import service
 from opendispatch.calls.schemas import (
     CallListing,
+    CallNoteAdded,
     CallTableType,
+    CloseCalls,
+    ClosedCalls,
     DispatchCall,
+    DispatchCallChanges,
     EmergencyCall,
+    NewCallNote,
     NewDispatchCall,
     NewEmergencyCall,
+    RemovedEmergencyCall,
+    SetPostal,
+    SetPrimary,
     TableTypeParam,
+    UnitsAttached,
 )
 from opendispatch.communities.schemas import Principal
+from opendispatch.history.schemas import CallHistory
 from opendispatch.http import PROBLEM_RESPONSES, app_state, json_response, rate_limited
+from opendispatch.units.schemas import AffectedUnits, Targets
 
 router = APIRouter(prefix="/v2/emergency/servers/{serverId}", tags=["calls"], responses=PROBLEM_RESPONSES)
 
@@ -38,6 +49,7 @@ async def create_911_call(
         server_id=serverId,
         call=call,
         now=state.clock.now_ms(),
+        actor=principal.actor,
     )
     return json_response(created)
 
@@ -57,6 +69,7 @@ async def create_dispatch_call(
         server_id=serverId,
         call=call,
         now=state.clock.now_ms(),
+        actor=principal.actor,
     )
     return json_response(created)
 
@@ -80,3 +93,192 @@ async def get_calls(
         closed_offset=closedOffset,
     )
     return json_response(listing)
+
+
+@router.delete("/calls/911/{callId}", response_model=RemovedEmergencyCall, summary="Remove 911 Call")
+async def remove_911_call(
+    request: Request,
+    callId: int,
+    serverId: int = ServerId,
+    principal: Principal = rate_limited("remove_911"),
+) -> Response:
+    """Remove a 911 call from the queue (it stays in the history)."""
+    state = app_state(request)
+    removed = await state.db.write(
+        service.remove_emergency_call,
+        community_id=principal.community_id,
+        server_id=serverId,
+        call_id=callId,
+        now=state.clock.now_ms(),
+        actor=principal.actor,
+    )
+    return json_response(removed)
+
+
+# Declared before "/dispatch-calls/{callId}" so "attachments" and "close" are not taken for call ids.
+@router.delete("/dispatch-calls/attachments", response_model=AffectedUnits, summary="Detach Units")
+async def detach_units(
+    request: Request,
+    targets: Targets,
+    serverId: int = ServerId,
+    principal: Principal = rate_limited("detach_units"),
+) -> Response:
+    """Take the named units off the open calls they are on."""
+    state = app_state(request)
+    idents = await state.db.write(
+        service.detach_from_calls,
+        community_id=principal.community_id,
+        server_id=serverId,
+        targets=targets,
+        now=state.clock.now_ms(),
+        actor=principal.actor,
+    )
+    return json_response(AffectedUnits(identIds=idents))
+
+
+@router.post("/dispatch-calls/close", response_model=ClosedCalls, summary="Close Dispatch Calls")
+async def close_dispatch_calls(
+    request: Request,
+    body: CloseCalls,
+    serverId: int = ServerId,
+    principal: Principal = rate_limited("close_calls"),
+) -> Response:
+    """Close calls; all or none (409 if one is already closed)."""
+    state = app_state(request)
+    closed = await state.db.write(
+        service.close_calls,
+        community_id=principal.community_id,
+        server_id=serverId,
+        call_ids=body.callIds,
+        now=state.clock.now_ms(),
+        actor=principal.actor,
+    )
+    return json_response(closed)
+
+
+@router.patch("/dispatch-calls/{callId}", response_model=DispatchCall, summary="Update Dispatch Call")
+async def update_dispatch_call(
+    request: Request,
+    callId: int,
+    changes: DispatchCallChanges,
+    serverId: int = ServerId,
+    principal: Principal = rate_limited("update_dispatch"),
+) -> Response:
+    """Change any subset of a call's fields; a sent metaData replaces the whole object."""
+    state = app_state(request)
+    updated = await state.db.write(
+        service.update_dispatch_call,
+        community_id=principal.community_id,
+        server_id=serverId,
+        call_id=callId,
+        changes=changes.changes(),
+        now=state.clock.now_ms(),
+        actor=principal.actor,
+    )
+    return json_response(updated)
+
+
+@router.post("/dispatch-calls/{callId}/attachments", response_model=UnitsAttached, summary="Attach Units")
+async def attach_units(
+    request: Request,
+    callId: int,
+    targets: Targets,
+    serverId: int = ServerId,
+    principal: Principal = rate_limited("attach_units"),
+) -> Response:
+    """Attach units by community user ids, account uuids or identIds; each leaves any other open call."""
+    state = app_state(request)
+    attached = await state.db.write(
+        service.attach_to_call,
+        community_id=principal.community_id,
+        server_id=serverId,
+        call_id=callId,
+        targets=targets,
+        now=state.clock.now_ms(),
+        actor=principal.actor,
+    )
+    return json_response(attached)
+
+
+@router.post("/dispatch-calls/{callId}/notes", response_model=CallNoteAdded, summary="Add Dispatch Note")
+async def add_dispatch_note(
+    request: Request,
+    callId: int,
+    note: NewCallNote,
+    serverId: int = ServerId,
+    principal: Principal = rate_limited("add_note"),
+) -> Response:
+    """Add a text or link note to a call."""
+    state = app_state(request)
+    added = await state.db.write(
+        service.add_note,
+        community_id=principal.community_id,
+        server_id=serverId,
+        call_id=callId,
+        note=note,
+        now=state.clock.now_ms(),
+        actor=principal.actor,
+    )
+    return json_response(added)
+
+
+@router.patch("/dispatch-calls/{callId}/postal", response_model=DispatchCall, summary="Set Dispatch Postal")
+async def set_dispatch_postal(
+    request: Request,
+    callId: int,
+    body: SetPostal,
+    serverId: int = ServerId,
+    principal: Principal = rate_limited("set_postal"),
+) -> Response:
+    """Set a call's postal."""
+    state = app_state(request)
+    updated = await state.db.write(
+        service.update_dispatch_call,
+        community_id=principal.community_id,
+        server_id=serverId,
+        call_id=callId,
+        changes={"postal": body.postal},
+        now=state.clock.now_ms(),
+        actor=principal.actor,
+    )
+    return json_response(updated)
+
+
+@router.patch("/dispatch-calls/{callId}/primary", response_model=DispatchCall, summary="Set Dispatch Primary")
+async def set_dispatch_primary(
+    request: Request,
+    callId: int,
+    body: SetPrimary,
+    serverId: int = ServerId,
+    principal: Principal = rate_limited("set_primary"),
+) -> Response:
+    """Make an attached unit the primary (-1 clears it) and set whether the call tracks it."""
+    state = app_state(request)
+    updated = await state.db.write(
+        service.set_primary,
+        community_id=principal.community_id,
+        server_id=serverId,
+        call_id=callId,
+        ident_id=body.identId,
+        track_primary=body.trackPrimary,
+        now=state.clock.now_ms(),
+        actor=principal.actor,
+    )
+    return json_response(updated)
+
+
+@router.get("/dispatch-calls/{callId}/history", response_model=CallHistory, summary="Dispatch Call History")
+async def dispatch_call_history(
+    request: Request,
+    callId: int,
+    serverId: int = ServerId,
+    principal: Principal = rate_limited("call_history"),
+) -> Response:
+    """Every change to the call with its time and author, and each unit's attach/en route/on scene/clear."""
+    found = await app_state(request).db.read(
+        service.dispatch_call_history,
+        community_id=principal.community_id,
+        server_id=serverId,
+        call_id=callId,
+    )
+    return json_response(found)

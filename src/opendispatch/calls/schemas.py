@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from enum import IntEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
@@ -282,3 +282,78 @@ def parse_table_type(value: Any) -> CallTableType:
 
 
 TableTypeParam = Annotated[CallTableType, BeforeValidator(parse_table_type)]
+
+
+class DispatchCallChanges(_Request):
+    """Body of ``PATCH .../dispatch-calls/{callId}``: only the fields sent change; metaData is replaced."""
+
+    origin: Annotated[int, Field(ge=0, le=3)] | None = None
+    status: Annotated[int, Field(ge=0, le=2)] | None = None
+    priority: Annotated[int, Field(ge=1, le=3)] | None = None
+    block: Text255 | None = None
+    address: Text1024 | None = None
+    postal: Annotated[str, Field(max_length=64)] | None = None
+    title: Text255 | None = None
+    code: Annotated[str, Field(max_length=64)] | None = None
+    description: LongText | None = None
+    metaData: dict[str, str] | None = None
+
+    _metadata = field_validator("metaData", mode="plain")(normalize_metadata)
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the client sent, by wire name (null counts as not sent)."""
+        return {name: value for name, value in self if name in self.model_fields_set and value is not None}
+
+
+class NewCallNote(_Request):
+    """Body of ``POST .../dispatch-calls/{callId}/notes``."""
+
+    note: Annotated[str, Field(min_length=1, max_length=10_000)]
+    noteType: Literal["text", "link"] = "text"
+    label: Text255 = ""
+
+
+class CallNoteAdded(BaseModel):
+    """Answer of adding a note."""
+
+    callId: int
+    note: Note
+
+
+class CloseCalls(_Request):
+    """Body of ``POST .../dispatch-calls/close``."""
+
+    callIds: list[int] = Field(min_length=1, max_length=100)
+
+
+class ClosedCalls(BaseModel):
+    """Answer of closing calls."""
+
+    callIds: list[int]
+
+
+class SetPostal(_Request):
+    """Body of ``PATCH .../dispatch-calls/{callId}/postal``."""
+
+    postal: Annotated[str, Field(max_length=64)]
+
+
+class SetPrimary(_Request):
+    """Body of ``PATCH .../dispatch-calls/{callId}/primary``; ``identId`` -1 clears the primary."""
+
+    identId: Annotated[int, Field(ge=-1)]
+    trackPrimary: bool = False
+
+
+class RemovedEmergencyCall(BaseModel):
+    """Answer of removing a 911 call."""
+
+    callId: int
+    serverId: int
+
+
+class UnitsAttached(BaseModel):
+    """Answer of attaching units to a call."""
+
+    callId: int
+    identIds: list[int]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Row, func, insert, select, update
@@ -12,22 +13,58 @@ from sqlalchemy import Connection, Row, func, insert, select, update
 from opendispatch.calls.models import call_notes, call_units, dispatch_calls, emergency_calls
 from opendispatch.calls.schemas import (
     CallListing,
+    CallNoteAdded,
     CallStatus,
     CallTableType,
+    ClosedCalls,
     DispatchCall,
     EmergencyCall,
+    NewCallNote,
     NewDispatchCall,
     NewEmergencyCall,
     Note,
+    RemovedEmergencyCall,
+    UnitsAttached,
     parse_note_time,
 )
 from opendispatch.clock import iso_utc
 from opendispatch.communities.models import servers
 from opendispatch.communities.service import next_call_id, require_server
+from opendispatch.errors import Conflict, NotFound
+from opendispatch.history import service as history
+from opendispatch.history.schemas import Actor, CallHistory
 from opendispatch.storage.database import Prepared
-from opendispatch.units.service import resolve_targets
+from opendispatch.units.schemas import Targets
+from opendispatch.units.service import resolve_target_units, resolve_targets
 
 MINUTE_MS = 60_000
+EMERGENCY = "emergency"
+DISPATCH = "dispatch"
+EXPIRY = Actor("system", "deleteAfterMinutes")
+
+
+def _log(
+    conn: Connection,
+    community_id: str,
+    call_id: int,
+    now: int,
+    actor: Actor,
+    action: str,
+    kind: str = DISPATCH,
+    **details: Any,
+) -> None:
+    history.record(
+        conn,
+        community_id=community_id,
+        call_id=call_id,
+        call_kind=kind,
+        now=now,
+        actor=actor,
+        action=action,
+        **details,
+    )
+
+
 OPEN_STATUSES = (int(CallStatus.PENDING), int(CallStatus.ACTIVE))
 
 # Built once: building a statement costs more than running it on the hot path.
@@ -47,7 +84,13 @@ def _emergency_call(row: Row[tuple[object, ...]]) -> EmergencyCall:
 
 
 def open_emergency_call(
-    conn: Connection, *, community_id: str, server_id: int, call: NewEmergencyCall, now: int
+    conn: Connection,
+    *,
+    community_id: str,
+    server_id: int,
+    call: NewEmergencyCall,
+    now: int,
+    actor: Actor,
 ) -> EmergencyCall:
     """Store a new 911 call on the server and return it as clients see it."""
     require_server(conn, community_id, server_id)
@@ -71,6 +114,7 @@ def open_emergency_call(
             "removed_at": None,
         },
     )
+    _log(conn, community_id, call_id, now, actor, "created", kind=EMERGENCY, serverId=server_id)
     return EmergencyCall(
         callId=call_id,
         isEmergency=call.isEmergency,
@@ -83,7 +127,13 @@ def open_emergency_call(
 
 
 def open_dispatch_call(
-    conn: Connection, *, community_id: str, server_id: int, call: NewDispatchCall, now: int
+    conn: Connection,
+    *,
+    community_id: str,
+    server_id: int,
+    call: NewDispatchCall,
+    now: int,
+    actor: Actor,
 ) -> DispatchCall:
     """Store a new dispatch call, attach the units its targets resolve to, and return it."""
     require_server(conn, community_id, server_id)
@@ -112,6 +162,7 @@ def open_dispatch_call(
             delete_at=now + call.deleteAfterMinutes * MINUTE_MS if call.deleteAfterMinutes else None,
         )
     )
+    _log(conn, community_id, call_id, now, actor, "created", serverId=server_id, status=call.status)
     if closed:
         _count_closed(conn, community_id, server_id, +1)
     if call.notes:
@@ -136,12 +187,18 @@ def open_dispatch_call(
         community_user_ids=call.communityUserIds or (),
         account_uuids=call.accounts or (),
     )
-    attach_units(conn, community_id=community_id, call_id=call_id, ident_ids=idents, now=now)
+    attach_units(conn, community_id=community_id, call_id=call_id, ident_ids=idents, now=now, actor=actor)
     return load_dispatch_calls(conn, community_id, [call_id])[0]
 
 
 def attach_units(
-    conn: Connection, *, community_id: str, call_id: int, ident_ids: Sequence[int], now: int
+    conn: Connection,
+    *,
+    community_id: str,
+    call_id: int,
+    ident_ids: Sequence[int],
+    now: int,
+    actor: Actor,
 ) -> list[int]:
     """Attach units to an open call, after those already on it; a unit leaves any other open call.
 
@@ -159,7 +216,9 @@ def attach_units(
     fresh = [ident for ident in dict.fromkeys(ident_ids) if ident not in on_call]
     if not fresh:
         return []
-    _leave_other_open_calls(conn, community_id=community_id, call_id=call_id, ident_ids=fresh, now=now)
+    _leave_other_open_calls(
+        conn, community_id=community_id, call_id=call_id, ident_ids=fresh, now=now, actor=actor
+    )
     position = conn.execute(
         select(func.coalesce(func.max(call_units.c.position), -1)).where(
             call_units.c.community_id == community_id, call_units.c.call_id == call_id
@@ -178,20 +237,24 @@ def attach_units(
             for offset, ident in enumerate(fresh, start=1)
         ],
     )
-    conn.execute(
+    for ident in fresh:
+        _log(conn, community_id, call_id, now, actor, "unit_attached", identId=ident)
+    primary = conn.execute(
         update(dispatch_calls)
         .where(
             dispatch_calls.c.community_id == community_id,
             dispatch_calls.c.call_id == call_id,
             dispatch_calls.c.primary_ident == -1,
         )
-        .values(primary_ident=fresh[0])
+        .values(primary_ident=fresh[0], updated_at=now)
     )
+    if primary.rowcount:
+        _log(conn, community_id, call_id, now, actor, "primary_changed", identId=fresh[0])
     return fresh
 
 
 def _leave_other_open_calls(
-    conn: Connection, *, community_id: str, call_id: int, ident_ids: Sequence[int], now: int
+    conn: Connection, *, community_id: str, call_id: int, ident_ids: Sequence[int], now: int, actor: Actor
 ) -> None:
     # A unit works one call at a time: attaching it elsewhere takes it off the open call it was on.
     rows = conn.execute(
@@ -213,11 +276,19 @@ def _leave_other_open_calls(
     for row in rows:
         by_call[row.call_id].append(row.ident_id)
     for other_call, leaving in by_call.items():
-        detach_units(conn, community_id=community_id, call_id=other_call, ident_ids=leaving, now=now)
+        detach_units(
+            conn, community_id=community_id, call_id=other_call, ident_ids=leaving, now=now, actor=actor
+        )
 
 
 def detach_units(
-    conn: Connection, *, community_id: str, call_id: int, ident_ids: Sequence[int], now: int
+    conn: Connection,
+    *,
+    community_id: str,
+    call_id: int,
+    ident_ids: Sequence[int],
+    now: int,
+    actor: Actor,
 ) -> None:
     """Take units off a call; when the primary leaves, the next unit in order becomes primary."""
     conn.execute(
@@ -233,15 +304,20 @@ def detach_units(
         .order_by(call_units.c.position)
         .limit(1)
     ).scalar()
-    conn.execute(
+    for ident in ident_ids:
+        _log(conn, community_id, call_id, now, actor, "unit_detached", identId=ident)
+    new_primary = remaining if remaining is not None else -1
+    moved = conn.execute(
         update(dispatch_calls)
         .where(
             dispatch_calls.c.community_id == community_id,
             dispatch_calls.c.call_id == call_id,
             dispatch_calls.c.primary_ident.in_(list(ident_ids)),
         )
-        .values(primary_ident=remaining if remaining is not None else -1, updated_at=now)
+        .values(primary_ident=new_primary, updated_at=now)
     )
+    if moved.rowcount:
+        _log(conn, community_id, call_id, now, actor, "primary_changed", identId=new_primary)
 
 
 def _count_closed(conn: Connection, community_id: str, server_id: int, delta: int) -> None:
@@ -389,6 +465,16 @@ def remove_due_calls(conn: Connection, *, now: int, limit: int = 500) -> Removed
                 .values(removed_at=now, updated_at=now)
             )
             into[(row.community_id, row.server_id)].append(row.call_id)
+            _log(
+                conn,
+                row.community_id,
+                row.call_id,
+                now,
+                EXPIRY,
+                "removed",
+                kind=EMERGENCY if table is emergency_calls else DISPATCH,
+                reason="deleteAfterMinutes",
+            )
             if table is dispatch_calls:
                 _forget_closed_if_needed(conn, row.community_id, row.server_id, row.call_id)
     return removed
@@ -402,3 +488,278 @@ def _forget_closed_if_needed(conn: Connection, community_id: str, server_id: int
     ).scalar_one()
     if status == CallStatus.CLOSED:
         _count_closed(conn, community_id, server_id, -1)
+
+
+# -- the lifecycle of a call ---------------------------------------------------------------------------
+
+_CHANGEABLE = {
+    "origin": "origin",
+    "status": "status",
+    "priority": "priority",
+    "block": "block",
+    "address": "address",
+    "postal": "postal",
+    "title": "title",
+    "code": "code",
+    "description": "description",
+    "metaData": "meta_data",
+}
+
+
+def _dispatch_row(conn: Connection, community_id: str, server_id: int, call_id: int) -> Row[Any]:
+    row = conn.execute(
+        select(dispatch_calls).where(
+            dispatch_calls.c.community_id == community_id,
+            dispatch_calls.c.server_id == server_id,
+            dispatch_calls.c.call_id == call_id,
+            dispatch_calls.c.removed_at.is_(None),
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"Dispatch call {call_id} does not exist on server {server_id}.")
+    return row
+
+
+def remove_emergency_call(
+    conn: Connection, *, community_id: str, server_id: int, call_id: int, now: int, actor: Actor
+) -> RemovedEmergencyCall:
+    """Remove a 911 call from the queue; its row and history stay for the record."""
+    removed = conn.execute(
+        update(emergency_calls)
+        .where(
+            emergency_calls.c.community_id == community_id,
+            emergency_calls.c.server_id == server_id,
+            emergency_calls.c.call_id == call_id,
+            emergency_calls.c.removed_at.is_(None),
+        )
+        .values(removed_at=now, updated_at=now)
+    )
+    if removed.rowcount == 0:
+        raise NotFound(f"911 call {call_id} does not exist on server {server_id}.")
+    _log(conn, community_id, call_id, now, actor, "removed", kind=EMERGENCY)
+    return RemovedEmergencyCall(callId=call_id, serverId=server_id)
+
+
+def update_dispatch_call(
+    conn: Connection,
+    *,
+    community_id: str,
+    server_id: int,
+    call_id: int,
+    changes: dict[str, Any],
+    now: int,
+    actor: Actor,
+) -> DispatchCall:
+    """Change the fields sent; each change is kept in the history. Status 2 closes, 0 or 1 reopens."""
+    row = _dispatch_row(conn, community_id, server_id, call_id)
+    values: dict[str, Any] = {}
+    for field, value in changes.items():
+        column = _CHANGEABLE[field]
+        before = orjson.loads(row.meta_data) if field == "metaData" else getattr(row, column)
+        if before == value:
+            continue
+        values[column] = orjson.dumps(value).decode() if field == "metaData" else value
+        _log(
+            conn,
+            community_id,
+            call_id,
+            now,
+            actor,
+            "status_changed" if field == "status" else "field_changed",
+            field=field,
+            before=before,
+            after=value,
+        )
+    if "status" in values and (row.status == CallStatus.CLOSED) != (values["status"] == CallStatus.CLOSED):
+        closing = values["status"] == CallStatus.CLOSED
+        values["closed_at"] = now if closing else None
+        _count_closed(conn, community_id, server_id, +1 if closing else -1)
+        _log(conn, community_id, call_id, now, actor, "closed" if closing else "reopened")
+    if values:
+        values["updated_at"] = now
+        conn.execute(
+            update(dispatch_calls)
+            .where(dispatch_calls.c.community_id == community_id, dispatch_calls.c.call_id == call_id)
+            .values(**values)
+        )
+    return load_dispatch_calls(conn, community_id, [call_id])[0]
+
+
+def attach_to_call(
+    conn: Connection,
+    *,
+    community_id: str,
+    server_id: int,
+    call_id: int,
+    targets: Targets,
+    now: int,
+    actor: Actor,
+) -> UnitsAttached:
+    """Attach the units the targets name to an open call (404 when none resolves, 409 when closed)."""
+    row = _dispatch_row(conn, community_id, server_id, call_id)
+    if row.status == CallStatus.CLOSED:
+        raise Conflict(f"Dispatch call {call_id} is closed; reopen it before attaching units.")
+    idents = resolve_target_units(conn, community_id=community_id, server_id=server_id, targets=targets)
+    attach_units(conn, community_id=community_id, call_id=call_id, ident_ids=idents, now=now, actor=actor)
+    return UnitsAttached(callId=call_id, identIds=idents)
+
+
+def detach_from_calls(
+    conn: Connection, *, community_id: str, server_id: int, targets: Targets, now: int, actor: Actor
+) -> list[int]:
+    """Take the named units off the open calls of this server they are on (409 for a unit on none)."""
+    idents = resolve_target_units(conn, community_id=community_id, server_id=server_id, targets=targets)
+    rows = conn.execute(
+        select(call_units.c.call_id, call_units.c.ident_id)
+        .join(
+            dispatch_calls,
+            (dispatch_calls.c.community_id == call_units.c.community_id)
+            & (dispatch_calls.c.call_id == call_units.c.call_id),
+        )
+        .where(
+            call_units.c.community_id == community_id,
+            call_units.c.ident_id.in_(idents),
+            dispatch_calls.c.server_id == server_id,
+            dispatch_calls.c.status.in_(OPEN_STATUSES),
+            dispatch_calls.c.removed_at.is_(None),
+        )
+    ).all()
+    idle = sorted(set(idents) - {row.ident_id for row in rows})
+    if idle:
+        raise Conflict(
+            f"Unit(s) {', '.join(map(str, idle))} are not attached to an open call on this server."
+        )
+    by_call: dict[int, list[int]] = defaultdict(list)
+    for row in rows:
+        by_call[row.call_id].append(row.ident_id)
+    for call_id, leaving in by_call.items():
+        detach_units(
+            conn, community_id=community_id, call_id=call_id, ident_ids=leaving, now=now, actor=actor
+        )
+    return idents
+
+
+def add_note(
+    conn: Connection,
+    *,
+    community_id: str,
+    server_id: int,
+    call_id: int,
+    note: NewCallNote,
+    now: int,
+    actor: Actor,
+) -> CallNoteAdded:
+    """Add a note to a call (closed calls take notes too, for the after-action record)."""
+    _dispatch_row(conn, community_id, server_id, call_id)
+    conn.execute(
+        insert(call_notes).values(
+            community_id=community_id,
+            call_id=call_id,
+            time=now,
+            label=note.label,
+            type=note.noteType,
+            content=note.note,
+        )
+    )
+    conn.execute(
+        update(dispatch_calls)
+        .where(dispatch_calls.c.community_id == community_id, dispatch_calls.c.call_id == call_id)
+        .values(updated_at=now)
+    )
+    _log(
+        conn,
+        community_id,
+        call_id,
+        now,
+        actor,
+        "note_added",
+        label=note.label,
+        type=note.noteType,
+        content=note.note,
+    )
+    return CallNoteAdded(
+        callId=call_id, note=Note(time=iso_utc(now), label=note.label, type=note.noteType, content=note.note)
+    )
+
+
+def close_calls(
+    conn: Connection, *, community_id: str, server_id: int, call_ids: Sequence[int], now: int, actor: Actor
+) -> ClosedCalls:
+    """Close several calls at once; all or none (404 for a missing call, 409 for one already closed)."""
+    unique = list(dict.fromkeys(call_ids))
+    rows = {row.call_id: row for row in (_dispatch_row(conn, community_id, server_id, c) for c in unique)}
+    already = [call_id for call_id, row in rows.items() if row.status == CallStatus.CLOSED]
+    if already:
+        raise Conflict(f"Dispatch call(s) {', '.join(map(str, already))} are already closed.")
+    for call_id in unique:
+        update_dispatch_call(
+            conn,
+            community_id=community_id,
+            server_id=server_id,
+            call_id=call_id,
+            changes={"status": int(CallStatus.CLOSED)},
+            now=now,
+            actor=actor,
+        )
+    return ClosedCalls(callIds=unique)
+
+
+def set_primary(
+    conn: Connection,
+    *,
+    community_id: str,
+    server_id: int,
+    call_id: int,
+    ident_id: int,
+    track_primary: bool,
+    now: int,
+    actor: Actor,
+) -> DispatchCall:
+    """Make an attached unit the primary (-1 clears it) and set whether the call follows it."""
+    row = _dispatch_row(conn, community_id, server_id, call_id)
+    if ident_id != -1:
+        attached = conn.execute(
+            select(call_units.c.ident_id).where(
+                call_units.c.community_id == community_id,
+                call_units.c.call_id == call_id,
+                call_units.c.ident_id == ident_id,
+            )
+        ).first()
+        if attached is None:
+            raise Conflict(f"Unit {ident_id} is not attached to dispatch call {call_id}; attach it first.")
+    if row.primary_ident != ident_id:
+        _log(conn, community_id, call_id, now, actor, "primary_changed", identId=ident_id)
+    if row.track_primary != track_primary:
+        _log(
+            conn,
+            community_id,
+            call_id,
+            now,
+            actor,
+            "field_changed",
+            field="trackPrimary",
+            before=row.track_primary,
+            after=track_primary,
+        )
+    conn.execute(
+        update(dispatch_calls)
+        .where(dispatch_calls.c.community_id == community_id, dispatch_calls.c.call_id == call_id)
+        .values(primary_ident=ident_id, track_primary=track_primary, updated_at=now)
+    )
+    return load_dispatch_calls(conn, community_id, [call_id])[0]
+
+
+def dispatch_call_history(
+    conn: Connection, *, community_id: str, server_id: int, call_id: int
+) -> CallHistory:
+    """Every change to a dispatch call in order, and each unit's stints on it."""
+    exists = conn.execute(
+        select(dispatch_calls.c.call_id).where(
+            dispatch_calls.c.community_id == community_id,
+            dispatch_calls.c.server_id == server_id,
+            dispatch_calls.c.call_id == call_id,
+        )
+    ).first()
+    if exists is None:
+        raise NotFound(f"Dispatch call {call_id} does not exist on server {server_id}.")
+    return history.read_history(conn, community_id=community_id, call_id=call_id)

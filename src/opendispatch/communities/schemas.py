@@ -7,6 +7,8 @@ from enum import IntEnum
 
 from pydantic import BaseModel
 
+from opendispatch.history.schemas import Actor
+
 
 class Plan(IntEnum):
     """Sonoran CAD plans; a self-hosted community defaults to PRO."""
@@ -27,6 +29,11 @@ class Principal:
     plan: int
     api_enabled: bool
     limits: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def actor(self) -> Actor:
+        """How the history names changes made with this key (never the key itself)."""
+        return Actor("apiKey", f"key#{self.key_id}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from opendispatch.calls import models as calls_models
 from opendispatch.communities import models as communities_models
+from opendispatch.history import models as history_models
 from opendispatch.storage.metadata import metadata
 from opendispatch.units import models as units_models
 
-__all__ = ["calls_models", "communities_models", "metadata", "units_models"]
+__all__ = ["calls_models", "communities_models", "history_models", "metadata", "units_models"]

@@ -1,0 +1,1 @@
+"""The call history: every change to a call, kept in order and never rewritten."""

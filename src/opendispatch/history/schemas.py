@@ -1,0 +1,46 @@
+"""Wire format of the call history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who made a change: an API key, a console user, or the server itself."""
+
+    type: str
+    name: str
+
+
+SYSTEM = Actor("system", "opendispatch")
+
+
+class HistoryEntry(BaseModel):
+    """One change to a call."""
+
+    time: str
+    action: str
+    actor: dict[str, str]
+    details: dict[str, Any]
+
+
+class UnitTimeline(BaseModel):
+    """One stint of a unit on a call: when it was attached, went en route, arrived and cleared."""
+
+    identId: int
+    attached: str
+    enroute: str | None
+    onScene: str | None
+    cleared: str | None
+
+
+class CallHistory(BaseModel):
+    """Answer of ``GET .../dispatch-calls/{callId}/history``."""
+
+    callId: int
+    entries: list[HistoryEntry]
+    units: list[UnitTimeline]
