@@ -42,3 +42,17 @@ def clock() -> ManualClock:
 def server(settings: Settings, provision: Provisioner, clock: ManualClock) -> Iterator[LiveServer]:
     with live_server(settings, clock) as running:
         yield running
+
+
+@pytest.fixture
+def uncached_settings(settings: Settings) -> Settings:
+    """Settings with the API-key cache off, so a revoked key is refused on the very next request."""
+    return settings.model_copy(update={"key_cache_seconds": 0})
+
+
+@pytest.fixture
+def uncached_server(
+    uncached_settings: Settings, provision: Provisioner, clock: ManualClock
+) -> Iterator[LiveServer]:
+    with live_server(uncached_settings, clock) as running:
+        yield running

@@ -166,3 +166,75 @@ class Provisioner:
             "call_units",
         ]
         return {table: self.scalar(f"SELECT count(*) FROM {table}") for table in tables}
+
+
+# -- helpers appended for the core test suite -----------------------------------------------------------
+
+ENDPOINTS = ("create_911", "create_dispatch", "get_calls")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def sqlite_file(database_url: str) -> str:
+    """The file path of a ``sqlite:///...`` URL, for opening it with the plain sqlite3 module."""
+    return database_url.removeprefix("sqlite:///")
+
+
+def new_911(**overrides: Any) -> dict[str, Any]:
+    """A valid Create 911 Call body (the reference's example), with ``overrides`` applied."""
+    body: dict[str, Any] = {
+        "isEmergency": True,
+        "caller": "911 Caller",
+        "location": "Alta St / Integrity Way",
+        "description": "Shots fired",
+        "metaData": {"source": "integration", "x": "425.1", "y": "-979.2", "z": "30.7", "postal": "9001"},
+    }
+    body.update(overrides)
+    return body
+
+
+def new_dispatch(**overrides: Any) -> dict[str, Any]:
+    """A valid Create Dispatch Call body (the reference's cURL example), with ``overrides`` applied."""
+    body: dict[str, Any] = {
+        "origin": 0,
+        "status": 1,
+        "priority": 1,
+        "block": "100",
+        "address": "Mission Row",
+        "postal": "9001",
+        "title": "Armed Robbery",
+        "code": "211",
+        "description": "Clerk reports a firearm.",
+        "notes": [],
+        "communityUserIds": [],
+        "metaData": {"source": "integration", "x": "425.1", "y": "-979.2", "radius": "75"},
+    }
+    body.update(overrides)
+    return body
+
+
+def without(body: dict[str, Any], field_name: str) -> dict[str, Any]:
+    """``body`` with one field left out."""
+    return {key: value for key, value in body.items() if key != field_name}
+
+
+def lift_limits(provision: Provisioner, community: Community, per_minute: int = 10_000) -> None:
+    """Raise every endpoint's limit for the community, for tests that make many requests."""
+    for endpoint in ENDPOINTS:
+        provision.set_limit(community, endpoint, per_minute)
+
+
+def every_row_count(provision: Provisioner) -> dict[str, int]:
+    """How many rows every table of the schema holds (whatever tables later migrations add)."""
+    with provision.db.engine.connect() as conn:
+        tables = conn.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        ).scalars()
+        names = [name for name in tables if name != "alembic_version"]
+        return {name: conn.exec_driver_sql(f'SELECT count(*) FROM "{name}"').scalar_one() for name in names}
