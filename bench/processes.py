@@ -1,0 +1,123 @@
+"""Server processes the bench starts on 127.0.0.1: readiness, peak memory, CPU time, and a sure stop.
+
+Every process started here is stopped when its ``with`` block ends, and again (by its id) when the bench
+exits any other way, so a run leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+HOST = "127.0.0.1"
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+_running: set[Service] = set()
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class Service:
+    """A server process listening on ``HOST:port``, its output in ``log``."""
+
+    def __init__(self, name: str, argv: Sequence[str], *, port: int, log: Path, env: dict[str, str]) -> None:
+        self.name = name
+        self.argv = list(argv)
+        self.port = port
+        self.url = f"http://{HOST}:{port}"
+        self.log = log
+        self.env = env
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Service:
+        return self.start()
+
+    def __exit__(self, *_exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.stop()
+
+    def start(self, ready_within: float = 30.0) -> Service:
+        """Start the process and return once it accepts connections."""
+        with self.log.open("ab") as log:
+            # A session of its own: a Ctrl-C at the terminal reaches the bench, which then stops it.
+            self.process = subprocess.Popen(
+                self.argv, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
+            )
+        _running.add(self)
+        deadline = time.monotonic() + ready_within
+        while True:
+            if self.process.poll() is not None:
+                self.stop()
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                with socket.create_connection((HOST, self.port), timeout=1):
+                    return self
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(
+                        f"{self.name} not ready in {ready_within}s:\n{self.log_tail()}"
+                    ) from None
+                time.sleep(0.05)
+
+    def stop(self, grace: float = 15.0) -> None:
+        """SIGTERM, then SIGKILL after ``grace`` seconds; idempotent."""
+        _running.discard(self)
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(grace)
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None, "not started"
+        return self.process.pid
+
+    def peak_rss(self) -> int:
+        """Peak resident memory of the process since it started (VmHWM), in bytes."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+        raise RuntimeError("no VmHWM in /proc status")
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time of the process so far, all threads."""
+        stat = Path(f"/proc/{self.pid}/stat").read_text()
+        fields = stat[stat.rindex(")") + 2 :].split()  # the command name may hold spaces
+        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def stop_all() -> None:
+    """Stop every process still running (at exit, on SIGTERM)."""
+    for service in list(_running):
+        service.stop(grace=5.0)
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def install_cleanup() -> None:
+    """Stop our processes however the bench ends: normally, by exception, Ctrl-C, SIGTERM or SIGHUP."""
+    atexit.register(stop_all)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _terminate)
