@@ -1,0 +1,402 @@
+"""OpenDispatch benchmark: one command, one table.
+
+    python -m bench.run            # the full run, about four minutes
+    python -m bench.run --quick    # a smoke run, a few seconds per scenario
+
+Each row starts the server (``opendispatch serve``, rate limits off) on 127.0.0.1 over a fresh SQLite file,
+checks that the endpoint answers as it should, loads it with ``wrk`` (a separate process, one thread, so
+one core) for a warm-up and then a measured run, reads the server's peak resident memory, and stops it.
+Peak memory is therefore per row: the VmHWM of a server process that served only that row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import opendispatch
+from bench.floor import SERVER_STACK
+from bench.floor import command as floor_command
+from bench.processes import HOST, Service, free_port, install_cleanup
+from bench.seed import seed_closed_calls
+from bench.wrk import WrkResult, ensure_wrk, run_wrk
+
+CREATE_911_PATH = "/v2/emergency/servers/1/calls/911"
+GET_CALLS_PATH = "/v2/emergency/servers/1/calls?closedLimit=10&closedOffset=0&type=100"
+CREATE_911_BODY = {
+    "isEmergency": True,
+    "caller": "Jane Doe",
+    "location": "Alta St / Integrity Way",
+    "description": "Two-car collision, one driver trapped",
+    "metaData": {"x": "425.1", "y": "-979.2", "z": "30.7", "postal": "9001"},
+}
+CREATE_911_CLIENTS = (1, 32, 256)
+CLOSED_CALLS = (10, 10_000, 100_000)
+GET_CALLS_CLIENTS = 4
+FLOOR_CLIENTS = 32
+
+# Targets from the issue; figures of the benchmark, not timed tests.
+FLOOR_SHARE_TARGET = 0.7
+GET_CALLS_P99_GROWTH_TARGET = 1.5
+PEAK_MEMORY_TARGET = 150_000_000
+
+
+@dataclass
+class Row:
+    """One line of the table."""
+
+    scenario: str
+    case: str
+    load: WrkResult | None = None
+    peak_rss: int | None = None
+    server_cpu: float | None = None  # share of one core during the measured run
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Database:
+    """A fresh SQLite file with one community (server 1) provisioned through the CLI."""
+
+    path: Path
+    community_id: str
+    api_key: str
+
+    @property
+    def url(self) -> str:
+        return f"sqlite:///{self.path}"
+
+
+class Bench:
+    """What every scenario uses: a work directory, wrk, server processes and the measurement itself."""
+
+    def __init__(self, workdir: Path, wrk: str, *, seconds: int, warmup: int) -> None:
+        self.workdir = workdir
+        self.wrk = wrk
+        self.seconds = seconds
+        self.warmup = warmup
+        self.create_911_body = workdir / "create-911.json"
+        self.create_911_body.write_text(json.dumps(CREATE_911_BODY))
+        # The server reads only what the bench sets: no OPENDISPATCH_* from the caller's shell.
+        self.env = {key: value for key, value in os.environ.items() if not key.startswith("OPENDISPATCH_")}
+        self.env["OPENDISPATCH_RATE_LIMITS_ENABLED"] = "false"
+
+    def fresh_database(self, name: str) -> Database:
+        path = self.workdir / f"{name}.db"
+        created = subprocess.run(
+            [*_CLI, "community", "create", "--name", "Bench", "--database", f"sqlite:///{path}", "--json"],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=120,
+            check=True,
+        )
+        answer = json.loads(created.stdout)
+        return Database(path, answer["communityId"], answer["apiKey"])
+
+    def opendispatch(self, database: Database) -> Service:
+        port = free_port()
+        argv = [*_CLI, "serve", "--host", HOST, "--port", str(port), "--database", database.url]
+        return Service("opendispatch", argv, port=port, log=self.workdir / "server.log", env=self.env)
+
+    def floor_app(self, path: Path) -> Service:
+        port = free_port()
+        return Service(
+            "floor", floor_command(port, path), port=port, log=self.workdir / "floor.log", env=self.env
+        )
+
+    def measure(
+        self,
+        service: Service,
+        row: Row,
+        path: str,
+        *,
+        connections: int,
+        api_key: str | None = None,
+        body: Path | None = None,
+    ) -> Row:
+        """Warm up, then load ``service`` and fill ``row`` with wrk's figures, CPU and peak memory."""
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+        def load(seconds: int) -> WrkResult:
+            url = service.url + path
+            return run_wrk(
+                url, connections=connections, seconds=seconds, headers=headers, body=body, wrk=self.wrk
+            )
+
+        load(self.warmup)
+        cpu_before = service.cpu_seconds()
+        row.load = load(self.seconds)
+        row.server_cpu = (service.cpu_seconds() - cpu_before) / row.load.duration
+        row.peak_rss = service.peak_rss()
+        if row.load.errors:
+            row.note = f"{row.load.errors} failed requests (non-2xx {row.load.non_2xx})"
+        progress(f"{row.scenario}, {row.case}: {row.load.requests_per_second:,.0f} req/s")
+        return row
+
+
+_CLI = [sys.executable, "-m", "opendispatch.cli"]
+
+
+def http_json(method: str, url: str, api_key: str, body: dict[str, Any] | None = None) -> Any:
+    """One request with the API key; the decoded JSON answer (raises on a non-2xx answer)."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("Authorization", f"Bearer {api_key}")
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.load(answer)
+
+
+def progress(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+# -- scenarios -----------------------------------------------------------------------------------------
+
+
+def create_911_call(bench: Bench) -> list[Row]:
+    """POST a 911 call at 1, 32 and 256 concurrent clients, each on a fresh server and database."""
+    rows = []
+    for clients in CREATE_911_CLIENTS:
+        database = bench.fresh_database(f"create-911-{clients}")
+        row = Row("1. create 911 call", f"{clients} client{'s' if clients > 1 else ''}")
+        with bench.opendispatch(database) as server:
+            created = http_json("POST", server.url + CREATE_911_PATH, database.api_key, CREATE_911_BODY)
+            if created.get("caller") != CREATE_911_BODY["caller"]:
+                raise RuntimeError(f"unexpected answer to create 911 call: {created}")
+            bench.measure(
+                server,
+                row,
+                CREATE_911_PATH,
+                connections=clients,
+                api_key=database.api_key,
+                body=bench.create_911_body,
+            )
+        assert row.load is not None
+        stored = _count(database.path, "emergency_calls")
+        if stored < row.load.requests:
+            raise RuntimeError(f"{row.load.requests} creates answered but only {stored} calls stored")
+        rows.append(row)
+    return rows
+
+
+def get_calls(bench: Bench) -> list[Row]:
+    """GET calls with 10, 10 000 and 100 000 closed calls, seeded while the server is stopped."""
+    rows = []
+    database = bench.fresh_database("get-calls")
+    seeded = 0
+    for closed in CLOSED_CALLS:
+        seed_closed_calls(
+            str(database.path), community_id=database.community_id, server_id=1, count=closed - seeded
+        )
+        seeded = closed
+        row = Row("2. get calls", f"{_thousands(closed)} closed calls, {GET_CALLS_CLIENTS} clients")
+        with bench.opendispatch(database) as server:
+            listing = http_json("GET", server.url + GET_CALLS_PATH, database.api_key)
+            if listing["closedCallCount"] != closed or len(listing["closedCalls"]) != min(10, closed):
+                raise RuntimeError(f"the server does not see the {closed} seeded closed calls")
+            bench.measure(
+                server, row, GET_CALLS_PATH, connections=GET_CALLS_CLIENTS, api_key=database.api_key
+            )
+        rows.append(row)
+    return rows
+
+
+def floor(bench: Bench) -> list[Row]:
+    """The minimal ASGI app (bench/floor.py) on the same stack: one SQLite insert per request."""
+    row = Row("5. floor", f"{FLOOR_CLIENTS} clients")
+    with bench.floor_app(bench.workdir / "floor.db") as service:
+        bench.measure(service, row, CREATE_911_PATH, connections=FLOOR_CLIENTS, body=bench.create_911_body)
+    return [row]
+
+
+def _thousands(number: int) -> str:
+    return f"{number:,}".replace(",", " ")
+
+
+def _count(path: Path, table: str) -> int:
+    connection = sqlite3.connect(path)
+    try:
+        (count,) = connection.execute(f"SELECT count(*) FROM {table}").fetchone()
+        return int(count)
+    finally:
+        connection.close()
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A numbered scenario; ``measure`` is None until the feature it measures exists."""
+
+    title: str
+    measure: Callable[[Bench], list[Row]] | None
+
+
+SCENARIOS = (
+    Scenario("1. create 911 call", create_911_call),
+    Scenario("2. get calls", get_calls),
+    # Push delivery (API answer → receiver, at 100 events/s) and the live stream (API answer → each of
+    # 200 SSE subscribers) land here once the server has push events and SSE.
+    Scenario("3. push delivery", None),
+    Scenario("4. live stream", None),
+    Scenario("5. floor", floor),
+)
+
+
+# -- report --------------------------------------------------------------------------------------------
+
+
+def _ms(seconds: float) -> str:
+    ms = seconds * 1000
+    return f"{ms:.2f} ms" if ms < 10 else f"{ms:.1f} ms" if ms < 100 else f"{ms:.0f} ms"
+
+
+def _floor_rate(rows: list[Row]) -> float | None:
+    found = [row.load.requests_per_second for row in rows if row.scenario.startswith("5.") and row.load]
+    return found[0] if found else None
+
+
+def render_table(rows: list[Row]) -> str:
+    """The results as a Markdown table."""
+    header = [
+        "scenario",
+        "case",
+        "req/s",
+        "p50",
+        "p99",
+        "vs floor",
+        "server peak RSS",
+        "server CPU",
+        "wrk CPU",
+    ]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * 2 + "---:|" * (len(header) - 2)]
+    floor_rate = _floor_rate(rows)
+    for row in rows:
+        cells = [row.scenario, row.case] + ["—"] * (len(header) - 2)
+        if row.load is not None:
+            cells[2] = f"{row.load.requests_per_second:,.0f}"
+            cells[3] = _ms(row.load.p50)
+            cells[4] = _ms(row.load.p99)
+            cells[8] = f"{row.load.cpu_share:.0%}"
+        if row.load is not None and floor_rate and row.scenario.startswith("1."):
+            cells[5] = f"{row.load.requests_per_second / floor_rate:.2f}×"
+        if row.peak_rss is not None:
+            cells[6] = f"{row.peak_rss / 1e6:.0f} MB"
+        if row.server_cpu is not None:
+            cells[7] = f"{row.server_cpu:.0%}"
+        if row.note:
+            cells[1] += f" ({row.note})"
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _find(rows: list[Row], scenario: str, case: str) -> Row | None:
+    return next((r for r in rows if r.scenario.startswith(scenario) and r.case.startswith(case)), None)
+
+
+def render_targets(rows: list[Row]) -> str:
+    """Each target of the issue with the figure it is judged on."""
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "MISSED"
+
+    lines = ["Targets:"]
+    create, floor_rate = _find(rows, "1.", "32 clients"), _floor_rate(rows)
+    if create and create.load and floor_rate:
+        share = create.load.requests_per_second / floor_rate
+        lines.append(
+            f"- create 911 call at 32 clients ≥ {FLOOR_SHARE_TARGET} × floor: {share:.2f} × "
+            f"→ {verdict(share >= FLOOR_SHARE_TARGET)}"
+        )
+    few, many = _find(rows, "2.", "10 closed"), _find(rows, "2.", "100 000 closed")
+    if few and few.load and many and many.load:
+        growth = many.load.p99 / few.load.p99
+        lines.append(
+            f"- get calls p99 at 100 000 closed ≤ {GET_CALLS_P99_GROWTH_TARGET} × p99 at 10 closed: "
+            f"{_ms(many.load.p99)} / {_ms(few.load.p99)} = {growth:.2f} × "
+            f"→ {verdict(growth <= GET_CALLS_P99_GROWTH_TARGET)}"
+        )
+    server_peaks = [row.peak_rss for row in rows if row.peak_rss and not row.scenario.startswith("5.")]
+    if server_peaks:
+        peak = max(server_peaks)
+        lines.append(
+            f"- server peak memory < {PEAK_MEMORY_TARGET / 1e6:.0f} MB in every scenario: "
+            f"{peak / 1e6:.0f} MB at most → {verdict(peak < PEAK_MEMORY_TARGET)}"
+        )
+    lines.append("- push delivery and live stream: not measurable yet")
+    return "\n".join(lines)
+
+
+def _first_line(command: list[str]) -> str:
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    return (
+        (done.stdout or done.stderr).strip().splitlines()[0] if (done.stdout or done.stderr).strip() else ""
+    )
+
+
+def machine(wrk: str) -> str:
+    """Where the figures come from: the machine, the software and the code measured."""
+    info = {
+        line.split(":", 1)[0].strip(): line.split(":", 1)[1].strip()
+        for path in ("/proc/cpuinfo", "/proc/meminfo")
+        for line in reversed(Path(path).read_text().splitlines())
+        if ":" in line
+    }
+    source = Path(opendispatch.__file__).resolve().parent
+    commit = _first_line(["git", "-C", str(source), "describe", "--always", "--dirty", "--abbrev=12"])
+    stack = f"{SERVER_STACK['loop']} and {SERVER_STACK['http']}"
+    return "\n".join(
+        [
+            f"- machine: {os.cpu_count()} CPUs ({info.get('model name', 'unknown model')}), "
+            f"{int(info['MemTotal'].split()[0]) / 1024**2:.1f} GiB memory, Linux {platform.release()}",
+            f"- Python {platform.python_version()}, uvicorn with {stack}",
+            f"- load generator: {_first_line([wrk, '-v']).split(' Copyright')[0]}, 1 thread",
+            f"- server code: {source} (git {commit or 'none'})",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="Smoke run: 2 s per measurement, 1 s warm-up.")
+    parser.add_argument("--seconds", type=int, help="Seconds per measured run (default 15, --quick 2).")
+    args = parser.parse_args(argv)
+    seconds = args.seconds or (2 if args.quick else 15)
+    warmup = 1 if args.quick else 3
+
+    install_cleanup()
+    wrk = ensure_wrk()
+    started = time.monotonic()
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="opendispatch-bench-") as workdir:
+        bench = Bench(Path(workdir), wrk, seconds=seconds, warmup=warmup)
+        for scenario in SCENARIOS:
+            if scenario.measure is None:
+                rows.append(Row(scenario.title, "not available yet"))
+                continue
+            progress(f"{scenario.title} …")
+            rows.extend(scenario.measure(bench))
+    print(f"OpenDispatch benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(machine(wrk))
+    took = time.monotonic() - started
+    print(f"- {seconds} s measured after {warmup} s warm-up per row; the run took {took:.0f} s\n")
+    print(render_table(rows))
+    print()
+    print(render_targets(rows))
+    return 1 if any(row.note for row in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

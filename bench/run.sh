@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The benchmark in one command: install OpenDispatch into .venv, then run bench/run.py, which installs wrk
+# with apt-get when it is missing and prints the table of docs/benchmarks.md.
+# Usage: bench/run.sh [--quick] [--seconds N]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+.venv/bin/python -m pip install -q -e . 2>&1 | grep -v "^WARNING: Location" || true
+exec .venv/bin/python -m bench.run "$@"
