@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the suite drives (none yet beyond Python); installed only when missing.
-apt_packages=()
+# Debian packages the suite drives (wrk: the bench smoke test); installed only when missing.
+apt_packages=(wrk)
 missing=()
 for package in "${apt_packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
