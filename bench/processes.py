@@ -18,6 +18,7 @@ from types import TracebackType
 
 HOST = "127.0.0.1"
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+_PF_KTHREAD = 0x00200000  # a kernel thread: journal commits, block I/O, on behalf of whoever wrote
 _running: set[Service] = set()
 
 
@@ -98,12 +99,35 @@ class Service:
 
     def cpu_seconds(self) -> float:
         """User plus system CPU time of the process so far, all threads."""
-        stat = Path(f"/proc/{self.pid}/stat").read_text()
-        fields = stat[stat.rindex(")") + 2 :].split()  # the command name may hold spaces
+        fields = _stat_fields(self.pid)
         return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
     def log_tail(self, lines: int = 30) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _stat_fields(pid: int | str) -> list[str]:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2 :].split()  # after the command name, which may hold spaces
+
+
+def others_cpu_seconds(exclude: set[int]) -> float:
+    """CPU time of every user-space process but ``exclude`` (and their reaped children), in seconds.
+
+    Sampled before and after a measured run, it shows whether anything else competed for the CPUs.
+    """
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) in exclude:
+            continue
+        try:
+            fields = _stat_fields(entry.name)
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(fields[6]) & _PF_KTHREAD:
+            continue
+        total += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+    return total / _CLOCK_TICKS
 
 
 def stop_all() -> None:

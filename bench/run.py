@@ -29,7 +29,7 @@ from typing import Any
 import opendispatch
 from bench.floor import SERVER_STACK
 from bench.floor import command as floor_command
-from bench.processes import HOST, Service, free_port, install_cleanup
+from bench.processes import HOST, Service, free_port, install_cleanup, others_cpu_seconds
 from bench.seed import seed_closed_calls
 from bench.wrk import WrkResult, ensure_wrk, run_wrk
 
@@ -51,6 +51,8 @@ FLOOR_CLIENTS = 32
 FLOOR_SHARE_TARGET = 0.7
 GET_CALLS_P99_GROWTH_TARGET = 1.5
 PEAK_MEMORY_TARGET = 150_000_000
+# Share of one core other processes may use during a measured run before the report warns about it.
+OTHER_CPU_WARNING = 0.1
 
 
 @dataclass
@@ -62,6 +64,7 @@ class Row:
     load: WrkResult | None = None
     peak_rss: int | None = None
     server_cpu: float | None = None  # share of one core during the measured run
+    other_cpu: float = 0.0  # share of one core other user-space processes used meanwhile
     note: str = ""
 
 
@@ -136,9 +139,11 @@ class Bench:
             )
 
         load(self.warmup)
-        cpu_before = service.cpu_seconds()
+        ours = {service.pid, os.getpid()}  # wrk's time lands in ours once reaped
+        cpu_before, others_before = service.cpu_seconds(), others_cpu_seconds(ours)
         row.load = load(self.seconds)
         row.server_cpu = (service.cpu_seconds() - cpu_before) / row.load.duration
+        row.other_cpu = (others_cpu_seconds(ours) - others_before) / row.load.duration
         row.peak_rss = service.peak_rss()
         if row.load.errors:
             row.note = f"{row.load.errors} failed requests (non-2xx {row.load.non_2xx})"
@@ -336,14 +341,17 @@ def render_targets(rows: list[Row]) -> str:
             f"{peak / 1e6:.0f} MB at most → {verdict(peak < PEAK_MEMORY_TARGET)}"
         )
     lines.append("- push delivery and live stream: not measurable yet")
+    busy = [row for row in rows if row.other_cpu > OTHER_CPU_WARNING]
+    if busy:
+        cases = ", ".join(f"{row.scenario} {row.case} ({row.other_cpu:.0%})" for row in busy)
+        lines.append(f"\nWarning: other processes used CPU during: {cases}; figures there are disturbed.")
     return "\n".join(lines)
 
 
 def _first_line(command: list[str]) -> str:
     done = subprocess.run(command, capture_output=True, text=True, check=False)
-    return (
-        (done.stdout or done.stderr).strip().splitlines()[0] if (done.stdout or done.stderr).strip() else ""
-    )
+    lines = done.stdout.splitlines()  # errors go to stderr (wrk -v exits 1 but prints its version)
+    return lines[0].strip() if lines else ""
 
 
 def machine(wrk: str) -> str:
