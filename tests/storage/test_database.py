@@ -1,0 +1,232 @@
+"""The database handle: group commit, one failing unit of work rolls back alone, a 2xx means stored.
+
+Every check of what is stored goes through a separate plain ``sqlite3`` connection to the file, so it
+sees only what was really committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import pytest
+from sqlalchemy import Connection, insert
+from sqlalchemy.exc import IntegrityError
+
+from opendispatch.communities.models import communities
+from opendispatch.storage.database import Database
+from opendispatch.storage.migrate import upgrade
+from tests.support import Community, LiveServer, Provisioner, lift_limits, new_911, new_dispatch, sqlite_file
+
+T = TypeVar("T")
+
+
+class Refused(Exception):
+    """A unit of work that fails on purpose, after it has written."""
+
+
+@pytest.fixture
+def db_url(database_url: str) -> Iterator[str]:
+    database = Database(database_url)
+    upgrade(database.engine)
+    database.close()
+    yield database_url
+
+
+def stored_ids(database_url: str) -> list[str]:
+    with sqlite3.connect(sqlite_file(database_url)) as plain:
+        rows = plain.execute("SELECT community_id FROM communities ORDER BY community_id").fetchall()
+    return [row[0] for row in rows]
+
+
+def add_community(conn: Connection, community_id: str, *, fail: bool = False) -> str:
+    conn.execute(
+        insert(communities).values(
+            community_id=community_id, name=community_id, plan=4, api_enabled=True, last_call_id=0
+        ),
+        {"created_at": 0},
+    )
+    if fail:
+        raise Refused(community_id)
+    return community_id
+
+
+def run(
+    database_url: str, body: Callable[[Database], Awaitable[T]], *, batch_size: int = 256
+) -> tuple[T, int]:
+    """Run ``body`` against a started database on a fresh event loop; answer its result and commit count."""
+    database = Database(database_url, write_batch_size=batch_size)
+    commits = 0
+
+    def count() -> None:
+        nonlocal commits
+        commits += 1
+
+    database.on_commit(count)
+
+    async def main() -> T:
+        database.start()
+        try:
+            return await body(database)
+        finally:
+            await database.drain()
+
+    try:
+        result = asyncio.run(main())
+    finally:
+        database.close()
+    return result, commits
+
+
+def test_concurrent_writes_are_all_committed_and_share_commits(db_url: str) -> None:
+    names = [f"c{n:03d}" for n in range(200)]
+
+    async def body(database: Database) -> list[str]:
+        return await asyncio.gather(*(database.write(add_community, name) for name in names))
+
+    results, commits = run(db_url, body)
+    assert results == names
+    assert stored_ids(db_url) == names
+    # Group commit: two hundred writes in flight together do not cost two hundred commits.
+    assert 1 <= commits <= 2
+
+
+def test_writes_beyond_the_batch_size_are_committed_in_later_batches(db_url: str) -> None:
+    names = [f"c{n:02d}" for n in range(10)]
+
+    async def body(database: Database) -> list[str]:
+        return await asyncio.gather(*(database.write(add_community, name) for name in names))
+
+    results, commits = run(db_url, body, batch_size=3)
+    assert results == names
+    assert stored_ids(db_url) == names
+    assert commits >= 4
+
+
+def test_one_failing_unit_of_work_in_a_batch_rolls_back_alone(db_url: str) -> None:
+    async def body(database: Database) -> list[Any]:
+        return await asyncio.gather(
+            database.write(add_community, "a"),
+            database.write(add_community, "b", fail=True),
+            database.write(add_community, "c"),
+            database.write(add_community, "a"),  # duplicate key: refused by the database itself
+            database.write(add_community, "d"),
+            return_exceptions=True,
+        )
+
+    results, commits = run(db_url, body)
+    assert results[0] == "a"
+    assert isinstance(results[1], Refused)
+    assert results[2] == "c"
+    assert isinstance(results[3], IntegrityError)
+    assert results[4] == "d"
+    assert commits == 1
+    assert stored_ids(db_url) == ["a", "c", "d"]
+
+
+def test_a_failing_unit_of_work_alone_rolls_back_and_the_next_one_commits(db_url: str) -> None:
+    async def body(database: Database) -> str:
+        with pytest.raises(Refused):
+            await database.write(add_community, "lost", fail=True)
+        return await database.write(add_community, "kept")
+
+    result, _ = run(db_url, body)
+    assert result == "kept"
+    assert stored_ids(db_url) == ["kept"]
+
+
+def test_a_write_has_reached_the_file_when_it_returns(db_url: str) -> None:
+    seen: list[list[str]] = []
+
+    async def body(database: Database) -> None:
+        for name in ("first", "second"):
+            await database.write(add_community, name)
+            seen.append(stored_ids(db_url))  # another connection, before anything is drained
+
+    run(db_url, body)
+    assert seen == [["first"], ["first", "second"]]
+
+
+def test_reads_see_every_committed_write(db_url: str) -> None:
+    def count(conn: Connection) -> int:
+        return int(conn.exec_driver_sql("SELECT count(*) FROM communities").scalar_one())
+
+    async def body(database: Database) -> list[int]:
+        counts = [await database.read(count)]
+        await asyncio.gather(*(database.write(add_community, f"c{n}") for n in range(5)))
+        counts.append(await database.read(count))
+        return counts
+
+    counts, _ = run(db_url, body)
+    assert counts == [0, 5]
+
+
+def test_a_synchronous_transaction_that_raises_stores_nothing(db_url: str) -> None:
+    database = Database(db_url)
+    try:
+        with pytest.raises(Refused), database.transaction() as conn:
+            add_community(conn, "half", fail=True)
+        with database.transaction() as conn:
+            add_community(conn, "whole")
+    finally:
+        database.close()
+    assert stored_ids(db_url) == ["whole"]
+
+
+# -- over HTTP: a 2xx answer means the row is in the file -------------------------------------------------
+
+
+def stored_calls(database_url: str, community_id: str) -> dict[str, set[int]]:
+    with sqlite3.connect(sqlite_file(database_url)) as plain:
+        return {
+            table: {
+                row[0]
+                for row in plain.execute(
+                    f"SELECT call_id FROM {table} WHERE community_id = ?", (community_id,)
+                ).fetchall()
+            }
+            for table in ("emergency_calls", "dispatch_calls")
+        }
+
+
+def test_a_2xx_answer_means_the_call_is_in_the_file(
+    server: LiveServer, provision: Provisioner, community: Community, database_url: str
+) -> None:
+    cid = community.community_id
+    with server.client(community.api_key) as http:
+        emergency = http.post("/v2/emergency/servers/1/calls/911", json=new_911())
+        assert emergency.status_code == 200
+        assert emergency.json()["callId"] in stored_calls(database_url, cid)["emergency_calls"]
+        dispatch = http.post("/v2/emergency/servers/1/dispatch-calls", json=new_dispatch())
+        assert dispatch.status_code == 200
+        assert dispatch.json()["callId"] in stored_calls(database_url, cid)["dispatch_calls"]
+
+
+def test_every_2xx_answer_of_a_concurrent_burst_is_in_the_file(
+    server: LiveServer, provision: Provisioner, community: Community, database_url: str
+) -> None:
+    lift_limits(provision, community)
+
+    def create(n: int) -> tuple[str, int]:
+        with server.client(community.api_key) as http:
+            if n % 2:
+                response = http.post("/v2/emergency/servers/1/dispatch-calls", json=new_dispatch())
+                table = "dispatch_calls"
+            else:
+                response = http.post("/v2/emergency/servers/1/calls/911", json=new_911(caller=f"c{n}"))
+                table = "emergency_calls"
+            assert response.status_code == 200, response.text
+            # Checked by the thread that got the answer, the moment it got it.
+            assert response.json()["callId"] in stored_calls(database_url, community.community_id)[table]
+            return table, response.json()["callId"]
+
+    with ThreadPoolExecutor(16) as pool:
+        answered = list(pool.map(create, range(64)))
+    ids = [call_id for _, call_id in answered]
+    assert len(set(ids)) == 64
+    stored = stored_calls(database_url, community.community_id)
+    assert {call_id for table, call_id in answered if table == "emergency_calls"} == stored["emergency_calls"]
+    assert {call_id for table, call_id in answered if table == "dispatch_calls"} == stored["dispatch_calls"]
