@@ -15,7 +15,10 @@ from opendispatch.calls.service import remove_due_calls
 from opendispatch.clock import Clock, SystemClock
 from opendispatch.communities import routes as community_routes
 from opendispatch.communities.service import KeyCache
+from opendispatch.events import routes as event_routes
+from opendispatch.events.tasks import DeliveryPolicy, DeliveryWorker, StreamBroker
 from opendispatch.http import AppState, BodySizeLimit, install_problem_handlers
+from opendispatch.legacy import routes as legacy_routes
 from opendispatch.ratelimit import RateLimiter
 from opendispatch.settings import Settings
 from opendispatch.storage.database import Database
@@ -38,6 +41,17 @@ async def remove_expired_calls_forever(state: AppState) -> None:
         await asyncio.sleep(state.settings.expiry_interval_seconds)
 
 
+def delivery_policy(settings: Settings) -> DeliveryPolicy:
+    """The delivery worker's policy from settings."""
+    return DeliveryPolicy(
+        timeout_seconds=settings.push_timeout_seconds,
+        backoff_base_seconds=settings.push_backoff_base_seconds,
+        backoff_max_seconds=settings.push_backoff_max_seconds,
+        max_age_seconds=settings.push_max_age_seconds,
+        poll_seconds=settings.push_poll_seconds,
+    )
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     """The OpenDispatch application: migrations applied on start, writer thread and expiry running."""
     settings = settings or Settings()
@@ -50,16 +64,26 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         keys=KeyCache(settings.key_cache_seconds),
     )
 
+    broker = StreamBroker(database)
+    worker = DeliveryWorker(database, state.clock, delivery_policy(settings))
+    database.on_commit(broker.committed)
+    if settings.push_worker:
+        database.on_commit(worker.wake)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         upgrade(database.engine)
         database.start()
-        expiry = asyncio.create_task(remove_expired_calls_forever(state))
+        await broker.start()
+        tasks = [asyncio.create_task(remove_expired_calls_forever(state))]
+        if settings.push_worker:
+            tasks.append(asyncio.create_task(worker.run_forever()))
         try:
             yield
         finally:
-            expiry.cancel()
-            await asyncio.gather(expiry, return_exceptions=True)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await database.drain()
             database.close()
 
@@ -72,9 +96,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         telemetry={"tracing": settings.telemetry, "metrics": settings.telemetry, "logs": settings.telemetry},
     )
     app.state.opendispatch = state
+    app.state.broker = broker
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(call_routes.router)
     app.include_router(community_routes.router)
     app.include_router(unit_routes.router)
+    app.include_router(event_routes.router)
+    app.include_router(legacy_routes.router)  # last: its POST /{area}/{type} catch-all shadows nothing
     return app

@@ -7,7 +7,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
 
 import click
@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from opendispatch.communities import service as communities
 from opendispatch.communities.schemas import Plan
 from opendispatch.errors import DomainError
+from opendispatch.events import service as events
 from opendispatch.settings import Settings
 from opendispatch.storage.database import Database
 from opendispatch.storage.migrate import upgrade
@@ -117,6 +118,8 @@ def serve(host: str | None, port: int | None, database: str | None) -> None:
         log_level=settings.log_level,
         access_log=settings.access_log,
         proxy_headers=settings.proxy_headers,
+        # Live streams never end by themselves; give them a moment, then stop.
+        timeout_graceful_shutdown=5,
     )
 
 
@@ -188,6 +191,7 @@ def key_revoke(community_id: str, api_key: str, database: str | None, as_json: b
     """Revoke an API key; requests with it get 401."""
     with _transaction(database) as conn:
         communities.revoke_api_key(conn, community_id=community_id, api_key=api_key, now=_now())
+        events.forget_body_key(conn, community_id=community_id, api_key=api_key)
     _emit(as_json, {"revoked": True}, "Key revoked.")
 
 
@@ -316,6 +320,191 @@ def limits_show(community_id: str | None, database: str | None, as_json: bool) -
         {"communityId": community_id, "limits": effective},
         "\n".join(f"{name}: {per_minute} per minute" for name, per_minute in sorted(effective.items())),
     )
+
+
+@main.group()
+def push() -> None:
+    """Push targets, the delivery log and redelivery."""
+
+
+@push.command("set")
+@click.option("--community", "community_id", required=True, help="Community id.")
+@click.option("--server", "server_id", required=True, type=int, help="Server id.")
+@click.option("--url", default=None, help="Receiver URL, e.g. http://10.0.0.5:3232/sonorancad/event.")
+@click.option(
+    "--shape",
+    type=click.Choice(["array", "object"]),
+    default=None,
+    help="data as a list of one object (documented) or the bare object (in-game receiver). Default array.",
+)
+@click.option(
+    "--key", "body_key", default=None, help="API key sent as `key` in each body (default: a new one)."
+)
+@click.option("--enable/--disable", "enabled", default=None, help="Turn delivery on or off.")
+@_database_option
+@_json_option
+@_one_line_errors
+def push_set(
+    community_id: str,
+    server_id: int,
+    url: str | None,
+    shape: str | None,
+    body_key: str | None,
+    enabled: bool | None,
+    database: str | None,
+    as_json: bool,
+) -> None:
+    """Create or change a server's push target."""
+    issued = None
+    with _transaction(database) as conn:
+        if body_key is not None:
+            communities.require_active_key(conn, community_id=community_id, api_key=body_key)
+        elif not any(
+            target.serverId == server_id and has_key for target, _s, has_key in _targets(conn, community_id)
+        ):
+            # The receiver checks the body's key against its own API key: issue one for it.
+            body_key = issued = communities.create_api_key(conn, community_id=community_id, now=_now())
+        target, secret = events.set_push_target(
+            conn,
+            community_id=community_id,
+            server_id=server_id,
+            now=_now(),
+            url=url,
+            shape=shape,  # type: ignore[arg-type]
+            enabled=enabled,
+            body_key=body_key,
+        )
+    payload: dict[str, Any] = {**target.model_dump(), "signingSecret": secret}
+    if issued:
+        payload["apiKey"] = issued
+    human = (
+        f"server {target.serverId}: {target.url} ({target.shape}, {'on' if target.enabled else 'off'})\n"
+        f"signing secret: {secret}"
+    )
+    if issued:
+        human += f"\nnew API key for the receiver (shown once): {issued}"
+    _emit(as_json, payload, human)
+
+
+def _targets(conn: Connection, community_id: str) -> list[tuple[Any, str, bool]]:
+    communities.require_community(conn, community_id)
+    return events.push_targets_with_keys(conn, community_id)
+
+
+@push.command("show")
+@click.option("--community", "community_id", required=True, help="Community id.")
+@_database_option
+@_json_option
+@_one_line_errors
+def push_show(community_id: str, database: str | None, as_json: bool) -> None:
+    """List the community's push targets with their signing secrets."""
+    with _transaction(database) as conn:
+        targets = _targets(conn, community_id)
+    rows = [
+        {**target.model_dump(), "signingSecret": secret, "hasKey": has_key}
+        for target, secret, has_key in targets
+    ]
+    human = "\n".join(
+        f"server {row['serverId']}: {row['url']} ({row['shape']}, {'on' if row['enabled'] else 'off'}) "
+        f"secret {row['signingSecret']}"
+        for row in rows
+    )
+    _emit(as_json, {"communityId": community_id, "targets": rows}, human or "No push targets.")
+
+
+@push.command("log")
+@click.option("--community", "community_id", required=True, help="Community id.")
+@click.option("--server", "server_id", type=int, default=None, help="Only this server.")
+@click.option("--event", "event_id", type=int, default=None, help="Only this event.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@_database_option
+@_json_option
+@_one_line_errors
+def push_log(
+    community_id: str,
+    server_id: int | None,
+    event_id: int | None,
+    limit: int,
+    database: str | None,
+    as_json: bool,
+) -> None:
+    """Show delivery attempts, newest first."""
+    with _transaction(database) as conn:
+        communities.require_community(conn, community_id)
+        attempts = events.delivery_log(
+            conn, community_id=community_id, server_id=server_id, event_id=event_id, limit=limit
+        )
+    human = "\n".join(
+        f"{a.time} event {a.eventId} {a.eventType} server {a.serverId} -> "
+        f"{a.statusCode if a.statusCode is not None else '-'} {a.latencyMs}ms {a.state}"
+        + (f" ({a.error})" if a.error else "")
+        for a in attempts
+    )
+    _emit(as_json, {"attempts": [a.model_dump() for a in attempts]}, human or "No delivery attempts.")
+
+
+@push.command("redeliver")
+@click.argument("event_id", type=int, required=False)
+@click.option("--community", "community_id", required=True, help="Community id.")
+@click.option("--server", "server_id", type=int, default=None, help="With --dead: the server.")
+@click.option("--dead", is_flag=True, help="Send every dead event of --server again.")
+@_database_option
+@_json_option
+@_one_line_errors
+def push_redeliver(
+    event_id: int | None,
+    community_id: str,
+    server_id: int | None,
+    dead: bool,
+    database: str | None,
+    as_json: bool,
+) -> None:
+    """Queue an event (or all dead events of a server) for delivery again."""
+    if (event_id is None) == (not dead or server_id is None):
+        raise click.UsageError("give either EVENT_ID, or --dead with --server N")
+    settings = _settings(database)
+    with _transaction(database) as conn:
+        queued = events.redeliver(
+            conn,
+            community_id=community_id,
+            now=_now(),
+            max_age_ms=int(settings.push_max_age_seconds * 1000),
+            event_id=event_id,
+            server_id=server_id if dead else None,
+        )
+    _emit(as_json, {"eventIds": queued}, f"queued {len(queued)} event(s) for delivery")
+
+
+@main.command()
+@_database_option
+@_one_line_errors
+def worker(database: str | None) -> None:
+    """Deliver push events without serving the API (run `serve` with OPENDISPATCH_PUSH_WORKER=false)."""
+    import asyncio
+    import logging
+
+    from opendispatch.app import delivery_policy
+    from opendispatch.clock import SystemClock
+    from opendispatch.events.tasks import DeliveryWorker
+
+    settings = _settings(database)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+    async def deliver() -> None:
+        db = Database(settings.database_url)
+        upgrade(db.engine)
+        db.start()
+        try:
+            await DeliveryWorker(db, SystemClock(), delivery_policy(settings)).run_forever()
+        finally:
+            await db.drain()
+            db.close()
+
+    click.echo("Delivering push events; Ctrl+C stops.")
+    with suppress(KeyboardInterrupt):
+        asyncio.run(deliver())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -34,6 +34,18 @@ class Settings(BaseSettings):
         ge=0,
         description="How long a checked API key is remembered; a revoked key works at most this long.",
     )
+    push_worker: bool = Field(
+        True, description="Deliver push events from the server process (off when `opendispatch worker` runs)."
+    )
+    push_timeout_seconds: float = Field(5.0, gt=0, description="Time a receiver has to answer one attempt.")
+    push_backoff_base_seconds: float = Field(1.0, gt=0, description="Wait after the first failed attempt.")
+    push_backoff_max_seconds: float = Field(300.0, gt=0, description="Longest wait between two attempts.")
+    push_max_age_seconds: float = Field(
+        86_400.0, gt=0, description="An event not delivered by this age is dead (until redelivered)."
+    )
+    push_poll_seconds: float = Field(
+        1.0, gt=0, description="How often a worker looks for due events without being woken."
+    )
     telemetry: bool = Field(
         False, description="Report OpenTelemetry traces, metrics and logs to the configured providers."
     )

@@ -31,6 +31,8 @@ from opendispatch.clock import iso_utc
 from opendispatch.communities.models import servers
 from opendispatch.communities.service import next_call_id, require_server
 from opendispatch.errors import Conflict, NotFound
+from opendispatch.events import service as events
+from opendispatch.events.schemas import EventType
 from opendispatch.history import service as history
 from opendispatch.history.schemas import Actor, CallHistory
 from opendispatch.storage.database import Prepared
@@ -69,6 +71,12 @@ OPEN_STATUSES = (int(CallStatus.PENDING), int(CallStatus.ACTIVE))
 
 # Built once: building a statement costs more than running it on the hot path.
 _INSERT_EMERGENCY_CALL = Prepared(insert(emergency_calls))
+
+
+def _announce(
+    conn: Connection, community_id: str, server_id: int, now: int, type: EventType, data: dict[str, Any]
+) -> None:
+    events.emit(conn, community_id=community_id, server_id=server_id, type=type, data=data, now=now)
 
 
 def _emergency_call(row: Row[tuple[object, ...]]) -> EmergencyCall:
@@ -115,7 +123,7 @@ def open_emergency_call(
         },
     )
     _log(conn, community_id, call_id, now, actor, "created", kind=EMERGENCY, serverId=server_id)
-    return EmergencyCall(
+    created = EmergencyCall(
         callId=call_id,
         isEmergency=call.isEmergency,
         caller=call.caller,
@@ -124,6 +132,16 @@ def open_emergency_call(
         metaData=call.metaData,
         updated=iso_utc(now),
     )
+    announcement: dict[str, Any] = {
+        "call": created.model_dump(include={"callId", "isEmergency", "caller", "location", "description"}),
+        "metaData": call.metaData,
+    }
+    if actor.api_ids:  # only calls placed from the CAD itself carry the placing account's API ids
+        announcement["apiIds"] = list(actor.api_ids)
+    if actor.community_user_id:
+        announcement["communityUserId"] = actor.community_user_id
+    _announce(conn, community_id, server_id, now, EventType.EVENT_911, announcement)
+    return created
 
 
 def open_dispatch_call(
@@ -187,18 +205,33 @@ def open_dispatch_call(
         community_user_ids=call.communityUserIds or (),
         account_uuids=call.accounts or (),
     )
-    attach_units(conn, community_id=community_id, call_id=call_id, ident_ids=idents, now=now, actor=actor)
-    return load_dispatch_calls(conn, community_id, [call_id])[0]
+    attach_units(
+        conn,
+        community_id=community_id,
+        server_id=server_id,
+        call_id=call_id,
+        ident_ids=idents,
+        now=now,
+        actor=actor,
+        announce=False,  # the new call's event already lists its units
+    )
+    created = load_dispatch_calls(conn, community_id, [call_id])[0]
+    _announce(
+        conn, community_id, server_id, now, EventType.EVENT_DISPATCH_NEW, {"dispatch": created.model_dump()}
+    )
+    return created
 
 
 def attach_units(
     conn: Connection,
     *,
     community_id: str,
+    server_id: int,
     call_id: int,
     ident_ids: Sequence[int],
     now: int,
     actor: Actor,
+    announce: bool = True,
 ) -> list[int]:
     """Attach units to an open call, after those already on it; a unit leaves any other open call.
 
@@ -250,6 +283,15 @@ def attach_units(
     )
     if primary.rowcount:
         _log(conn, community_id, call_id, now, actor, "primary_changed", identId=fresh[0])
+    if announce:
+        _announce(
+            conn,
+            community_id,
+            server_id,
+            now,
+            EventType.EVENT_DISPATCH_UNIT_ATTACH,
+            {"callId": call_id, "idents": fresh},
+        )
     return fresh
 
 
@@ -258,7 +300,7 @@ def _leave_other_open_calls(
 ) -> None:
     # A unit works one call at a time: attaching it elsewhere takes it off the open call it was on.
     rows = conn.execute(
-        select(call_units.c.call_id, call_units.c.ident_id)
+        select(call_units.c.call_id, call_units.c.ident_id, dispatch_calls.c.server_id)
         .join(
             dispatch_calls,
             (dispatch_calls.c.community_id == call_units.c.community_id)
@@ -272,12 +314,18 @@ def _leave_other_open_calls(
             dispatch_calls.c.removed_at.is_(None),
         )
     ).all()
-    by_call: dict[int, list[int]] = defaultdict(list)
+    by_call: dict[tuple[int, int], list[int]] = defaultdict(list)
     for row in rows:
-        by_call[row.call_id].append(row.ident_id)
-    for other_call, leaving in by_call.items():
+        by_call[(row.server_id, row.call_id)].append(row.ident_id)
+    for (other_server, other_call), leaving in by_call.items():
         detach_units(
-            conn, community_id=community_id, call_id=other_call, ident_ids=leaving, now=now, actor=actor
+            conn,
+            community_id=community_id,
+            server_id=other_server,
+            call_id=other_call,
+            ident_ids=leaving,
+            now=now,
+            actor=actor,
         )
 
 
@@ -285,6 +333,7 @@ def detach_units(
     conn: Connection,
     *,
     community_id: str,
+    server_id: int,
     call_id: int,
     ident_ids: Sequence[int],
     now: int,
@@ -318,6 +367,14 @@ def detach_units(
     )
     if moved.rowcount:
         _log(conn, community_id, call_id, now, actor, "primary_changed", identId=new_primary)
+    _announce(
+        conn,
+        community_id,
+        server_id,
+        now,
+        EventType.EVENT_DISPATCH_UNIT_DETACH,
+        {"callId": call_id, "idents": list(ident_ids)},
+    )
 
 
 def _count_closed(conn: Connection, community_id: str, server_id: int, delta: int) -> None:
@@ -477,6 +534,11 @@ def remove_due_calls(conn: Connection, *, now: int, limit: int = 500) -> Removed
             )
             if table is dispatch_calls:
                 _forget_closed_if_needed(conn, row.community_id, row.server_id, row.call_id)
+    # The removal events: 911 calls leave the queue; a dispatch call leaving the board reads as closed.
+    for (community_id, server_id), call_ids in removed.emergency.items():
+        _announce(conn, community_id, server_id, now, EventType.EVENT_REMOVE_911, {"callIds": call_ids})
+    for (community_id, server_id), call_ids in removed.dispatch.items():
+        _announce(conn, community_id, server_id, now, EventType.EVENT_DISPATCH_CLOSED, {"callIds": call_ids})
     return removed
 
 
@@ -537,6 +599,7 @@ def remove_emergency_call(
     if removed.rowcount == 0:
         raise NotFound(f"911 call {call_id} does not exist on server {server_id}.")
     _log(conn, community_id, call_id, now, actor, "removed", kind=EMERGENCY)
+    _announce(conn, community_id, server_id, now, EventType.EVENT_REMOVE_911, {"callIds": [call_id]})
     return RemovedEmergencyCall(callId=call_id, serverId=server_id)
 
 
@@ -551,8 +614,35 @@ def update_dispatch_call(
     actor: Actor,
 ) -> DispatchCall:
     """Change the fields sent; each change is kept in the history. Status 2 closes, 0 or 1 reopens."""
+    changed, closed = _apply_changes(conn, community_id, server_id, call_id, changes, now, actor)
+    updated = load_dispatch_calls(conn, community_id, [call_id])[0]
+    if changed:
+        _announce(
+            conn,
+            community_id,
+            server_id,
+            now,
+            EventType.EVENT_DISPATCH_EDIT,
+            {"dispatch": updated.model_dump()},
+        )
+    if closed:
+        _announce(conn, community_id, server_id, now, EventType.EVENT_DISPATCH_CLOSED, {"callIds": [call_id]})
+    return updated
+
+
+def _apply_changes(
+    conn: Connection,
+    community_id: str,
+    server_id: int,
+    call_id: int,
+    changes: dict[str, Any],
+    now: int,
+    actor: Actor,
+) -> tuple[bool, bool]:
+    """Store and log each changed field; returns (anything changed, the call was closed by it)."""
     row = _dispatch_row(conn, community_id, server_id, call_id)
     values: dict[str, Any] = {}
+    closed = False
     for field, value in changes.items():
         column = _CHANGEABLE[field]
         before = orjson.loads(row.meta_data) if field == "metaData" else getattr(row, column)
@@ -571,7 +661,7 @@ def update_dispatch_call(
             after=value,
         )
     if "status" in values and (row.status == CallStatus.CLOSED) != (values["status"] == CallStatus.CLOSED):
-        closing = values["status"] == CallStatus.CLOSED
+        closing = closed = values["status"] == CallStatus.CLOSED
         values["closed_at"] = now if closing else None
         _count_closed(conn, community_id, server_id, +1 if closing else -1)
         _log(conn, community_id, call_id, now, actor, "closed" if closing else "reopened")
@@ -582,7 +672,7 @@ def update_dispatch_call(
             .where(dispatch_calls.c.community_id == community_id, dispatch_calls.c.call_id == call_id)
             .values(**values)
         )
-    return load_dispatch_calls(conn, community_id, [call_id])[0]
+    return bool(values), closed
 
 
 def attach_to_call(
@@ -600,7 +690,15 @@ def attach_to_call(
     if row.status == CallStatus.CLOSED:
         raise Conflict(f"Dispatch call {call_id} is closed; reopen it before attaching units.")
     idents = resolve_target_units(conn, community_id=community_id, server_id=server_id, targets=targets)
-    attach_units(conn, community_id=community_id, call_id=call_id, ident_ids=idents, now=now, actor=actor)
+    attach_units(
+        conn,
+        community_id=community_id,
+        server_id=server_id,
+        call_id=call_id,
+        ident_ids=idents,
+        now=now,
+        actor=actor,
+    )
     return UnitsAttached(callId=call_id, identIds=idents)
 
 
@@ -634,7 +732,13 @@ def detach_from_calls(
         by_call[row.call_id].append(row.ident_id)
     for call_id, leaving in by_call.items():
         detach_units(
-            conn, community_id=community_id, call_id=call_id, ident_ids=leaving, now=now, actor=actor
+            conn,
+            community_id=community_id,
+            server_id=server_id,
+            call_id=call_id,
+            ident_ids=leaving,
+            now=now,
+            actor=actor,
         )
     return idents
 
@@ -677,9 +781,11 @@ def add_note(
         type=note.noteType,
         content=note.note,
     )
-    return CallNoteAdded(
+    added = CallNoteAdded(
         callId=call_id, note=Note(time=iso_utc(now), label=note.label, type=note.noteType, content=note.note)
     )
+    _announce(conn, community_id, server_id, now, EventType.EVENT_DISPATCH_NOTE, added.model_dump())
+    return added
 
 
 def close_calls(
@@ -692,15 +798,8 @@ def close_calls(
     if already:
         raise Conflict(f"Dispatch call(s) {', '.join(map(str, already))} are already closed.")
     for call_id in unique:
-        update_dispatch_call(
-            conn,
-            community_id=community_id,
-            server_id=server_id,
-            call_id=call_id,
-            changes={"status": int(CallStatus.CLOSED)},
-            now=now,
-            actor=actor,
-        )
+        _apply_changes(conn, community_id, server_id, call_id, {"status": int(CallStatus.CLOSED)}, now, actor)
+    _announce(conn, community_id, server_id, now, EventType.EVENT_DISPATCH_CLOSED, {"callIds": unique})
     return ClosedCalls(callIds=unique)
 
 
@@ -746,7 +845,11 @@ def set_primary(
         .where(dispatch_calls.c.community_id == community_id, dispatch_calls.c.call_id == call_id)
         .values(primary_ident=ident_id, track_primary=track_primary, updated_at=now)
     )
-    return load_dispatch_calls(conn, community_id, [call_id])[0]
+    updated = load_dispatch_calls(conn, community_id, [call_id])[0]
+    _announce(
+        conn, community_id, server_id, now, EventType.EVENT_DISPATCH_EDIT, {"dispatch": updated.model_dump()}
+    )
+    return updated
 
 
 def dispatch_call_history(

@@ -152,6 +152,13 @@ def revoke_api_key(conn: Connection, *, community_id: str, api_key: str, now: in
         raise NotFound("That key is not an active key of this community.")
 
 
+def require_active_key(conn: Connection, *, community_id: str, api_key: str) -> None:
+    """Raise NotFound unless ``api_key`` is an active key of this community."""
+    principal = authenticate(conn, api_key)
+    if principal is None or principal.community_id != community_id:
+        raise NotFound("That key is not an active key of this community.")
+
+
 def authenticate(conn: Connection, api_key: str) -> Principal | None:
     """The principal behind an active API key, or None."""
     digest = hash_secret(api_key)

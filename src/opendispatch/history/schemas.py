@@ -10,10 +10,15 @@ from pydantic import BaseModel
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who made a change: an API key, a console user, or the server itself."""
+    """Who made a change: an API key, a console user, or the server itself.
+
+    A console user's linked in-game id and API ids travel with the 911 calls they place.
+    """
 
     type: str
     name: str
+    community_user_id: str | None = None
+    api_ids: tuple[str, ...] = ()
 
 
 SYSTEM = Actor("system", "opendispatch")

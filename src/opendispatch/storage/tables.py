@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from opendispatch.calls import models as calls_models
 from opendispatch.communities import models as communities_models
+from opendispatch.events import models as events_models
 from opendispatch.history import models as history_models
 from opendispatch.storage.metadata import metadata
 from opendispatch.units import models as units_models
 
-__all__ = ["calls_models", "communities_models", "history_models", "metadata", "units_models"]
+__all__ = [
+    "calls_models",
+    "communities_models",
+    "events_models",
+    "history_models",
+    "metadata",
+    "units_models",
+]

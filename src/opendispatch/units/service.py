@@ -14,6 +14,8 @@ from opendispatch.calls.models import call_units, dispatch_calls
 from opendispatch.communities.models import servers
 from opendispatch.communities.service import hash_secret, require_community, require_server
 from opendispatch.errors import Conflict, InvalidInput, NotFound
+from opendispatch.events import service as events
+from opendispatch.events.schemas import EventType
 from opendispatch.history import service as history
 from opendispatch.history.schemas import Actor
 from opendispatch.units.models import accounts, identifiers, selected_identifiers
@@ -298,7 +300,16 @@ def set_unit_status(
             identId=ident,
             status=change.status,
         )
-    return UnitStatusChanged(identIds=idents, status=change.status)
+    changed = UnitStatusChanged(identIds=idents, status=change.status)
+    events.emit(
+        conn,
+        community_id=community_id,
+        server_id=server_id,
+        type=EventType.EVENT_UNIT_STATUS,
+        data=changed.model_dump(),
+        now=now,
+    )
+    return changed
 
 
 def set_unit_panic(
@@ -311,7 +322,16 @@ def set_unit_panic(
         .where(identifiers.c.community_id == community_id, identifiers.c.ident_id.in_(idents))
         .values(is_panic=change.isPanic, updated_at=now)
     )
-    return UnitPanicChanged(identIds=idents, isPanic=change.isPanic)
+    changed = UnitPanicChanged(identIds=idents, isPanic=change.isPanic)
+    events.emit(
+        conn,
+        community_id=community_id,
+        server_id=server_id,
+        type=EventType.EVENT_UNIT_PANIC,
+        data=changed.model_dump(),
+        now=now,
+    )
+    return changed
 
 
 def update_unit_locations(

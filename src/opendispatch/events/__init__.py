@@ -1,0 +1,1 @@
+"""Push events: written with the change that caused them, delivered at least once, streamed live."""

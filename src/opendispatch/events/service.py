@@ -1,0 +1,461 @@
+"""Rules of push events: emitting with a change, push targets, the delivery log and redelivery."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+from sqlalchemy import Connection, Row, and_, func, insert, select, update
+
+from opendispatch.clock import iso_utc
+from opendispatch.communities.models import servers
+from opendispatch.communities.service import hash_secret, require_server
+from opendispatch.errors import InvalidInput, NotFound
+from opendispatch.events.models import delivery_attempts, events, push_targets
+from opendispatch.events.schemas import (
+    DeliveryAttempt,
+    EventType,
+    PushTarget,
+    ServerChanges,
+    ServerSettings,
+    ServerSettingsList,
+    Shape,
+)
+from opendispatch.storage.database import Prepared
+
+_EMIT = Prepared(insert(events))
+
+
+def emit(
+    conn: Connection,
+    *,
+    community_id: str,
+    server_id: int,
+    type: EventType,
+    data: Mapping[str, Any],
+    now: int,
+) -> None:
+    """Write an event in the same transaction as the change it reports (the outbox)."""
+    _EMIT.run(
+        conn,
+        {
+            "event_id": None,
+            "uid": "msg_" + secrets.token_hex(12),
+            "community_id": community_id,
+            "server_id": server_id,
+            "type": type.value,
+            "data": orjson.dumps(data).decode(),
+            "created_at": now,
+            "state": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "deadline_at": None,
+            "finished_at": None,
+        },
+    )
+
+
+# -- push targets ------------------------------------------------------------------------------------
+
+
+def new_signing_secret() -> str:
+    """A Standard Webhooks secret: ``whsec_`` and 32 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def _check_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise InvalidInput(
+            f"{url!r} is not an http(s) URL.", {"pushUrl": "an http:// or https:// URL with a host"}
+        )
+    return url
+
+
+def set_push_target(
+    conn: Connection,
+    *,
+    community_id: str,
+    server_id: int,
+    now: int,
+    url: str | None = None,
+    shape: Shape | None = None,
+    enabled: bool | None = None,
+    body_key: str | None = None,
+) -> tuple[PushTarget, str]:
+    """Create or change a server's push target; returns it with its signing secret."""
+    require_server(conn, community_id, server_id)
+    where = and_(push_targets.c.community_id == community_id, push_targets.c.server_id == server_id)
+    current = conn.execute(select(push_targets).where(where)).first()
+    values: dict[str, Any] = {"updated_at": now}
+    if url is not None:
+        values["url"] = _check_url(url)
+    if shape is not None:
+        values["shape"] = shape
+    if enabled is not None:
+        values["enabled"] = enabled
+    if body_key is not None:
+        values["body_key"] = body_key
+    if current is None:
+        if url is None:
+            raise InvalidInput("A push target needs a URL.", {"pushUrl": "required for a new push target"})
+        values.setdefault("shape", "array")
+        values.setdefault("enabled", True)
+        conn.execute(
+            insert(push_targets).values(
+                community_id=community_id,
+                server_id=server_id,
+                signing_secret=new_signing_secret(),
+                **values,
+            )
+        )
+    else:
+        conn.execute(update(push_targets).where(where).values(**values))
+    row = conn.execute(select(push_targets).where(where)).one()
+    return _target(row), row.signing_secret
+
+
+def _target(row: Row[Any]) -> PushTarget:
+    return PushTarget(serverId=row.server_id, url=row.url, shape=row.shape, enabled=row.enabled)
+
+
+def push_targets_with_keys(conn: Connection, community_id: str) -> list[tuple[PushTarget, str, bool]]:
+    """Every push target of a community with its signing secret and whether it has a body key."""
+    rows = conn.execute(
+        select(push_targets)
+        .where(push_targets.c.community_id == community_id)
+        .order_by(push_targets.c.server_id)
+    )
+    return [(_target(row), row.signing_secret, row.body_key is not None) for row in rows]
+
+
+def forget_body_key(conn: Connection, *, community_id: str, api_key: str) -> None:
+    """Drop the readable copy of a key that is being revoked from every push target."""
+    for row in conn.execute(
+        select(push_targets.c.server_id, push_targets.c.body_key).where(
+            push_targets.c.community_id == community_id, push_targets.c.body_key.is_not(None)
+        )
+    ).all():
+        if hash_secret(row.body_key) == hash_secret(api_key):
+            conn.execute(
+                update(push_targets)
+                .where(push_targets.c.community_id == community_id, push_targets.c.server_id == row.server_id)
+                .values(body_key=None)
+            )
+
+
+def server_settings(conn: Connection, community_id: str) -> ServerSettingsList:
+    """The community's servers with their push settings."""
+    rows = conn.execute(
+        select(
+            servers.c.server_id,
+            servers.c.name,
+            push_targets.c.url,
+            push_targets.c.shape,
+            push_targets.c.enabled,
+        )
+        .select_from(
+            servers.outerjoin(
+                push_targets,
+                (push_targets.c.community_id == servers.c.community_id)
+                & (push_targets.c.server_id == servers.c.server_id),
+            )
+        )
+        .where(servers.c.community_id == community_id)
+        .order_by(servers.c.server_id)
+    )
+    return ServerSettingsList(
+        servers=[
+            ServerSettings(
+                id=row.server_id,
+                name=row.name,
+                pushUrl=row.url,
+                pushShape=row.shape or "array",
+                pushEnabled=bool(row.enabled),
+            )
+            for row in rows
+        ]
+    )
+
+
+def change_server_settings(
+    conn: Connection, *, community_id: str, changes: ServerChanges, now: int
+) -> ServerSettingsList:
+    """Rename servers and set their push targets; all changes or none."""
+    for change in changes.servers:
+        require_server(conn, community_id, change.id)
+        if change.name is not None:
+            conn.execute(
+                update(servers)
+                .where(servers.c.community_id == community_id, servers.c.server_id == change.id)
+                .values(name=change.name)
+            )
+        if change.pushUrl is not None or change.pushShape is not None or change.pushEnabled is not None:
+            set_push_target(
+                conn,
+                community_id=community_id,
+                server_id=change.id,
+                now=now,
+                url=change.pushUrl,
+                shape=change.pushShape,
+                enabled=change.pushEnabled,
+            )
+    return server_settings(conn, community_id)
+
+
+# -- delivery ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """An event due for delivery, with where and how to send it."""
+
+    event_id: int
+    uid: str
+    community_id: str
+    server_id: int
+    type: str
+    data: str
+    created_at: int
+    attempts: int
+    deadline_at: int | None
+    url: str | None
+    shape: str
+    signing_secret: str | None
+    body_key: str | None
+
+
+def due_deliveries(conn: Connection, *, now: int) -> list[Delivery]:
+    """For each server with pending events, its oldest one if that one is due: order within a server."""
+    oldest = (
+        select(func.min(events.c.event_id))
+        .where(events.c.state == "pending")
+        .group_by(events.c.community_id, events.c.server_id)
+        .scalar_subquery()
+    )
+    rows = conn.execute(
+        select(
+            events,
+            push_targets.c.url,
+            push_targets.c.shape,
+            push_targets.c.enabled,
+            push_targets.c.signing_secret,
+            push_targets.c.body_key,
+        )
+        .select_from(
+            events.outerjoin(
+                push_targets,
+                (push_targets.c.community_id == events.c.community_id)
+                & (push_targets.c.server_id == events.c.server_id),
+            )
+        )
+        .where(events.c.event_id.in_(oldest), events.c.next_attempt_at <= now)
+        .order_by(events.c.event_id)
+    ).all()
+    return [
+        Delivery(
+            event_id=row.event_id,
+            uid=row.uid,
+            community_id=row.community_id,
+            server_id=row.server_id,
+            type=row.type,
+            data=row.data,
+            created_at=row.created_at,
+            attempts=row.attempts,
+            deadline_at=row.deadline_at,
+            url=row.url if row.enabled else None,
+            shape=row.shape or "array",
+            signing_secret=row.signing_secret,
+            body_key=row.body_key,
+        )
+        for row in rows
+    ]
+
+
+def next_due_at(conn: Connection) -> int | None:
+    """When the earliest pending event falls due, or None when nothing is pending."""
+    return conn.execute(
+        select(func.min(events.c.next_attempt_at)).where(events.c.state == "pending")
+    ).scalar()
+
+
+def _untargeted() -> Any:
+    targeted = select(push_targets.c.community_id).where(
+        push_targets.c.community_id == events.c.community_id,
+        push_targets.c.server_id == events.c.server_id,
+        push_targets.c.enabled.is_(True),
+    )
+    return (events.c.state == "pending") & ~targeted.exists()
+
+
+def has_untargeted_pending(conn: Connection) -> bool:
+    """Whether some pending event has nowhere to go (checked before writing, to keep commits rare)."""
+    return conn.execute(select(events.c.event_id).where(_untargeted()).limit(1)).first() is not None
+
+
+def skip_untargeted(conn: Connection, *, now: int) -> int:
+    """Mark pending events of servers with no enabled push target as skipped, all in one statement.
+
+    They stay readable in the live stream; a target set later receives events from then on.
+    """
+    result = conn.execute(update(events).where(_untargeted()).values(state="skipped", finished_at=now))
+    return int(result.rowcount)
+
+
+def record_attempt(
+    conn: Connection,
+    *,
+    delivery: Delivery,
+    now: int,
+    status_code: int | None,
+    latency_ms: int,
+    error: str | None,
+    retry_at: int | None,
+) -> str:
+    """Log one attempt and move the event on: delivered, retried at ``retry_at``, or dead."""
+    conn.execute(
+        insert(delivery_attempts).values(
+            event_id=delivery.event_id,
+            community_id=delivery.community_id,
+            server_id=delivery.server_id,
+            time=now,
+            url=delivery.url or "",
+            status_code=status_code,
+            latency_ms=latency_ms,
+            error=error,
+        )
+    )
+    succeeded = error is None and status_code is not None and 200 <= status_code < 300
+    state = "delivered" if succeeded else ("pending" if retry_at is not None else "dead")
+    conn.execute(
+        update(events)
+        .where(events.c.event_id == delivery.event_id)
+        .values(
+            state=state,
+            attempts=events.c.attempts + 1,
+            next_attempt_at=retry_at if state == "pending" else now,
+            finished_at=None if state == "pending" else now,
+        )
+    )
+    return state
+
+
+def delivery_log(
+    conn: Connection,
+    *,
+    community_id: str,
+    server_id: int | None = None,
+    event_id: int | None = None,
+    limit: int = 50,
+) -> list[DeliveryAttempt]:
+    """The newest delivery attempts of a community, newest first."""
+    query = (
+        select(delivery_attempts, events.c.type, events.c.state)
+        .join(events, events.c.event_id == delivery_attempts.c.event_id)
+        .where(delivery_attempts.c.community_id == community_id)
+        .order_by(delivery_attempts.c.attempt_id.desc())
+        .limit(limit)
+    )
+    if server_id is not None:
+        query = query.where(delivery_attempts.c.server_id == server_id)
+    if event_id is not None:
+        query = query.where(delivery_attempts.c.event_id == event_id)
+    return [
+        DeliveryAttempt(
+            eventId=row.event_id,
+            eventType=row.type,
+            serverId=row.server_id,
+            time=iso_utc(row.time),
+            url=row.url,
+            statusCode=row.status_code,
+            latencyMs=row.latency_ms,
+            error=row.error,
+            state=row.state,
+        )
+        for row in conn.execute(query)
+    ]
+
+
+def redeliver(
+    conn: Connection,
+    *,
+    community_id: str,
+    now: int,
+    max_age_ms: int,
+    event_id: int | None = None,
+    server_id: int | None = None,
+) -> list[int]:
+    """Queue one event again, or every dead event of a server; they get a fresh maximum age."""
+    query = select(events.c.event_id).where(events.c.community_id == community_id)
+    if event_id is not None:
+        query = query.where(events.c.event_id == event_id)
+    elif server_id is not None:
+        require_server(conn, community_id, server_id)
+        query = query.where(events.c.server_id == server_id, events.c.state == "dead")
+    else:
+        raise InvalidInput(
+            "Name an event, or a server whose dead events to send again.", {"event": "required"}
+        )
+    ids = list(conn.execute(query.order_by(events.c.event_id)).scalars())
+    if event_id is not None and not ids:
+        raise NotFound(f"Event {event_id} does not exist in this community.")
+    if ids:
+        conn.execute(
+            update(events)
+            .where(events.c.event_id.in_(ids))
+            .values(state="pending", next_attempt_at=now, deadline_at=now + max_age_ms, finished_at=None)
+        )
+    return ids
+
+
+# -- the live stream -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as the stream sends it."""
+
+    event_id: int
+    community_id: str
+    server_id: int
+    type: str
+    data: str
+
+
+_STREAM_COLUMNS = (events.c.event_id, events.c.community_id, events.c.server_id, events.c.type, events.c.data)
+
+
+def events_after(conn: Connection, *, after_id: int, limit: int = 1000) -> list[StoredEvent]:
+    """Events of every community written after ``after_id``, oldest first (one read for all streams)."""
+    rows = conn.execute(
+        select(*_STREAM_COLUMNS).where(events.c.event_id > after_id).order_by(events.c.event_id).limit(limit)
+    )
+    return [StoredEvent(*row) for row in rows]
+
+
+def server_events_after(
+    conn: Connection, *, community_id: str, server_id: int, after_id: int, limit: int = 1000
+) -> list[StoredEvent]:
+    """One server's events after ``after_id``: what a reconnecting stream missed."""
+    require_server(conn, community_id, server_id)
+    rows = conn.execute(
+        select(*_STREAM_COLUMNS)
+        .where(
+            events.c.community_id == community_id,
+            events.c.server_id == server_id,
+            events.c.event_id > after_id,
+        )
+        .order_by(events.c.event_id)
+        .limit(limit)
+    )
+    return [StoredEvent(*row) for row in rows]
+
+
+def last_event_id(conn: Connection) -> int:
+    """The newest event id (0 when there is none)."""
+    return int(conn.execute(select(func.coalesce(func.max(events.c.event_id), 0))).scalar_one())

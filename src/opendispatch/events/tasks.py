@@ -1,0 +1,247 @@
+"""Background work of events: the delivery worker and the live-stream broker.
+
+The worker sends each server's events in order, one at a time per server and many servers at once, so a
+hanging receiver holds back only its own server. Attempts are logged; failures retry with capped
+exponential backoff until the event's maximum age, then it is dead until redelivered. The broker reads
+new events once per commit and hands them to every subscribed stream of their server, so the database
+sees one query per commit however many dashboards listen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import httpx
+import orjson
+from standardwebhooks import Webhook
+
+from opendispatch import __version__
+from opendispatch.clock import Clock
+from opendispatch.events import service
+from opendispatch.events.service import Delivery, StoredEvent
+from opendispatch.storage.database import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPolicy:
+    """How hard the worker tries: per-attempt timeout, backoff and maximum age (from settings)."""
+
+    timeout_seconds: float = 5.0
+    backoff_base_seconds: float = 1.0
+    backoff_max_seconds: float = 300.0
+    max_age_seconds: float = 86_400.0
+    poll_seconds: float = 1.0
+
+    def backoff_ms(self, attempts: int) -> int:
+        """The wait after ``attempts`` failures: doubling from the base, capped, with 10% jitter."""
+        wait = min(self.backoff_max_seconds, self.backoff_base_seconds * 2 ** max(0, attempts - 1))
+        return int(wait * random.uniform(0.9, 1.1) * 1000)
+
+
+def envelope(delivery: Delivery) -> bytes:
+    """The documented body ``{key, type, data}``; data is a list of one object unless shape is object."""
+    data = delivery.data if delivery.shape == "object" else f"[{delivery.data}]"
+    return b'{"key":%s,"type":%s,"data":%s}' % (
+        orjson.dumps(delivery.body_key or ""),
+        orjson.dumps(delivery.type),
+        data.encode(),
+    )
+
+
+def signed_headers(delivery: Delivery, body: bytes) -> dict[str, str]:
+    """Standard Webhooks headers: the event's stable id, the time, and the HMAC signature."""
+    sent_at = datetime.now(UTC)
+    headers = {
+        "content-type": "application/json",
+        "user-agent": f"OpenDispatch/{__version__}",
+        "webhook-id": delivery.uid,
+        "webhook-timestamp": str(int(sent_at.timestamp())),
+        "x-opendispatch-event-type": delivery.type,
+    }
+    if delivery.signing_secret:
+        signature = Webhook(delivery.signing_secret).sign(delivery.uid, sent_at, body.decode())
+        headers["webhook-signature"] = signature
+    return headers
+
+
+class DeliveryWorker:
+    """Delivers pending events until stopped; ``wake()`` after a commit makes it look at once."""
+
+    def __init__(self, db: Database, clock: Clock, policy: DeliveryPolicy) -> None:
+        self.db = db
+        self.clock = clock
+        self.policy = policy
+        self._wake = asyncio.Event()
+        self._busy: set[tuple[str, int]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._client: httpx.AsyncClient | None = None
+
+    def wake(self) -> None:
+        """Look for due events now (called after every commit)."""
+        self._wake.set()
+
+    async def run_forever(self) -> None:
+        """Deliver until cancelled."""
+        self._client = httpx.AsyncClient(timeout=self.policy.timeout_seconds, follow_redirects=False)
+        try:
+            while True:
+                self._wake.clear()
+                wait = self.policy.poll_seconds
+                try:
+                    await self._start_due()
+                    due_at = await self.db.read(service.next_due_at)
+                    if due_at is not None:
+                        wait = min(wait, max(0.0, (due_at - self.clock.now_ms()) / 1000))
+                except Exception:
+                    log.exception("event delivery round failed; trying again")
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.01))
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self._client.aclose()
+
+    async def _start_due(self) -> None:
+        if await self.db.read(service.has_untargeted_pending):
+            await self.db.write(service.skip_untargeted, now=self.clock.now_ms())
+        for delivery in await self.db.read(service.due_deliveries, now=self.clock.now_ms()):
+            server = (delivery.community_id, delivery.server_id)
+            if server in self._busy:
+                continue
+            self._busy.add(server)
+            task = asyncio.create_task(self._deliver(delivery))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        server = (delivery.community_id, delivery.server_id)
+        try:
+            if delivery.url is not None:  # a target disabled since this round began: skipped next round
+                await self._attempt(delivery)
+        except Exception:
+            log.exception("delivering event %d failed unexpectedly", delivery.event_id)
+        finally:
+            self._busy.discard(server)
+            self.wake()  # this server's next event may be due now
+
+    async def _attempt(self, delivery: Delivery) -> None:
+        assert self._client is not None and delivery.url is not None
+        body = envelope(delivery)
+        started = time.perf_counter()
+        status_code: int | None = None
+        error: str | None = None
+        try:
+            answer = await self._client.post(
+                delivery.url, content=body, headers=signed_headers(delivery, body)
+            )
+            status_code = answer.status_code
+            if not 200 <= status_code < 300:
+                error = f"receiver answered HTTP {status_code}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        latency_ms = int((time.perf_counter() - started) * 1000)
+        now = self.clock.now_ms()
+        retry_at = None
+        if error is not None:
+            deadline = delivery.deadline_at or delivery.created_at + int(self.policy.max_age_seconds * 1000)
+            retry_at = now + self.policy.backoff_ms(delivery.attempts + 1)
+            if retry_at > deadline:
+                retry_at = None
+        state = await self.db.write(
+            service.record_attempt,
+            delivery=delivery,
+            now=now,
+            status_code=status_code,
+            latency_ms=latency_ms,
+            error=error,
+            retry_at=retry_at,
+        )
+        if state == "dead":
+            log.warning(
+                "event %d (%s) is dead after %d attempts",
+                delivery.event_id,
+                delivery.type,
+                delivery.attempts + 1,
+            )
+
+
+@dataclass(eq=False)
+class Subscription:
+    """One live stream's queue of events; closed when the stream falls too far behind."""
+
+    community_id: str
+    server_id: int
+    queue: asyncio.Queue[StoredEvent | None] = field(default_factory=lambda: asyncio.Queue(maxsize=1000))
+
+
+class StreamBroker:
+    """Fans new events out to the live streams of their server, one database read per commit."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.last_id = 0
+        self._subscriptions: dict[tuple[str, int], set[Subscription]] = {}
+        self._polling = False
+        self._again = False
+
+    async def start(self) -> None:
+        """Begin after the newest event already stored."""
+        self.last_id = await self.db.read(service.last_event_id)
+
+    def subscribe(self, community_id: str, server_id: int) -> Subscription:
+        """A queue that receives this server's events from now on."""
+        subscription = Subscription(community_id, server_id)
+        self._subscriptions.setdefault((community_id, server_id), set()).add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        """Stop feeding a stream that has ended."""
+        key = (subscription.community_id, subscription.server_id)
+        subscribers = self._subscriptions.get(key)
+        if subscribers is not None:
+            subscribers.discard(subscription)
+            if not subscribers:
+                del self._subscriptions[key]
+
+    def committed(self) -> None:
+        """Called after every commit: read what is new, once, for everybody."""
+        if self._polling:
+            self._again = True
+            return
+        self._polling = True
+        asyncio.get_running_loop().create_task(self._poll())
+
+    async def _poll(self) -> None:
+        try:
+            while True:
+                self._again = False
+                fresh = await self.db.read(service.events_after, after_id=self.last_id)
+                for event in fresh:
+                    for subscription in list(
+                        self._subscriptions.get((event.community_id, event.server_id), ())
+                    ):
+                        try:
+                            subscription.queue.put_nowait(event)
+                        except asyncio.QueueFull:
+                            # A stream this far behind is closed; it resumes with Last-Event-ID.
+                            self.unsubscribe(subscription)
+                            while not subscription.queue.empty():
+                                subscription.queue.get_nowait()
+                            subscription.queue.put_nowait(None)
+                if fresh:
+                    self.last_id = fresh[-1].event_id
+                if len(fresh) < 1000 and not self._again:
+                    return
+        except Exception:
+            log.exception("reading new events for the live streams failed")
+        finally:
+            self._polling = False
