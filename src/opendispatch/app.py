@@ -16,6 +16,7 @@ from opendispatch.clock import Clock, SystemClock
 from opendispatch.communities import routes as community_routes
 from opendispatch.communities.service import KeyCache
 from opendispatch.events import routes as event_routes
+from opendispatch.events.service import NEW_DELIVERIES, NEW_EVENTS
 from opendispatch.events.tasks import DeliveryPolicy, DeliveryWorker, StreamBroker
 from opendispatch.http import AppState, BodySizeLimit, install_problem_handlers
 from opendispatch.legacy import routes as legacy_routes
@@ -66,9 +67,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     broker = StreamBroker(database)
     worker = DeliveryWorker(database, state.clock, delivery_policy(settings))
-    database.on_commit(broker.committed)
+    database.on_commit(NEW_EVENTS, broker.committed)
     if settings.push_worker:
-        database.on_commit(worker.wake)
+        database.on_commit(NEW_DELIVERIES, worker.wake)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-from sqlalchemy import Connection, Row, and_, func, insert, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, func, insert, select, update
 
 from opendispatch.clock import iso_utc
 from opendispatch.communities.models import servers
@@ -26,9 +26,25 @@ from opendispatch.events.schemas import (
     ServerSettingsList,
     Shape,
 )
-from opendispatch.storage.database import Prepared
+from opendispatch.storage.database import Prepared, announce
 
 _EMIT = Prepared(insert(events))
+_TARGET_ENABLED = Prepared(
+    select(push_targets.c.enabled).where(
+        push_targets.c.community_id == bindparam("community_id"),
+        push_targets.c.server_id == bindparam("server_id"),
+    )
+)
+_EVENTS_AFTER = Prepared(
+    select(events.c.event_id, events.c.community_id, events.c.server_id, events.c.type, events.c.data)
+    .where(events.c.event_id > bindparam("after_id"))
+    .order_by(events.c.event_id)
+    .limit(bindparam("limit"))
+)
+
+# Commit topics (storage.database.announce): the stream reads every event; the worker only deliveries.
+NEW_EVENTS = "events"
+NEW_DELIVERIES = "deliveries"
 
 
 def emit(
@@ -40,7 +56,13 @@ def emit(
     data: Mapping[str, Any],
     now: int,
 ) -> None:
-    """Write an event in the same transaction as the change it reports (the outbox)."""
+    """Write an event in the same transaction as the change it reports (the outbox).
+
+    Whether it is to be pushed is decided now, by the server's push target: a target set later
+    receives events from then on.
+    """
+    target = _TARGET_ENABLED.run(conn, {"community_id": community_id, "server_id": server_id}).fetchone()
+    deliver = target is not None and bool(target[0])
     _EMIT.run(
         conn,
         {
@@ -51,13 +73,16 @@ def emit(
             "type": type.value,
             "data": orjson.dumps(data).decode(),
             "created_at": now,
-            "state": "pending",
+            "state": "pending" if deliver else "skipped",
             "attempts": 0,
             "next_attempt_at": now,
             "deadline_at": None,
-            "finished_at": None,
+            "finished_at": None if deliver else now,
         },
     )
+    announce(conn, NEW_EVENTS)
+    if deliver:
+        announce(conn, NEW_DELIVERIES)
 
 
 # -- push targets ------------------------------------------------------------------------------------
@@ -293,11 +318,6 @@ def _untargeted() -> Any:
     return (events.c.state == "pending") & ~targeted.exists()
 
 
-def has_untargeted_pending(conn: Connection) -> bool:
-    """Whether some pending event has nowhere to go (checked before writing, to keep commits rare)."""
-    return conn.execute(select(events.c.event_id).where(_untargeted()).limit(1)).first() is not None
-
-
 def skip_untargeted(conn: Connection, *, now: int) -> int:
     """Mark pending events of servers with no enabled push target as skipped, all in one statement.
 
@@ -410,6 +430,7 @@ def redeliver(
             .where(events.c.event_id.in_(ids))
             .values(state="pending", next_attempt_at=now, deadline_at=now + max_age_ms, finished_at=None)
         )
+        announce(conn, NEW_DELIVERIES)
     return ids
 
 
@@ -432,9 +453,7 @@ _STREAM_COLUMNS = (events.c.event_id, events.c.community_id, events.c.server_id,
 
 def events_after(conn: Connection, *, after_id: int, limit: int = 1000) -> list[StoredEvent]:
     """Events of every community written after ``after_id``, oldest first (one read for all streams)."""
-    rows = conn.execute(
-        select(*_STREAM_COLUMNS).where(events.c.event_id > after_id).order_by(events.c.event_id).limit(limit)
-    )
+    rows = _EVENTS_AFTER.run(conn, {"after_id": after_id, "limit": limit}).fetchall()
     return [StoredEvent(*row) for row in rows]
 
 

@@ -111,9 +111,12 @@ class DeliveryWorker:
             await self._client.aclose()
 
     async def _start_due(self) -> None:
-        if await self.db.read(service.has_untargeted_pending):
+        due = await self.db.read(service.due_deliveries, now=self.clock.now_ms())
+        if any(delivery.url is None for delivery in due):
+            # Targets switched off while their events waited: those events are skipped, not retried.
             await self.db.write(service.skip_untargeted, now=self.clock.now_ms())
-        for delivery in await self.db.read(service.due_deliveries, now=self.clock.now_ms()):
+            due = [delivery for delivery in due if delivery.url is not None]
+        for delivery in due:
             server = (delivery.community_id, delivery.server_id)
             if server in self._busy:
                 continue
@@ -125,8 +128,7 @@ class DeliveryWorker:
     async def _deliver(self, delivery: Delivery) -> None:
         server = (delivery.community_id, delivery.server_id)
         try:
-            if delivery.url is not None:  # a target disabled since this round began: skipped next round
-                await self._attempt(delivery)
+            await self._attempt(delivery)
         except Exception:
             log.exception("delivering event %d failed unexpectedly", delivery.event_id)
         finally:

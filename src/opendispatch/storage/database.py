@@ -68,6 +68,14 @@ class Prepared:
         return cursor
 
 
+_TOPICS = "opendispatch.commit_topics"
+
+
+def announce(connection: Connection, topic: str) -> None:
+    """Have the listeners of ``topic`` called once the current transaction has committed."""
+    connection.info.setdefault(_TOPICS, set()).add(topic)
+
+
 def _bind(work: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Callable[[Connection], T]:
     return lambda connection: work(connection, *args, **kwargs)
 
@@ -114,7 +122,7 @@ class Database:
         self._committer = ThreadPoolExecutor(1, thread_name_prefix="opendispatch-commit")
         self._writer: Connection | None = None
         self._reader: Connection | None = None
-        self._commit_listeners: list[Callable[[], None]] = []
+        self._commit_listeners: dict[str, list[Callable[[], None]]] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -137,9 +145,9 @@ class Database:
         self._writer = self._reader = None
         self.engine.dispose()
 
-    def on_commit(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` after every commit (wakes event delivery)."""
-        self._commit_listeners.append(listener)
+    def on_commit(self, topic: str, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after each commit of work that raised ``topic`` (see ``announce``)."""
+        self._commit_listeners.setdefault(topic, []).append(listener)
 
     # -- units of work ---------------------------------------------------------------------------------
 
@@ -170,8 +178,11 @@ class Database:
         """A write transaction for synchronous callers (the CLI, tests)."""
         with self.engine.connect() as connection:
             connection = connection.execution_options(write=True)
-            with connection.begin():
-                yield connection
+            try:
+                with connection.begin():
+                    yield connection
+            finally:
+                connection.info.pop(_TOPICS, None)  # listeners live in the server process, not here
 
     # -- group commit ----------------------------------------------------------------------------------
 
@@ -183,6 +194,7 @@ class Database:
         del self._pending[: self.write_batch_size]
         outcomes, transaction = self._run_batch(batch)
         if transaction is None:
+            self._connection().info.pop(_TOPICS, None)  # nothing was committed: nobody to tell
             self._settle(batch, outcomes)
             return
         # The commit (and its fsync) runs off the loop; requests arriving meanwhile form the next batch.
@@ -196,8 +208,11 @@ class Database:
         if error is not None:
             outcomes = self._failed(batch, error)
         self._settle(batch, outcomes)
-        for listener in self._commit_listeners:
-            listener()
+        topics = self._connection().info.pop(_TOPICS, set())
+        if error is None:
+            for topic in topics:
+                for listener in self._commit_listeners.get(topic, ()):
+                    listener()
         self._flush()
 
     def _connection(self) -> Connection:
