@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -46,6 +47,12 @@ def _transaction(database: str | None) -> Iterator[Connection]:
             yield conn
     finally:
         db.close()
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 def _database_option(func: F) -> F:
@@ -481,7 +488,6 @@ def push_redeliver(
 def worker(database: str | None) -> None:
     """Deliver push events without serving the API (run `serve` with OPENDISPATCH_PUSH_WORKER=false)."""
     import asyncio
-    import logging
 
     from opendispatch.app import delivery_policy
     from opendispatch.clock import SystemClock
