@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.support import Community, LiveServer, Provisioner, every_row_count, new_911
@@ -60,3 +62,22 @@ def test_an_unknown_route_gets_404_as_a_problem(server: LiveServer, community: C
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
     assert set(response.json()) >= PROBLEM_FIELDS
+
+
+@pytest.mark.parametrize(("size", "status"), [(65_536, 200), (65_537, 413)])
+def test_the_body_size_limit_is_exact(
+    server: LiveServer, provision: Provisioner, community: Community, size: int, status: int
+) -> None:
+    # JSON allows any amount of whitespace: pad a valid body to exactly `size` bytes.
+    body = json.dumps(new_911()).encode()
+    body += b" " * (size - len(body))
+    assert len(body) == size == server.settings.max_body_bytes + (status == 413)
+    before = every_row_count(provision)
+    with server.client(community.api_key) as http:
+        response = http.post(
+            "/v2/emergency/servers/1/calls/911", content=body, headers={"content-type": "application/json"}
+        )
+    assert response.status_code == status, response.text
+    if status == 413:
+        assert response.headers["content-type"] == "application/problem+json"
+        assert every_row_count(provision) == before

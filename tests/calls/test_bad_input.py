@@ -123,6 +123,18 @@ CASES_911: dict[str, Case] = {
     "911 deleteAfterMinutes a string": post(
         CREATE_911, new_911(deleteAfterMinutes="15"), 400, "deleteAfterMinutes"
     ),
+    "911 metaData with 65 keys": post(
+        CREATE_911, new_911(metaData={f"k{n}": "v" for n in range(65)}), 400, "metaData"
+    ),
+    "911 metaData key of 65 characters": post(CREATE_911, new_911(metaData={"k" * 65: "v"}), 400, "metaData"),
+    "911 metaData value of 1025 characters": post(
+        CREATE_911, new_911(metaData={"k": "v" * 1025}), 400, "metaData"
+    ),
+    "911 deleteAfterMinutes over a year": post(
+        CREATE_911, new_911(deleteAfterMinutes=525_601), 400, "deleteAfterMinutes"
+    ),
+    "911 location too long": post(CREATE_911, new_911(location="x" * 1025), 400, "location"),
+    "911 description too long": post(CREATE_911, new_911(description="x" * 10_001), 400, "description"),
     "911 unknown server": post("/v2/emergency/servers/9/calls/911", new_911(), 404, "9"),
     "911 server id beyond 64 bits": post(
         f"/v2/emergency/servers/{HUGE}/calls/911", new_911(), 404, str(HUGE)
@@ -189,6 +201,11 @@ CASES_DISPATCH: dict[str, Case] = {
     ),
     "dispatch deleteAfterMinutes negative": post(
         CREATE_DISPATCH, new_dispatch(deleteAfterMinutes=-1), 400, "deleteAfterMinutes"
+    ),
+    "dispatch postal too long": post(CREATE_DISPATCH, new_dispatch(postal="9" * 65), 400, "postal"),
+    "dispatch 101 notes": post(CREATE_DISPATCH, new_dispatch(notes=[{"content": "n"}] * 101), 400, "notes"),
+    "dispatch 101 communityUserIds": post(
+        CREATE_DISPATCH, new_dispatch(communityUserIds=[f"u{n}" for n in range(101)]), 400, "communityUserIds"
     ),
     "dispatch unknown server": post("/v2/emergency/servers/3/dispatch-calls", new_dispatch(), 404, "3"),
     "dispatch server id beyond 64 bits": post(

@@ -125,6 +125,21 @@ def test_metadata_may_be_left_out_or_null(http: httpx.Client) -> None:
     assert create(http, CREATE_911, new_911(metaData=None))["metaData"] == {}
 
 
+def test_metadata_at_its_documented_limits_is_accepted(http: httpx.Client) -> None:
+    many = {f"key{n}": str(n) for n in range(64)}
+    assert create(http, CREATE_911, new_911(metaData=many))["metaData"] == many
+    largest = {"k" * 64: "v" * 1024}
+    assert create(http, CREATE_911, new_911(metaData=largest))["metaData"] == largest
+
+
+def test_unknown_fields_are_ignored(http: httpx.Client) -> None:
+    # Scripts in the wild send more than the reference names (the SDKs' serverId, `product`).
+    call = create(http, CREATE_911, new_911(serverId=1, product=0, extra={"a": [1]}))
+    assert set(call) == EMERGENCY_FIELDS
+    dispatch = create(http, CREATE_DISPATCH, new_dispatch(serverId=1, apiIds=["x"]))
+    assert set(dispatch) == DISPATCH_FIELDS
+
+
 # -- dispatch calls ----------------------------------------------------------------------------------
 
 
