@@ -106,6 +106,15 @@ CASES_911: dict[str, Case] = {
     "911 caller as a number": post(CREATE_911, new_911(caller=5), 400, "caller"),
     "911 caller null": post(CREATE_911, new_911(caller=None), 400, "caller"),
     "911 caller too long": post(CREATE_911, new_911(caller="x" * 256), 400, "caller"),
+    "911 caller with a lone surrogate": Case(
+        "POST",
+        CREATE_911,
+        400,
+        "caller",
+        body=b'{"isEmergency": true, "caller": "\\ud800", "location": "l", "description": "d"}',
+        headers=JSON,
+    ),
+    "911 body not UTF-8": Case("POST", CREATE_911, 400, "JSON", body=b"\xff\xfe{}", headers=JSON),
     "911 location as an array": post(CREATE_911, new_911(location=["x"]), 400, "location"),
     "911 description as an object": post(CREATE_911, new_911(description={"a": 1}), 400, "description"),
     "911 metaData nested object": post(CREATE_911, new_911(metaData={"a": {"b": "c"}}), 400, "metaData"),
@@ -185,6 +194,18 @@ CASES_DISPATCH: dict[str, Case] = {
     ),
     "dispatch note with a bad time": post(
         CREATE_DISPATCH, new_dispatch(notes=[{"content": "c", "time": "yesterday"}]), 400, "notes.0.time"
+    ),
+    "dispatch note time past year 9999 in UTC": post(
+        CREATE_DISPATCH,
+        new_dispatch(notes=[{"content": "c", "time": "9999-12-31T23:59:59-12:00"}]),
+        400,
+        "notes.0.time",
+    ),
+    "dispatch note time before year 1 in UTC": post(
+        CREATE_DISPATCH,
+        new_dispatch(notes=[{"content": "c", "time": "0001-01-01T00:00:00+14:00"}]),
+        400,
+        "notes.0.time",
     ),
     "dispatch communityUserIds a number": post(
         CREATE_DISPATCH, new_dispatch(communityUserIds=5), 400, "communityUserIds"
