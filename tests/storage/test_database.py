@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, event, insert
 from sqlalchemy.exc import IntegrityError
 
 from opendispatch.communities.models import communities
@@ -61,11 +61,11 @@ def run(
     database = Database(database_url, write_batch_size=batch_size)
     commits = 0
 
-    def count() -> None:
+    def count(_connection: Connection) -> None:
         nonlocal commits
         commits += 1
 
-    database.on_commit(count)
+    event.listen(database.engine, "commit", count)
 
     async def main() -> T:
         database.start()
