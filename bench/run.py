@@ -1,6 +1,6 @@
 """OpenDispatch benchmark: one command, one table.
 
-    python -m bench.run            # the full run, about four minutes
+    python -m bench.run            # the full run, about three minutes
     python -m bench.run --quick    # a smoke run, a few seconds per scenario
 
 Each row starts the server (``opendispatch serve``, rate limits off) on 127.0.0.1 over a fresh SQLite file,
@@ -46,6 +46,7 @@ CREATE_911_CLIENTS = (1, 32, 256)
 CLOSED_CALLS = (10, 10_000, 100_000)
 GET_CALLS_CLIENTS = 4
 FLOOR_CLIENTS = 32
+SETTLE_SECONDS = 1.0
 
 # Targets from the issue; figures of the benchmark, not timed tests.
 FLOOR_SHARE_TARGET = 0.7
@@ -139,6 +140,9 @@ class Bench:
             )
 
         load(self.warmup)
+        # Let the warm-up's connections close first: started right away, the measured run's first
+        # requests queue behind that teardown (p99 at 256 clients 0.5-1.2 s instead of 0.15-0.2 s).
+        time.sleep(SETTLE_SECONDS)
         ours = {service.pid, os.getpid()}  # wrk's time lands in ours once reaped
         cpu_before, others_before = service.cpu_seconds(), others_cpu_seconds(ours)
         row.load = load(self.seconds)
@@ -249,14 +253,16 @@ class Scenario:
     measure: Callable[[Bench], list[Row]] | None
 
 
+# In the order they run; the table lists them by number. The floor runs right before the creates it is
+# compared with, so both see the same machine.
 SCENARIOS = (
+    Scenario("5. floor", floor),
     Scenario("1. create 911 call", create_911_call),
     Scenario("2. get calls", get_calls),
     # Push delivery (API answer → receiver, at 100 events/s) and the live stream (API answer → each of
     # 200 SSE subscribers) land here once the server has push events and SSE.
     Scenario("3. push delivery", None),
     Scenario("4. live stream", None),
-    Scenario("5. floor", floor),
 )
 
 
@@ -379,9 +385,9 @@ def machine(wrk: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="Smoke run: 2 s per measurement, 1 s warm-up.")
-    parser.add_argument("--seconds", type=int, help="Seconds per measured run (default 15, --quick 2).")
+    parser.add_argument("--seconds", type=int, help="Seconds per measured run (default 20, --quick 2).")
     args = parser.parse_args(argv)
-    seconds = args.seconds or (2 if args.quick else 15)
+    seconds = args.seconds or (2 if args.quick else 20)
     warmup = 1 if args.quick else 3
 
     install_cleanup()
@@ -400,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     print(machine(wrk))
     took = time.monotonic() - started
     print(f"- {seconds} s measured after {warmup} s warm-up per row; the run took {took:.0f} s\n")
+    rows.sort(key=lambda row: int(row.scenario.split(".")[0]))  # stable: cases keep their order
     print(render_table(rows))
     print()
     print(render_targets(rows))
