@@ -88,15 +88,26 @@ class RateLimited(Exception):
         self.retry_after = retry_after
 
 
+def limit_of(principal: Principal, endpoint: str) -> int:
+    """The key's requests per minute on ``endpoint``: its community's override, or the default."""
+    return principal.limits.get(endpoint, DEFAULT_LIMITS[endpoint])
+
+
+def charge(state: AppState, principal: Principal, endpoint: str, cost: int = 1) -> None:
+    """Count ``cost`` requests of the key against ``endpoint``'s limit, all or none; RateLimited if over."""
+    per_minute = limit_of(principal, endpoint)
+    decision = state.limiter.hit(principal.key_id, endpoint, per_minute, time.monotonic(), cost)
+    if not decision.allowed:
+        raise RateLimited(decision.retry_after)
+
+
 def rate_limited(endpoint: str) -> Any:
     """A dependency that authenticates and counts the request against ``endpoint``'s per-key limit."""
-    default = DEFAULT_LIMITS[endpoint]
+    if endpoint not in DEFAULT_LIMITS:  # fail at import, not on the first request
+        raise KeyError(endpoint)
 
     async def check(request: Request, principal: Principal = Depends(authenticated)) -> Principal:
-        per_minute = principal.limits.get(endpoint, default)
-        decision = app_state(request).limiter.hit(principal.key_id, endpoint, per_minute, time.monotonic())
-        if not decision.allowed:
-            raise RateLimited(decision.retry_after)
+        charge(app_state(request), principal, endpoint)
         return principal
 
     return Depends(check)

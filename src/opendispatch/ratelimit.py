@@ -53,8 +53,11 @@ class RateLimiter:
         self._arrivals: dict[tuple[int, str], float] = {}
         self._lock = threading.Lock()
 
-    def hit(self, key_id: int, endpoint: str, per_minute: int, now: float) -> Decision:
-        """Count one request at ``now`` (seconds) against ``per_minute``."""
+    def hit(self, key_id: int, endpoint: str, per_minute: int, now: float, cost: int = 1) -> Decision:
+        """Count ``cost`` requests at ``now`` (seconds) against ``per_minute``: all of them or none.
+
+        A cost above ``per_minute`` can never be allowed; callers refuse such a request before asking.
+        """
         if not self.enabled:
             return Decision(True)
         if per_minute <= 0:
@@ -63,11 +66,11 @@ class RateLimiter:
         slot = (key_id, endpoint)
         with self._lock:
             arrival = max(self._arrivals.get(slot, now), now)
-            allowed_from = arrival + interval - per_minute * interval
+            allowed_from = arrival + cost * interval - per_minute * interval
             if now < allowed_from:
                 # Never more than the window, and at least one second: Retry-After is whole seconds.
                 return Decision(False, min(60, max(1, math.ceil(allowed_from - now))))
-            self._arrivals[slot] = arrival + interval
+            self._arrivals[slot] = arrival + cost * interval
             if len(self._arrivals) > 100_000:
                 self._forget_idle(now)
         return Decision(True)
