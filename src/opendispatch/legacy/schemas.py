@@ -1,0 +1,728 @@
+"""Wire format of the v1 legacy API: the envelope, its types, and each type's items as v2 requests.
+
+A v1 request is ``POST /{area}/{type}`` with ``{id, key, type, data: [...]}``; each item of ``data`` is one
+request of that type. Items are parsed here into the v2 request models (``NewEmergencyCall``,
+``NewDispatchCall``, ``Targets``, ...), so every rule of those models holds for v1 as well. What v1 adds is
+only the way its clients write things, and that is all this module knows:
+
+- the JS SDK sends some items positionally, ``{"0": serverId, "1": isEmergency, ...}``;
+- Lua resources send numbers as text (``GetConvar`` returns strings) and an empty Lua table as ``[]`` or
+  ``{}``, whichever the field is not;
+- units are named by ``apiId``/``apiIds``/``units`` (our communityUserIds), ``account``/``accounts`` and
+  ``identIds``;
+- an item without ``serverId`` is for server 1, and a null field is an absent one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from opendispatch.calls.schemas import (
+    DispatchCallChanges,
+    NewCallNote,
+    NewDispatchCall,
+    NewEmergencyCall,
+    SetPostal,
+    SetPrimary,
+    parse_note_time,
+)
+from opendispatch.communities.schemas import Plan
+from opendispatch.units.schemas import (
+    LocationUpdate,
+    Targets,
+    Unit,
+    UnitPanicChange,
+    UnitStatusChange,
+)
+
+DEFAULT_SERVER_ID = 1
+MAX_ITEMS = 100
+MAX_LOCATION_ITEMS = 500  # what one v2 unit-locations request takes
+
+Raw = dict[str, Any]
+
+
+# -- the types -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class V1Type:
+    """One v1 request type: where it is sent, who may send it, and which v2 limit it counts against."""
+
+    name: str
+    area: str
+    min_plan: Plan
+    endpoint: str | None  # the v2 twin's rate-limit name (ratelimit.DEFAULT_LIMITS); None: not limited
+    per_item: bool = True  # each item counts once; False: the whole request counts once
+    positional: tuple[str, ...] = ()  # field names of the JS SDK's positional items, in order
+    reads: bool = False  # answers data (zero or one item) instead of changing anything
+
+    @property
+    def max_items(self) -> int:
+        """Most items one request of this type may carry."""
+        return MAX_LOCATION_ITEMS if self.name == "UNIT_LOCATION" else MAX_ITEMS
+
+
+_CALL_911_FIELDS = ("serverId", "isEmergency", "caller", "location", "description", "metaData")
+_CALL_REF_FIELDS = ("serverId", "callId")
+_POSTAL_FIELDS = ("serverId", "callId", "postal")
+
+# Plans follow the JS SDK's table of minimum versions (the hosted product's), except that FREE has no API
+# at all: GET_VERSION needs STARTER.
+TYPES: dict[str, V1Type] = {
+    spec.name: spec
+    for spec in (
+        V1Type("CALL_911", "emergency", Plan.STANDARD, "create_911", positional=_CALL_911_FIELDS),
+        V1Type("911_CALL", "emergency", Plan.STANDARD, "create_911", positional=_CALL_911_FIELDS),
+        V1Type("REMOVE_911", "emergency", Plan.STANDARD, "remove_911", positional=_CALL_REF_FIELDS),
+        V1Type("GET_CALLS", "emergency", Plan.PLUS, "get_calls", reads=True),
+        V1Type("NEW_DISPATCH", "emergency", Plan.PLUS, "create_dispatch"),
+        V1Type("EDIT_DISPATCH", "emergency", Plan.PLUS, "update_dispatch"),
+        V1Type("ATTACH_UNIT", "emergency", Plan.PLUS, "attach_units"),
+        V1Type("DETACH_UNIT", "emergency", Plan.PLUS, "detach_units"),
+        V1Type("ADD_CALL_NOTE", "emergency", Plan.PLUS, "add_note"),
+        V1Type("CLOSE_CALL", "emergency", Plan.STANDARD, "close_calls", positional=_CALL_REF_FIELDS),
+        V1Type(
+            "SET_CALL_POSTAL",
+            "emergency",
+            Plan.PLUS,
+            "set_postal",
+            positional=("serverId", "callId", "postal"),
+        ),
+        V1Type(
+            "SET_CALL_PRIMARY",
+            "emergency",
+            Plan.PLUS,
+            "set_primary",
+            positional=("serverId", "callId", "primary", "trackPrimary"),
+        ),
+        V1Type("UNIT_STATUS", "emergency", Plan.STANDARD, "unit_status"),
+        V1Type("UNIT_PANIC", "emergency", Plan.STANDARD, "unit_panic"),
+        V1Type("UNIT_LOCATION", "emergency", Plan.STANDARD, "unit_locations", per_item=False),
+        V1Type("GET_ACTIVE_UNITS", "emergency", Plan.PLUS, "get_units", reads=True),
+        V1Type("GET_VERSION", "general", Plan.STARTER, None, reads=True),
+        V1Type("GET_SERVERS", "general", Plan.STANDARD, None, reads=True),
+    )
+}
+
+
+def resolve_type(area: str, path_type: str | None, body_type: Any) -> V1Type | None:
+    """The type a request names, or None when it names none we serve or its path and body disagree.
+
+    The body's ``type`` decides; the path's type, when there is one, must be the same in lower case, and
+    the path's area must be the type's. A body without ``type`` takes the path's.
+    """
+    name = body_type if isinstance(body_type, str) and body_type else path_type
+    if not name:
+        return None
+    spec = TYPES.get(name.strip().upper())
+    if spec is None or area.lower() != spec.area:
+        return None
+    if path_type is not None and path_type.lower() != spec.name.lower():
+        return None
+    return spec
+
+
+# -- the envelope ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """``{id, key, type, data}``; anything else in the body (the JS SDK's ``product``) is ignored."""
+
+    community_id: str | None
+    api_key: str | None
+    type_name: Any
+    data: Any
+
+
+def _scalar_text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def read_envelope(body: Any) -> Envelope | None:
+    """The envelope of a decoded JSON body, or None when the body is not a JSON object."""
+    if not isinstance(body, dict):
+        return None
+    return Envelope(
+        community_id=_scalar_text(body.get("id")),
+        api_key=_scalar_text(body.get("key")),
+        type_name=body.get("type"),
+        data=body.get("data"),
+    )
+
+
+# -- items -----------------------------------------------------------------------------------------------
+
+
+class InvalidItems(Exception):
+    """Items that cannot be taken; ``problems`` are lines like ``data[0].caller: Field required``."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True, slots=True)
+class NewCall911:
+    """CALL_911 / 911_CALL: one 911 call."""
+
+    label: str
+    server_id: int
+    call: NewEmergencyCall
+
+
+@dataclass(frozen=True, slots=True)
+class Remove911:
+    """REMOVE_911: one 911 call by id."""
+
+    label: str
+    server_id: int
+    call_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class CloseCall:
+    """CLOSE_CALL: one dispatch call by id."""
+
+    label: str
+    server_id: int
+    call_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewDispatch:
+    """NEW_DISPATCH: one dispatch call."""
+
+    label: str
+    server_id: int
+    call: NewDispatchCall
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchEdit:
+    """EDIT_DISPATCH: fields of a call, and its primary when ``primary``/``trackPrimary`` are sent."""
+
+    label: str
+    server_id: int
+    call_id: int
+    changes: DispatchCallChanges
+    primary: int | None
+    track_primary: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class Attach:
+    """ATTACH_UNIT: units onto a call."""
+
+    label: str
+    server_id: int
+    call_id: int
+    targets: Targets
+
+
+@dataclass(frozen=True, slots=True)
+class Detach:
+    """DETACH_UNIT: units off the calls they are on."""
+
+    label: str
+    server_id: int
+    targets: Targets
+
+
+@dataclass(frozen=True, slots=True)
+class CallNote:
+    """ADD_CALL_NOTE: one note on a call."""
+
+    label: str
+    server_id: int
+    call_id: int
+    note: NewCallNote
+
+
+@dataclass(frozen=True, slots=True)
+class CallPostal:
+    """SET_CALL_POSTAL: a call's postal."""
+
+    label: str
+    server_id: int
+    call_id: int
+    body: SetPostal
+
+
+@dataclass(frozen=True, slots=True)
+class CallPrimary:
+    """SET_CALL_PRIMARY: a call's primary unit."""
+
+    label: str
+    server_id: int
+    call_id: int
+    body: SetPrimary
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """UNIT_STATUS: the status of units."""
+
+    label: str
+    server_id: int
+    change: UnitStatusChange
+
+
+@dataclass(frozen=True, slots=True)
+class PanicChange:
+    """UNIT_PANIC: the panic flag of units."""
+
+    label: str
+    server_id: int
+    change: UnitPanicChange
+
+
+@dataclass(frozen=True, slots=True)
+class LocationReport:
+    """UNIT_LOCATION: one unit's location."""
+
+    label: str
+    server_id: int
+    update: LocationUpdate
+
+
+class _Query(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+Q = TypeVar("Q", bound=_Query)
+
+
+class CallsQuery(_Query):
+    """GET_CALLS: the bounds of v2 Get Calls' query parameters."""
+
+    serverId: int = DEFAULT_SERVER_ID
+    closedLimit: Annotated[int, Field(ge=0, le=100)] = 10
+    closedOffset: Annotated[int, Field(ge=0)] = 0
+
+
+class UnitsQuery(_Query):
+    """GET_ACTIVE_UNITS: the bounds of v2 Get Units' query parameters."""
+
+    serverId: int = DEFAULT_SERVER_ID
+    includeOffline: bool = False
+    limit: Annotated[int, Field(ge=1, le=500)] = 100
+    offset: Annotated[int, Field(ge=0)] = 0
+
+
+Item = (
+    NewCall911
+    | Remove911
+    | CloseCall
+    | NewDispatch
+    | DispatchEdit
+    | Attach
+    | Detach
+    | CallNote
+    | CallPostal
+    | CallPrimary
+    | StatusChange
+    | PanicChange
+    | LocationReport
+)
+
+
+# -- leniency for the ways v1 clients write values -------------------------------------------------------
+
+_INT_FIELDS = frozenset(
+    {
+        "serverId",
+        "callId",
+        "origin",
+        "status",
+        "priority",
+        "primary",
+        "deleteAfterMinutes",
+        "closedLimit",
+        "closedOffset",
+        "limit",
+        "offset",
+    }
+)
+_BOOL_FIELDS = frozenset({"isEmergency", "isPanic", "trackPrimary", "includeOffline"})
+_TEXT_FIELDS = frozenset({"postal", "block", "code"})  # scripts send postals as numbers
+_OBJECT_FIELDS = frozenset({"metaData"})
+_LIST_FIELDS = frozenset({"notes"})
+_ALIASES = {"deleteAfter": "deleteAfterMinutes"}  # the older in-game resource's name
+_INTEGER_TEXT = re.compile(r"\s*[-+]?\d{1,19}\s*")
+_INT64 = 2**63
+
+
+def _as_int(value: Any) -> int:
+    whole_float = isinstance(value, float) and value.is_integer()
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif whole_float or (isinstance(value, str) and _INTEGER_TEXT.fullmatch(value)):
+        number = int(value)
+    else:
+        raise ValueError("must be a whole number")
+    if not -_INT64 <= number < _INT64:
+        raise ValueError("is out of range")
+    return number
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {"true", "false"}:
+        return value.strip().lower() == "true"
+    raise ValueError("must be true or false")
+
+
+def _as_text(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else str(value)
+    return value
+
+
+def _empty_table(value: Any) -> bool:
+    return isinstance(value, list | dict) and not value
+
+
+def _normalize(raw: Raw, positional: tuple[str, ...]) -> tuple[Raw, list[tuple[str, str]]]:
+    """Positional fields named, aliases renamed, nulls dropped, and scalars read the lenient v1 way.
+
+    Returns the item and the (field, problem) of each value that cannot be read.
+    """
+    item = dict(raw)
+    if positional and "0" in item:
+        for index, name in enumerate(positional):
+            if str(index) in item:
+                item.setdefault(name, item.pop(str(index)))
+    for alias, name in _ALIASES.items():
+        if alias in item:
+            item.setdefault(name, item.pop(alias))
+    item = {name: value for name, value in item.items() if value is not None}
+    problems: list[tuple[str, str]] = []
+    for name, value in list(item.items()):
+        try:
+            if name in _INT_FIELDS:
+                item[name] = _as_int(value)
+            elif name in _BOOL_FIELDS:
+                item[name] = _as_bool(value)
+            elif name in _TEXT_FIELDS:
+                item[name] = _as_text(value)
+            elif name in _OBJECT_FIELDS and _empty_table(value):
+                item[name] = {}
+            elif name in _LIST_FIELDS and _empty_table(value):
+                item[name] = []
+        except ValueError as exc:
+            problems.append((name, str(exc)))
+    item.setdefault("serverId", DEFAULT_SERVER_ID)
+    return item, problems
+
+
+def _gather(item: Raw, names: tuple[str, ...], convert: Callable[[Any], Any]) -> list[Any] | None:
+    """The values under any of ``names``, one list; None when none of them is present."""
+    present = [name for name in names if name in item]
+    if not present:
+        return None
+    values: list[Any] = []
+    for name in present:
+        value = item[name]
+        if _empty_table(value):
+            continue
+        values.extend(value if isinstance(value, list) else [value])
+    return [convert(value) for value in values]
+
+
+def _user_id(value: Any) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _ident_id(value: Any) -> Any:
+    try:
+        return _as_int(value)
+    except ValueError:
+        return value  # the model names the problem
+
+
+def _targets(item: Raw) -> Raw:
+    """v1 unit names as the fields of v2 Targets: apiIds and units are our communityUserIds."""
+    users = ("communityUserIds", "communityUserId", "apiIds", "apiId", "units")
+    return {
+        "communityUserIds": _gather(item, users, _user_id),
+        "accounts": _gather(item, ("accounts", "account"), _user_id),
+        "identIds": _gather(item, ("identIds", "identId"), _ident_id),
+    }
+
+
+def _without_bad_note_times(notes: Any) -> Any:
+    # The in-game resource stamps notes '00:00:00', which is no time at all: the server stamps those.
+    if not isinstance(notes, list):
+        return notes
+    cleaned = []
+    for note in notes:
+        if isinstance(note, dict) and "time" in note:
+            try:
+                parse_note_time(note["time"])
+            except (ValueError, TypeError, AttributeError):
+                note = {name: value for name, value in note.items() if name != "time"}
+        cleaned.append(note)
+    return cleaned
+
+
+def _coordinates(value: Any) -> Any:
+    # A Lua vector may arrive as [x, y, z].
+    if isinstance(value, list) and 2 <= len(value) <= 4:
+        return dict(zip(("x", "y", "z"), value, strict=False))
+    return value
+
+
+# -- one parser per type ---------------------------------------------------------------------------------
+
+
+def _call_911(label: str, item: Raw) -> Item:
+    return NewCall911(label, item["serverId"], NewEmergencyCall.model_validate(item))
+
+
+def _remove_911(label: str, item: Raw) -> Item:
+    ref = _CallRefFields.model_validate(item)
+    return Remove911(label, ref.serverId, ref.callId)
+
+
+def _close_call(label: str, item: Raw) -> Item:
+    ref = _CallRefFields.model_validate(item)
+    return CloseCall(label, ref.serverId, ref.callId)
+
+
+def _new_dispatch(label: str, item: Raw) -> Item:
+    fields = {**item, **_targets(item)}
+    if "notes" in item:
+        fields["notes"] = _without_bad_note_times(item["notes"])
+    return NewDispatch(label, item["serverId"], NewDispatchCall.model_validate(fields))
+
+
+def _edit_dispatch(label: str, item: Raw) -> Item:
+    ref = _CallRefFields.model_validate(item)
+    primary = item.get("primary")
+    if primary is not None:
+        SetPrimary.model_validate({"identId": primary})  # the same bounds as SET_CALL_PRIMARY
+    return DispatchEdit(
+        label,
+        ref.serverId,
+        ref.callId,
+        DispatchCallChanges.model_validate(item),
+        primary,
+        item.get("trackPrimary"),
+    )
+
+
+def _attach(label: str, item: Raw) -> Item:
+    ref = _CallRefFields.model_validate(item)
+    return Attach(label, ref.serverId, ref.callId, Targets.model_validate(_targets(item)))
+
+
+def _detach(label: str, item: Raw) -> Item:
+    return Detach(label, item["serverId"], Targets.model_validate(_targets(item)))
+
+
+def _note(label: str, item: Raw) -> Item:
+    ref = _CallRefFields.model_validate(item)
+    return CallNote(label, ref.serverId, ref.callId, NewCallNote.model_validate(item))
+
+
+def _postal(label: str, item: Raw) -> Item:
+    ref = _CallRefFields.model_validate(item)
+    return CallPostal(label, ref.serverId, ref.callId, SetPostal.model_validate(item))
+
+
+def _primary(label: str, item: Raw) -> Item:
+    ref = _CallRefFields.model_validate(item)
+    body = {"identId": item.get("primary", item.get("identId")), "trackPrimary": item.get("trackPrimary")}
+    body = {name: value for name, value in body.items() if value is not None}
+    return CallPrimary(label, ref.serverId, ref.callId, SetPrimary.model_validate(body))
+
+
+def _status(label: str, item: Raw) -> Item:
+    fields = {**_targets(item), **{name: item[name] for name in ("status",) if name in item}}
+    return StatusChange(label, item["serverId"], UnitStatusChange.model_validate(fields))
+
+
+def _panic(label: str, item: Raw) -> Item:
+    fields = {**_targets(item), **{name: item[name] for name in ("isPanic",) if name in item}}
+    return PanicChange(label, item["serverId"], UnitPanicChange.model_validate(fields))
+
+
+def _location(label: str, item: Raw) -> Item:
+    user = item.get("communityUserId", item.get("apiId"))
+    fields = {
+        "communityUserId": _user_id(user),
+        "accountUuid": item.get("accountUuid", item.get("account")),
+        "identId": _ident_id(item["identId"]) if "identId" in item else None,
+        "location": item.get("location", ""),
+        "coordinates": _coordinates(item.get("coordinates", item.get("coords"))),
+    }
+    update = LocationUpdate.model_validate(
+        {name: value for name, value in fields.items() if value is not None}
+    )
+    return LocationReport(label, item["serverId"], update)
+
+
+class _CallRefFields(_Query):
+    serverId: int
+    callId: int
+
+
+_PARSERS: dict[str, Callable[[str, Raw], Item]] = {
+    "CALL_911": _call_911,
+    "911_CALL": _call_911,
+    "REMOVE_911": _remove_911,
+    "CLOSE_CALL": _close_call,
+    "NEW_DISPATCH": _new_dispatch,
+    "EDIT_DISPATCH": _edit_dispatch,
+    "ATTACH_UNIT": _attach,
+    "DETACH_UNIT": _detach,
+    "ADD_CALL_NOTE": _note,
+    "SET_CALL_POSTAL": _postal,
+    "SET_CALL_PRIMARY": _primary,
+    "UNIT_STATUS": _status,
+    "UNIT_PANIC": _panic,
+    "UNIT_LOCATION": _location,
+}
+
+
+def _raw_items(spec: V1Type, data: Any) -> list[tuple[str, Any]]:
+    """``data`` as labelled raw items: an array is the norm; one bare object is taken as one item."""
+    if data is None or _empty_table(data):
+        return []
+    if isinstance(data, dict):
+        return [("data", data)]
+    if not isinstance(data, list):
+        raise InvalidItems(["data: must be an array of items"])
+    items: list[tuple[str, Any]] = []
+    for index, raw in enumerate(data):
+        if spec.name == "UNIT_LOCATION" and isinstance(raw, list):
+            # The JS SDK wraps its array of locations in one more array.
+            items.extend((f"data[{index}][{inner}]", value) for inner, value in enumerate(raw))
+        else:
+            items.append((f"data[{index}]", raw))
+    return items
+
+
+def _problems(label: str, error: ValidationError) -> list[str]:
+    found = []
+    for detail in error.errors():
+        where = ".".join(str(part) for part in detail["loc"])
+        message = str(detail["msg"]).removeprefix("Value error, ")
+        found.append(f"{label}.{where}: {message}" if where else f"{label}: {message}")
+    return found
+
+
+def _prepared(spec: V1Type, label: str, raw: Any) -> Raw:
+    if isinstance(raw, list) and spec.positional:
+        raw = {str(index): value for index, value in enumerate(raw)}
+    if not isinstance(raw, dict):
+        raise InvalidItems([f"{label}: must be an object"])
+    item, problems = _normalize(raw, spec.positional)
+    if problems:
+        raise InvalidItems([f"{label}.{field}: {message}" for field, message in problems])
+    return item
+
+
+def parse_items(spec: V1Type, data: Any) -> list[Item]:
+    """Every item of a changing request, parsed; InvalidItems naming each bad field of each bad item."""
+    raw_items = _raw_items(spec, data)
+    if not raw_items:
+        raise InvalidItems(["data: send at least one item"])
+    if len(raw_items) > spec.max_items:
+        raise InvalidItems([f"data: at most {spec.max_items} items in one request"])
+    parse = _PARSERS[spec.name]
+    items: list[Item] = []
+    problems: list[str] = []
+    for label, raw in raw_items:
+        try:
+            items.append(parse(label, _prepared(spec, label, raw)))
+        except InvalidItems as exc:
+            problems += exc.problems
+        except ValidationError as exc:
+            problems += _problems(label, exc)
+    if problems:
+        raise InvalidItems(problems)
+    return items
+
+
+def parse_query(spec: V1Type, data: Any, model: type[Q]) -> tuple[str, Q]:
+    """The one item of a reading request (none: every default), with its label."""
+    raw_items = _raw_items(spec, data)
+    if len(raw_items) > 1:
+        raise InvalidItems([f"data: {spec.name} takes one item"])
+    label, raw = raw_items[0] if raw_items else ("data", {})
+    try:
+        return label, model.model_validate(_prepared(spec, label, raw))
+    except ValidationError as exc:
+        raise InvalidItems(_problems(label, exc)) from None
+
+
+# -- answers ---------------------------------------------------------------------------------------------
+
+
+class V1UnitData(BaseModel):
+    """The ``data`` of a v1 unit: apiId1/apiIds are the unit's linked communityUserId."""
+
+    apiId1: str
+    apiId2: str
+    apiIds: list[str]
+    unitNum: str
+    name: str
+    district: str
+    department: str
+    subdivision: str
+    rank: str
+    group: str
+
+
+class V1Unit(BaseModel):
+    """A unit as v1 GET_ACTIVE_UNITS lists it (the shape the JS SDK's CADActiveUnit reads)."""
+
+    id: int
+    accId: str
+    status: int
+    isPanic: bool
+    location: str
+    aop: str
+    isDispatch: bool
+    data: V1UnitData
+
+
+def v1_unit(unit: Unit) -> V1Unit:
+    """A v2 unit in the v1 shape."""
+    user = unit.communityUserId or ""
+    return V1Unit(
+        id=unit.identId,
+        accId=unit.accountUuid,
+        status=unit.status,
+        isPanic=unit.isPanic,
+        location=unit.location,
+        aop="",
+        isDispatch=False,
+        data=V1UnitData(
+            apiId1=user,
+            apiId2="",
+            apiIds=[user] if user else [],
+            unitNum=unit.unitNum,
+            name=unit.name,
+            district="",
+            department=unit.department,
+            subdivision="",
+            rank="",
+            group="",
+        ),
+    )
