@@ -22,4 +22,4 @@ class SystemClock:
 
 def iso_utc(epoch_ms: int) -> str:
     """Render epoch milliseconds the way the reference does: ``2026-04-08T21:31:00Z``."""
-    return datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(epoch_ms // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -146,7 +146,7 @@ CASES_911: dict[str, Case] = {
     "911 description too long": post(CREATE_911, new_911(description="x" * 10_001), 400, "description"),
     "911 unknown server": post("/v2/emergency/servers/9/calls/911", new_911(), 404, "9"),
     "911 server id beyond 64 bits": post(
-        f"/v2/emergency/servers/{HUGE}/calls/911", new_911(), 404, str(HUGE)
+        f"/v2/emergency/servers/{HUGE}/calls/911", new_911(), 400, "serverId"
     ),
     "911 server id not a number": post("/v2/emergency/servers/one/calls/911", new_911(), 400, "serverId"),
     "911 malformed JSON": Case("POST", CREATE_911, 400, "JSON", body=b'{"isEmergency": true,', headers=JSON),
@@ -230,7 +230,7 @@ CASES_DISPATCH: dict[str, Case] = {
     ),
     "dispatch unknown server": post("/v2/emergency/servers/3/dispatch-calls", new_dispatch(), 404, "3"),
     "dispatch server id beyond 64 bits": post(
-        f"/v2/emergency/servers/{HUGE}/dispatch-calls", new_dispatch(), 404, str(HUGE)
+        f"/v2/emergency/servers/{HUGE}/dispatch-calls", new_dispatch(), 400, "serverId"
     ),
     "dispatch malformed JSON": Case("POST", CREATE_DISPATCH, 400, "JSON", body=b"{origin: 0}", headers=JSON),
     "dispatch body over the size limit": post(
@@ -247,7 +247,7 @@ CASES_GET: dict[str, Case] = {
     "get type unknown number": get({"type": 2}, 400, "type"),
     "get type unknown name": get({"type": "everything"}, 400, "type"),
     "get unknown server": get({}, 404, "7", path="/v2/emergency/servers/7/calls"),
-    "get server id beyond 64 bits": get({}, 404, str(HUGE), path=f"/v2/emergency/servers/{HUGE}/calls"),
+    "get server id beyond 64 bits": get({}, 400, "serverId", path=f"/v2/emergency/servers/{HUGE}/calls"),
 }
 
 CASES = {**CASES_911, **CASES_DISPATCH, **CASES_GET}

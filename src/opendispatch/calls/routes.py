@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Path, Query, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from opendispatch.calls import service
@@ -27,11 +29,12 @@ from opendispatch.calls.schemas import (
 from opendispatch.communities.schemas import Principal
 from opendispatch.history.schemas import CallHistory
 from opendispatch.http import PROBLEM_RESPONSES, app_state, json_response, rate_limited
+from opendispatch.schemas import MAX_ID, CallIdPath, ServerIdPath
 from opendispatch.units.schemas import AffectedUnits, Targets
 
 router = APIRouter(prefix="/v2/emergency/servers/{serverId}", tags=["calls"], responses=PROBLEM_RESPONSES)
 
-ServerId = Path(description="Configured server ID.", examples=[1])
+ServerId = ServerIdPath
 
 
 @router.post("/calls/911", response_model=EmergencyCall, summary="Create 911 Call")
@@ -79,8 +82,11 @@ async def get_calls(
     request: Request,
     serverId: int = ServerId,
     closedLimit: int = Query(10, ge=0, le=100, description="Most closed dispatch calls returned."),
-    closedOffset: int = Query(0, ge=0, description="Closed calls to skip, newest first."),
-    type: TableTypeParam = Query(CallTableType.SEARCH_ALL, description="0/dispatch, 1/emergency, 100/all."),
+    closedOffset: int = Query(0, ge=0, le=MAX_ID, description="Closed calls to skip, newest first."),
+    # Annotated, not a Query default: only this form runs the validator that accepts the names.
+    type: Annotated[
+        TableTypeParam, Query(description="0 or dispatch, 1 or emergency, 100 or all.")
+    ] = CallTableType.SEARCH_ALL,
     principal: Principal = rate_limited("get_calls"),
 ) -> Response:
     """Active dispatch calls, live 911 calls and a page of closed calls."""
@@ -98,7 +104,7 @@ async def get_calls(
 @router.delete("/calls/911/{callId}", response_model=RemovedEmergencyCall, summary="Remove 911 Call")
 async def remove_911_call(
     request: Request,
-    callId: int,
+    callId: Annotated[int, CallIdPath],
     serverId: int = ServerId,
     principal: Principal = rate_limited("remove_911"),
 ) -> Response:
@@ -159,7 +165,7 @@ async def close_dispatch_calls(
 @router.patch("/dispatch-calls/{callId}", response_model=DispatchCall, summary="Update Dispatch Call")
 async def update_dispatch_call(
     request: Request,
-    callId: int,
+    callId: Annotated[int, CallIdPath],
     changes: DispatchCallChanges,
     serverId: int = ServerId,
     principal: Principal = rate_limited("update_dispatch"),
@@ -181,7 +187,7 @@ async def update_dispatch_call(
 @router.post("/dispatch-calls/{callId}/attachments", response_model=UnitsAttached, summary="Attach Units")
 async def attach_units(
     request: Request,
-    callId: int,
+    callId: Annotated[int, CallIdPath],
     targets: Targets,
     serverId: int = ServerId,
     principal: Principal = rate_limited("attach_units"),
@@ -203,7 +209,7 @@ async def attach_units(
 @router.post("/dispatch-calls/{callId}/notes", response_model=CallNoteAdded, summary="Add Dispatch Note")
 async def add_dispatch_note(
     request: Request,
-    callId: int,
+    callId: Annotated[int, CallIdPath],
     note: NewCallNote,
     serverId: int = ServerId,
     principal: Principal = rate_limited("add_note"),
@@ -225,7 +231,7 @@ async def add_dispatch_note(
 @router.patch("/dispatch-calls/{callId}/postal", response_model=DispatchCall, summary="Set Dispatch Postal")
 async def set_dispatch_postal(
     request: Request,
-    callId: int,
+    callId: Annotated[int, CallIdPath],
     body: SetPostal,
     serverId: int = ServerId,
     principal: Principal = rate_limited("set_postal"),
@@ -247,7 +253,7 @@ async def set_dispatch_postal(
 @router.patch("/dispatch-calls/{callId}/primary", response_model=DispatchCall, summary="Set Dispatch Primary")
 async def set_dispatch_primary(
     request: Request,
-    callId: int,
+    callId: Annotated[int, CallIdPath],
     body: SetPrimary,
     serverId: int = ServerId,
     principal: Principal = rate_limited("set_primary"),
@@ -270,7 +276,7 @@ async def set_dispatch_primary(
 @router.get("/dispatch-calls/{callId}/history", response_model=CallHistory, summary="Dispatch Call History")
 async def dispatch_call_history(
     request: Request,
-    callId: int,
+    callId: Annotated[int, CallIdPath],
     serverId: int = ServerId,
     principal: Principal = rate_limited("call_history"),
 ) -> Response:

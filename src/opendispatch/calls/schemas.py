@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from opendispatch.schemas import MAX_ID, Id
 
 # Limits chosen for metaData and text fields; docs/api.md lists them.
 META_MAX_KEYS = 64
@@ -55,6 +58,8 @@ def normalize_metadata(value: Any) -> dict[str, str]:
             raise ValueError(f"keys are 1 to {META_MAX_KEY_LENGTH} characters")
         if isinstance(item, str):
             text = item
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise ValueError(f"{key!r} must be a finite number")
         elif isinstance(item, bool | int | float):
             text = json.dumps(item)
         else:
@@ -125,9 +130,11 @@ class NewNote(_Request):
     def _iso_time(cls, value: str | None) -> str | None:
         if value is not None:
             try:
-                datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
-                raise ValueError("must be an ISO-8601 time such as 2026-04-08T21:30:00Z") from None
+                parse_note_time(value)
+            except (ValueError, OverflowError):
+                raise ValueError(
+                    "must be an ISO-8601 time from year 1970 to 9999, e.g. 2026-04-08T21:30:00Z"
+                ) from None
         return value
 
 
@@ -256,11 +263,14 @@ class CallListing(BaseModel):
 
 
 def parse_note_time(value: str) -> int:
-    """Epoch milliseconds of an ISO-8601 time (validated by NewNote)."""
+    """Epoch milliseconds of an ISO-8601 time; ValueError outside 1970-01-01 to 9999-12-31 UTC."""
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp() * 1000)
+    in_utc = parsed.astimezone(UTC)  # OverflowError past year 9999 or before year 1
+    if in_utc.year < 1970:
+        raise ValueError("before 1970")
+    return int(in_utc.timestamp() * 1000)
 
 
 _TABLE_TYPE_NAMES = {
@@ -323,7 +333,7 @@ class CallNoteAdded(BaseModel):
 class CloseCalls(_Request):
     """Body of ``POST .../dispatch-calls/close``."""
 
-    callIds: list[int] = Field(min_length=1, max_length=100)
+    callIds: list[Id] = Field(min_length=1, max_length=100)
 
 
 class ClosedCalls(BaseModel):
@@ -341,7 +351,7 @@ class SetPostal(_Request):
 class SetPrimary(_Request):
     """Body of ``PATCH .../dispatch-calls/{callId}/primary``; ``identId`` -1 clears the primary."""
 
-    identId: Annotated[int, Field(ge=-1)]
+    identId: Annotated[int, Field(ge=-1, le=MAX_ID)]
     trackPrimary: bool = False
 
 

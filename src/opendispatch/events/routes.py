@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from starlette.responses import Response
 
@@ -15,6 +15,7 @@ from opendispatch.events.schemas import ServerChanges, ServerSettingsList
 from opendispatch.events.service import StoredEvent
 from opendispatch.events.tasks import StreamBroker, Subscription
 from opendispatch.http import PROBLEM_RESPONSES, app_state, authenticated, json_response
+from opendispatch.schemas import ServerIdPath
 
 router = APIRouter(responses=PROBLEM_RESPONSES)
 
@@ -55,7 +56,7 @@ class _Stream:
 
 async def open_stream(
     request: Request,
-    serverId: Annotated[int, Path(description="Configured server ID.")],
+    serverId: Annotated[int, ServerIdPath],
     principal: Principal = Depends(authenticated),
     last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None,
     lastEventId: Annotated[int | None, Query(ge=0, description="Resume after this event id.")] = None,

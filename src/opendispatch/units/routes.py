@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Path, Query, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from opendispatch.communities.schemas import Principal
 from opendispatch.http import PROBLEM_RESPONSES, app_state, json_response, rate_limited
+from opendispatch.schemas import IdentIdPath, ServerIdPath
 from opendispatch.units import service
 from opendispatch.units.schemas import (
     AffectedUnits,
@@ -28,7 +31,7 @@ from opendispatch.units.schemas import (
 
 router = APIRouter(tags=["units"], responses=PROBLEM_RESPONSES)
 
-ServerId = Path(description="Configured server ID.", examples=[1])
+ServerId = ServerIdPath
 SERVER = "/v2/emergency/servers/{serverId}"
 ACCOUNT = "/v2/emergency/accounts/{accountUuid}"
 
@@ -146,7 +149,7 @@ async def create_identifier(
 async def update_identifier(
     request: Request,
     accountUuid: str,
-    identId: int,
+    identId: Annotated[int, IdentIdPath],
     fields: IdentifierChanges,
     principal: Principal = rate_limited("identifiers"),
 ) -> Response:
@@ -167,7 +170,7 @@ async def update_identifier(
 async def delete_identifier(
     request: Request,
     accountUuid: str,
-    identId: int,
+    identId: Annotated[int, IdentIdPath],
     principal: Principal = rate_limited("identifiers"),
 ) -> Response:
     """Delete an identifier that never worked a call; answers the account's remaining identifiers."""

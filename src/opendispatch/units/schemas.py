@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from opendispatch.schemas import Id
+
 
 class UnitStatus(IntEnum):
     """A unit's duty status."""
@@ -41,7 +43,7 @@ class Targets(_Request):
 
     communityUserIds: list[Annotated[str, Field(max_length=255)]] | None = Field(None, max_length=100)
     accounts: list[Annotated[str, Field(max_length=64)]] | None = Field(None, max_length=100)
-    identIds: list[int] | None = Field(None, max_length=100)
+    identIds: list[Id] | None = Field(None, max_length=100)
 
     _lists = field_validator("communityUserIds", "accounts", "identIds", mode="before")(_as_list)
 
@@ -77,7 +79,7 @@ class LocationUpdate(_Request):
 
     communityUserId: Annotated[str, Field(max_length=255)] | None = None
     accountUuid: Annotated[str, Field(max_length=64)] | None = None
-    identId: int | None = None
+    identId: Id | None = None
     location: Annotated[str, Field(max_length=255)] = ""
     coordinates: Coordinates | None = None
 
@@ -162,8 +164,8 @@ class IdentifierChanges(NewIdentifier):
 class SelectIdentifier(_Request):
     """Body of ``PUT .../selected-identifier``: on one server, or every server when none is named."""
 
-    identId: int
-    serverId: int | None = None
+    identId: Id
+    serverId: Id | None = None
 
 
 class LinkSet(_Request):
