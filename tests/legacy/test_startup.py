@@ -53,7 +53,8 @@ def test_the_js_sdk_starts(
         version, servers = sdk_start(http, community)
     assert version == plan
     if plan >= Plan.STANDARD:
-        assert servers == [{"id": 1, "name": "Server 1"}, {"id": 2, "name": "Server 2"}]
+        assert servers is not None
+        assert [(each["id"], each["name"]) for each in servers] == [(1, "Server 1"), (2, "Server 2")]
     else:
         assert servers is None
 

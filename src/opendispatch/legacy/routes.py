@@ -24,9 +24,10 @@ from starlette.responses import PlainTextResponse, Response
 
 from opendispatch.calls import service as calls
 from opendispatch.calls.schemas import CallTableType
-from opendispatch.communities.schemas import Principal, ServerList
-from opendispatch.communities.service import list_servers, require_community
+from opendispatch.communities.schemas import Principal
+from opendispatch.communities.service import require_community
 from opendispatch.errors import Conflict, DomainError, NotFound
+from opendispatch.events.service import server_settings
 from opendispatch.history.schemas import Actor
 from opendispatch.http import AppState, RateLimited, app_state, charge, json_response, limit_of, lookup_key
 from opendispatch.legacy import service
@@ -227,8 +228,8 @@ async def _answer(state: AppState, principal: Principal, spec: V1Type, data: Any
     if spec.name == "GET_VERSION":
         return _text(str(principal.plan))
     if spec.name == "GET_SERVERS":
-        servers = await state.db.read(list_servers, community_id)
-        return json_response(ServerList(servers=servers))
+        # Exactly what v2 GET /v2/general/servers answers: the servers with their push settings.
+        return json_response(await state.db.read(server_settings, community_id))
     if spec.name == "GET_CALLS":
         label, calls_query = parse_query(spec, data, CallsQuery)
         _charge(state, principal, spec, 1)
