@@ -341,6 +341,30 @@ FAILURES = [
         lambda c: "INVALID DATA: data[0].callId: must be a whole number",
     ),
     Failure(
+        "an identId beyond 64 bits",
+        "/emergency/unit_status",
+        "UNIT_STATUS",
+        lambda s, c: [{"identIds": [1, 2**63], "status": 2}],
+        400,
+        lambda c: "INVALID DATA: data[0].identIds: is out of range",
+    ),
+    Failure(
+        "a primary v2 does not take",
+        "/emergency/set_call_primary",
+        "SET_CALL_PRIMARY",
+        lambda s, c: [{"0": 1, "1": c, "2": -5, "3": True}],
+        400,
+        lambda c: "INVALID DATA: data[0].primary: Input should be greater than or equal to -1",
+    ),
+    Failure(
+        "a dispatch type given a 911 call's id",
+        "/emergency/set_call_postal",
+        "SET_CALL_POSTAL",
+        lambda s, c: [{"0": 1, "1": c, "2": "7001"}],
+        404,
+        lambda c: f"NOT FOUND: data[0]: Dispatch call {c} does not exist on server 1.",
+    ),
+    Failure(
         "a status v2 does not have",
         "/emergency/unit_status",
         "UNIT_STATUS",
@@ -437,6 +461,8 @@ def test_closing_a_closed_call_is_a_conflict_and_changes_nothing(scene: Scene) -
     [
         (b"not json", "INVALID REQUEST BODY: not valid JSON"),
         (b"", "INVALID REQUEST BODY: not valid JSON"),
+        (b'{"id": "\xff", "type": "CALL_911"}', "INVALID REQUEST BODY: not valid JSON"),
+        (b'{"id": "\\ud800", "type": "CALL_911"}', "INVALID REQUEST BODY: not valid JSON"),
         (b'["CALL_911"]', "INVALID REQUEST BODY: the body must be a JSON object {id, key, type, data}"),
     ],
 )

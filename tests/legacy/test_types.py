@@ -12,6 +12,7 @@ stamps notes '00:00:00'.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -599,6 +600,12 @@ def test_every_type_of_the_issue_has_a_row_and_the_resource_forms_are_covered() 
     # ... and every type the older in-game resource sends, as it sends it.
     resource = issue - {"911_CALL", "EDIT_DISPATCH", "CLOSE_CALL", "SET_CALL_PRIMARY"}
     assert {case.type for case in CASES if not case.sdk} == resource
+
+
+def test_a_body_with_a_utf8_byte_order_mark_is_read(world: World) -> None:
+    body = b"\xef\xbb\xbf" + json.dumps(envelope(world.community, "GET_VERSION", [])).encode()
+    answer = world.v1.post("/general/get_version", content=body)
+    assert (answer.status_code, answer.text) == (200, "4")
 
 
 def test_v1_changes_are_kept_in_the_history_under_the_key(world: World) -> None:

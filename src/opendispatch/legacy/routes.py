@@ -182,7 +182,7 @@ def _label(error: DomainError) -> str:
 
 def _envelope(body: bytes) -> Envelope:
     try:
-        decoded = orjson.loads(body)
+        decoded = orjson.loads(body.removeprefix(b"\xef\xbb\xbf"))  # some script runtimes send a BOM
     except orjson.JSONDecodeError as exc:
         raise Refused(400, f"INVALID REQUEST BODY: not valid JSON ({exc})") from None
     envelope = read_envelope(decoded)

@@ -60,7 +60,6 @@ class V1Type:
     endpoint: str | None  # the v2 twin's rate-limit name (ratelimit.DEFAULT_LIMITS); None: not limited
     per_item: bool = True  # each item counts once; False: the whole request counts once
     positional: tuple[str, ...] = ()  # field names of the JS SDK's positional items, in order
-    reads: bool = False  # answers data (zero or one item) instead of changing anything
 
     @property
     def max_items(self) -> int:
@@ -71,6 +70,7 @@ class V1Type:
 _CALL_911_FIELDS = ("serverId", "isEmergency", "caller", "location", "description", "metaData")
 _CALL_REF_FIELDS = ("serverId", "callId")
 _POSTAL_FIELDS = ("serverId", "callId", "postal")
+_PRIMARY_FIELDS = ("serverId", "callId", "primary", "trackPrimary")
 
 # Plans follow the JS SDK's table of minimum versions (the hosted product's), except that FREE has no API
 # at all: GET_VERSION needs STARTER.
@@ -80,33 +80,21 @@ TYPES: dict[str, V1Type] = {
         V1Type("CALL_911", "emergency", Plan.STANDARD, "create_911", positional=_CALL_911_FIELDS),
         V1Type("911_CALL", "emergency", Plan.STANDARD, "create_911", positional=_CALL_911_FIELDS),
         V1Type("REMOVE_911", "emergency", Plan.STANDARD, "remove_911", positional=_CALL_REF_FIELDS),
-        V1Type("GET_CALLS", "emergency", Plan.PLUS, "get_calls", reads=True),
+        V1Type("GET_CALLS", "emergency", Plan.PLUS, "get_calls"),
         V1Type("NEW_DISPATCH", "emergency", Plan.PLUS, "create_dispatch"),
         V1Type("EDIT_DISPATCH", "emergency", Plan.PLUS, "update_dispatch"),
         V1Type("ATTACH_UNIT", "emergency", Plan.PLUS, "attach_units"),
         V1Type("DETACH_UNIT", "emergency", Plan.PLUS, "detach_units"),
         V1Type("ADD_CALL_NOTE", "emergency", Plan.PLUS, "add_note"),
         V1Type("CLOSE_CALL", "emergency", Plan.STANDARD, "close_calls", positional=_CALL_REF_FIELDS),
-        V1Type(
-            "SET_CALL_POSTAL",
-            "emergency",
-            Plan.PLUS,
-            "set_postal",
-            positional=("serverId", "callId", "postal"),
-        ),
-        V1Type(
-            "SET_CALL_PRIMARY",
-            "emergency",
-            Plan.PLUS,
-            "set_primary",
-            positional=("serverId", "callId", "primary", "trackPrimary"),
-        ),
+        V1Type("SET_CALL_POSTAL", "emergency", Plan.PLUS, "set_postal", positional=_POSTAL_FIELDS),
+        V1Type("SET_CALL_PRIMARY", "emergency", Plan.PLUS, "set_primary", positional=_PRIMARY_FIELDS),
         V1Type("UNIT_STATUS", "emergency", Plan.STANDARD, "unit_status"),
         V1Type("UNIT_PANIC", "emergency", Plan.STANDARD, "unit_panic"),
         V1Type("UNIT_LOCATION", "emergency", Plan.STANDARD, "unit_locations", per_item=False),
-        V1Type("GET_ACTIVE_UNITS", "emergency", Plan.PLUS, "get_units", reads=True),
-        V1Type("GET_VERSION", "general", Plan.STARTER, None, reads=True),
-        V1Type("GET_SERVERS", "general", Plan.STANDARD, None, reads=True),
+        V1Type("GET_ACTIVE_UNITS", "emergency", Plan.PLUS, "get_units"),
+        V1Type("GET_VERSION", "general", Plan.STARTER, None),
+        V1Type("GET_SERVERS", "general", Plan.STANDARD, None),
     )
 }
 
@@ -347,6 +335,7 @@ _INT_FIELDS = frozenset(
         "status",
         "priority",
         "primary",
+        "identId",
         "deleteAfterMinutes",
         "closedLimit",
         "closedOffset",
@@ -358,6 +347,7 @@ _BOOL_FIELDS = frozenset({"isEmergency", "isPanic", "trackPrimary", "includeOffl
 _TEXT_FIELDS = frozenset({"postal", "block", "code"})  # scripts send postals as numbers
 _OBJECT_FIELDS = frozenset({"metaData"})
 _LIST_FIELDS = frozenset({"notes"})
+_INT_LIST_FIELDS = frozenset({"identIds"})
 _ALIASES = {"deleteAfter": "deleteAfterMinutes"}  # the older in-game resource's name
 _INTEGER_TEXT = re.compile(r"\s*[-+]?\d{1,19}\s*")
 _INT64 = 2**63
@@ -415,6 +405,9 @@ def _normalize(raw: Raw, positional: tuple[str, ...]) -> tuple[Raw, list[tuple[s
         try:
             if name in _INT_FIELDS:
                 item[name] = _as_int(value)
+            elif name in _INT_LIST_FIELDS:
+                values = [] if _empty_table(value) else value if isinstance(value, list) else [value]
+                item[name] = [_as_int(each) for each in values]
             elif name in _BOOL_FIELDS:
                 item[name] = _as_bool(value)
             elif name in _TEXT_FIELDS:
@@ -447,20 +440,13 @@ def _user_id(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-def _ident_id(value: Any) -> Any:
-    try:
-        return _as_int(value)
-    except ValueError:
-        return value  # the model names the problem
-
-
 def _targets(item: Raw) -> Raw:
     """v1 unit names as the fields of v2 Targets: apiIds and units are our communityUserIds."""
     users = ("communityUserIds", "communityUserId", "apiIds", "apiId", "units")
     return {
         "communityUserIds": _gather(item, users, _user_id),
         "accounts": _gather(item, ("accounts", "account"), _user_id),
-        "identIds": _gather(item, ("identIds", "identId"), _ident_id),
+        "identIds": _gather(item, ("identIds", "identId"), lambda ident: ident),
     }
 
 
@@ -510,11 +496,22 @@ def _new_dispatch(label: str, item: Raw) -> Item:
     return NewDispatch(label, item["serverId"], NewDispatchCall.model_validate(fields))
 
 
+def _set_primary(label: str, item: Raw) -> SetPrimary:
+    """v1's ``primary`` (or ``identId``) and ``trackPrimary`` as v2's SetPrimary, problems named as sent."""
+    body = {"identId": item.get("primary", item.get("identId")), "trackPrimary": item.get("trackPrimary")}
+    try:
+        return SetPrimary.model_validate({name: value for name, value in body.items() if value is not None})
+    except ValidationError as exc:
+        raise InvalidItems(
+            [problem.replace(f"{label}.identId:", f"{label}.primary:") for problem in _problems(label, exc)]
+        ) from None
+
+
 def _edit_dispatch(label: str, item: Raw) -> Item:
     ref = _CallRefFields.model_validate(item)
     primary = item.get("primary")
     if primary is not None:
-        SetPrimary.model_validate({"identId": primary})  # the same bounds as SET_CALL_PRIMARY
+        _set_primary(label, item)  # the same bounds as SET_CALL_PRIMARY
     return DispatchEdit(
         label,
         ref.serverId,
@@ -546,9 +543,7 @@ def _postal(label: str, item: Raw) -> Item:
 
 def _primary(label: str, item: Raw) -> Item:
     ref = _CallRefFields.model_validate(item)
-    body = {"identId": item.get("primary", item.get("identId")), "trackPrimary": item.get("trackPrimary")}
-    body = {name: value for name, value in body.items() if value is not None}
-    return CallPrimary(label, ref.serverId, ref.callId, SetPrimary.model_validate(body))
+    return CallPrimary(label, ref.serverId, ref.callId, _set_primary(label, item))
 
 
 def _status(label: str, item: Raw) -> Item:
@@ -566,7 +561,7 @@ def _location(label: str, item: Raw) -> Item:
     fields = {
         "communityUserId": _user_id(user),
         "accountUuid": item.get("accountUuid", item.get("account")),
-        "identId": _ident_id(item["identId"]) if "identId" in item else None,
+        "identId": item.get("identId"),
         "location": item.get("location", ""),
         "coordinates": _coordinates(item.get("coordinates", item.get("coords"))),
     }
