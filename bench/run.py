@@ -375,7 +375,7 @@ def machine(wrk: str) -> str:
         [
             f"- machine: {os.cpu_count()} CPUs ({info.get('model name', 'unknown model')}), "
             f"{int(info['MemTotal'].split()[0]) / 1024**2:.1f} GiB memory, Linux {platform.release()}",
-            f"- Python {platform.python_version()}, uvicorn with {stack}",
+            f"- Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, uvicorn with {stack}",
             f"- load generator: {_first_line([wrk, '-v']).split(' Copyright')[0]}, 1 thread",
             f"- server code: {source} (git {commit or 'none'})",
         ]
