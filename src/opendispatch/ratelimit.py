@@ -8,7 +8,6 @@ sliding windows) and ``pyrate-limiter`` (sliding log) offer no GCRA, and GCRA is
 
 from __future__ import annotations
 
-import math
 import threading
 from dataclasses import dataclass
 
@@ -45,12 +44,16 @@ class Decision:
     retry_after: int = 0
 
 
+_SECOND = 1_000_000_000
+
+
 class RateLimiter:
     """In-process GCRA state: one theoretical arrival time per (key, endpoint)."""
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
-        self._arrivals: dict[tuple[int, str], float] = {}
+        # Nanoseconds as integers: float sums drift, and a burst of N must get exactly N through.
+        self._arrivals: dict[tuple[int, str], int] = {}
         self._lock = threading.Lock()
 
     def hit(self, key_id: int, endpoint: str, per_minute: int, now: float, cost: int = 1) -> Decision:
@@ -62,19 +65,21 @@ class RateLimiter:
             return Decision(True)
         if per_minute <= 0:
             return Decision(False, 60)
-        interval = 60.0 / per_minute
+        interval = 60 * _SECOND // per_minute
+        at = round(now * _SECOND)
         slot = (key_id, endpoint)
         with self._lock:
-            arrival = max(self._arrivals.get(slot, now), now)
-            allowed_from = arrival + cost * interval - per_minute * interval
-            if now < allowed_from:
+            arrival = max(self._arrivals.get(slot, at), at)
+            allowed_from = arrival + (cost - per_minute) * interval
+            if at < allowed_from:
                 # Never more than the window, and at least one second: Retry-After is whole seconds.
-                return Decision(False, min(60, max(1, math.ceil(allowed_from - now))))
+                wait = -(-(allowed_from - at) // _SECOND)
+                return Decision(False, min(60, max(1, wait)))
             self._arrivals[slot] = arrival + cost * interval
             if len(self._arrivals) > 100_000:
-                self._forget_idle(now)
+                self._forget_idle(at)
         return Decision(True)
 
-    def _forget_idle(self, now: float) -> None:
-        for slot in [slot for slot, arrival in self._arrivals.items() if arrival <= now]:
+    def _forget_idle(self, at: int) -> None:
+        for slot in [slot for slot, arrival in self._arrivals.items() if arrival <= at]:
             del self._arrivals[slot]
