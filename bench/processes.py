@@ -97,6 +97,10 @@ class Service:
                 return int(line.split()[1]) * 1024
         raise RuntimeError("no VmHWM in /proc status")
 
+    def reset_peak_rss(self) -> None:
+        """Start the peak over from the current resident memory (Linux 4.0+, the process's owner)."""
+        Path(f"/proc/{self.pid}/clear_refs").write_text("5")
+
     def cpu_seconds(self) -> float:
         """User plus system CPU time of the process so far, all threads."""
         fields = _stat_fields(self.pid)

@@ -5,8 +5,9 @@
 
 Each row starts the server (``opendispatch serve``, rate limits off) on 127.0.0.1 over a fresh SQLite file,
 checks that the endpoint answers as it should, loads it with ``wrk`` (a separate process, one thread, so
-one core) for a warm-up and then a measured run, reads the server's peak resident memory, and stops it.
-Peak memory is therefore per row: the VmHWM of a server process that served only that row.
+one core) for a warm-up and then a measured run, and stops it. Peak memory is per row: the server
+process's VmHWM, which the bench reads once the process has started and then resets, so the table shows
+the peak under that row's load and the targets also name the peak while starting.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ class Row:
     scenario: str
     case: str
     load: WrkResult | None = None
-    peak_rss: int | None = None
+    startup_rss: int | None = None  # peak while the fresh process started, before any load
+    peak_rss: int | None = None  # peak from the warm-up to the end of the measured run
     server_cpu: float | None = None  # share of one core during the measured run
     other_cpu: float = 0.0  # share of one core other user-space processes used meanwhile
     note: str = ""
@@ -139,6 +141,8 @@ class Bench:
                 url, connections=connections, seconds=seconds, headers=headers, body=body, wrk=self.wrk
             )
 
+        row.startup_rss = service.peak_rss()
+        service.reset_peak_rss()
         load(self.warmup)
         # Let the warm-up's connections close first: started right away, the measured run's first
         # requests queue behind that teardown (p99 at 256 clients 0.5-1.2 s instead of 0.15-0.2 s).
@@ -339,12 +343,15 @@ def render_targets(rows: list[Row]) -> str:
             f"{_ms(many.load.p99)} / {_ms(few.load.p99)} = {growth:.2f} × "
             f"→ {verdict(growth <= GET_CALLS_P99_GROWTH_TARGET)}"
         )
-    server_peaks = [row.peak_rss for row in rows if row.peak_rss and not row.scenario.startswith("5.")]
-    if server_peaks:
-        peak = max(server_peaks)
+    server = [row for row in rows if row.peak_rss and not row.scenario.startswith("5.")]
+    if server:
+        under_load = max(row.peak_rss or 0 for row in server)
+        starting = max(row.startup_rss or 0 for row in server)
+        peak = max(under_load, starting)
         lines.append(
             f"- server peak memory < {PEAK_MEMORY_TARGET / 1e6:.0f} MB in every scenario: "
-            f"{peak / 1e6:.0f} MB at most → {verdict(peak < PEAK_MEMORY_TARGET)}"
+            f"{under_load / 1e6:.0f} MB at most under load, {starting / 1e6:.0f} MB at most while starting "
+            f"→ {verdict(peak < PEAK_MEMORY_TARGET)}"
         )
     lines.append("- push delivery and live stream: not measurable yet")
     busy = [row for row in rows if row.other_cpu > OTHER_CPU_WARNING]

@@ -58,6 +58,7 @@ def test_floor_app_under_wrk_and_the_table(tmp_path: Path) -> None:
         "floor", floor_command(port, database), port=port, log=tmp_path / "floor.log", env=dict(os.environ)
     )
     with service as floor:
+        floor.reset_peak_rss()
         load = run_wrk(f"{floor.url}/anything", connections=4, seconds=1, body=body, wrk=ensure_wrk())
         peak = floor.peak_rss()
         cpu = floor.cpu_seconds()
