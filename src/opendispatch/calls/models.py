@@ -68,6 +68,8 @@ dispatch_calls = Table(
     Column("closed_at", BigInteger, nullable=True),
     Column("delete_at", BigInteger, nullable=True),
     Column("removed_at", BigInteger, nullable=True),
+    # The 911 call a dispatcher turned into this call from the console (same community), if any.
+    Column("source_call_id", BigInteger, nullable=True),
     ForeignKeyConstraint(
         ["community_id", "server_id"],
         ["servers.community_id", "servers.server_id"],

@@ -152,9 +152,16 @@ def open_dispatch_call(
     call: NewDispatchCall,
     now: int,
     actor: Actor,
+    source_call_id: int | None = None,
 ) -> DispatchCall:
-    """Store a new dispatch call, attach the units its targets resolve to, and return it."""
+    """Store a new dispatch call, attach the units its targets resolve to, and return it.
+
+    ``source_call_id`` links the call to the 911 call it was made from (404 unless that 911 call is on
+    this server); both calls' histories record the link.
+    """
     require_server(conn, community_id, server_id)
+    if source_call_id is not None:
+        _require_emergency_call(conn, community_id, server_id, source_call_id)
     call_id = next_call_id(conn, community_id)
     closed = call.status == CallStatus.CLOSED
     conn.execute(
@@ -178,9 +185,22 @@ def open_dispatch_call(
             updated_at=now,
             closed_at=now if closed else None,
             delete_at=now + call.deleteAfterMinutes * MINUTE_MS if call.deleteAfterMinutes else None,
+            source_call_id=source_call_id,
         )
     )
-    _log(conn, community_id, call_id, now, actor, "created", serverId=server_id, status=call.status)
+    linked: dict[str, Any] = {} if source_call_id is None else {"sourceCallId": source_call_id}
+    _log(conn, community_id, call_id, now, actor, "created", serverId=server_id, status=call.status, **linked)
+    if source_call_id is not None:
+        _log(
+            conn,
+            community_id,
+            source_call_id,
+            now,
+            actor,
+            "dispatched",
+            kind=EMERGENCY,
+            dispatchCallId=call_id,
+        )
     if closed:
         _count_closed(conn, community_id, server_id, +1)
     if call.notes:
@@ -220,6 +240,18 @@ def open_dispatch_call(
         conn, community_id, server_id, now, EventType.EVENT_DISPATCH_NEW, {"dispatch": created.model_dump()}
     )
     return created
+
+
+def _require_emergency_call(conn: Connection, community_id: str, server_id: int, call_id: int) -> None:
+    found = conn.execute(
+        select(emergency_calls.c.call_id).where(
+            emergency_calls.c.community_id == community_id,
+            emergency_calls.c.server_id == server_id,
+            emergency_calls.c.call_id == call_id,
+        )
+    ).first()
+    if found is None:
+        raise NotFound(f"911 call {call_id} does not exist on server {server_id}.")
 
 
 def attach_units(

@@ -8,6 +8,7 @@ from opendispatch.events import models as events_models
 from opendispatch.history import models as history_models
 from opendispatch.storage.metadata import metadata
 from opendispatch.units import models as units_models
+from opendispatch.web import models as web_models
 
 __all__ = [
     "calls_models",
@@ -16,4 +17,5 @@ __all__ = [
     "history_models",
     "metadata",
     "units_models",
+    "web_models",
 ]

@@ -1,0 +1,1 @@
+"""The dispatcher console: login, the live board, the map, location snapshots and nearest units."""
