@@ -33,6 +33,9 @@ DEFAULT_LIMITS: dict[str, int] = {
     "unit_locations": 120,
     "identifiers": 60,
     "links": 60,
+    # The console's two v2 endpoints; a snapshot renders a PNG, so it costs more than a read.
+    "snapshot": 30,
+    "nearest_units": 60,
 }
 
 
