@@ -25,6 +25,7 @@ from opendispatch.settings import Settings
 from opendispatch.storage.database import Database
 from opendispatch.storage.migrate import upgrade
 from opendispatch.units import routes as unit_routes
+from opendispatch.web import routes as web_routes
 
 log = logging.getLogger(__name__)
 
@@ -104,5 +105,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(community_routes.router)
     app.include_router(unit_routes.router)
     app.include_router(event_routes.router)
+    app.include_router(web_routes.router)  # the console, its assets and its two v2 endpoints
     app.include_router(legacy_routes.router)  # last: its POST /{area}/{type} catch-all shadows nothing
     return app
