@@ -23,6 +23,7 @@ from opendispatch.settings import Settings
 from opendispatch.storage.database import Database
 from opendispatch.storage.migrate import upgrade
 from opendispatch.units import service as units
+from opendispatch.web import service as web
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -229,13 +230,24 @@ def account() -> None:
 @click.option("--community", "community_id", required=True, help="Community id.")
 @click.option("--username", required=True, help="Account username.")
 @click.option("--community-user-id", default=None, help="Linked in-game identifier, e.g. license:abc123.")
+@click.option(
+    "--dispatcher",
+    is_flag=True,
+    help="May log in to the console; the password is read from stdin (asked twice at a terminal).",
+)
 @_database_option
 @_json_option
 @_one_line_errors
 def account_create(
-    community_id: str, username: str, community_user_id: str | None, database: str | None, as_json: bool
+    community_id: str,
+    username: str,
+    community_user_id: str | None,
+    dispatcher: bool,
+    database: str | None,
+    as_json: bool,
 ) -> None:
     """Create an account; its secret uuid is shown once."""
+    password_hash = _new_password_hash() if dispatcher else None
     with _transaction(database) as conn:
         created = units.create_account(
             conn,
@@ -244,11 +256,40 @@ def account_create(
             now=_now(),
             community_user_id=community_user_id,
         )
-    _emit(
-        as_json,
-        {"accountUuid": created.account_uuid, "secretUuid": created.secret_uuid},
-        f"accountUuid: {created.account_uuid}\nsecretUuid:  {created.secret_uuid}",
-    )
+        if password_hash is not None:
+            web.set_password(conn, community_id=community_id, username=username, password_hash=password_hash)
+    payload: dict[str, Any] = {"accountUuid": created.account_uuid, "secretUuid": created.secret_uuid}
+    human = f"accountUuid: {created.account_uuid}\nsecretUuid:  {created.secret_uuid}"
+    if dispatcher:
+        payload["dispatcher"] = True
+        human += "\ndispatcher:  yes (log in at /console)"
+    _emit(as_json, payload, human)
+
+
+def _new_password_hash() -> str:
+    # Never an option or an argument: those end up in shell history and `ps`. Piped: the first line.
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    web.check_password_rules(password)
+    return web.hash_password(password)
+
+
+@account.command("password")
+@click.option("--community", "community_id", required=True, help="Community id.")
+@click.option("--username", required=True, help="Account username.")
+@_database_option
+@_json_option
+@_one_line_errors
+def account_password(community_id: str, username: str, database: str | None, as_json: bool) -> None:
+    """Set an account's console password (read from stdin); it becomes a dispatcher, its sessions end."""
+    password_hash = _new_password_hash()
+    with _transaction(database) as conn:
+        account_uuid = web.set_password(
+            conn, community_id=community_id, username=username, password_hash=password_hash
+        )
+    _emit(as_json, {"accountUuid": account_uuid, "dispatcher": True}, "Password set; open sessions ended.")
 
 
 @main.group()
@@ -480,6 +521,61 @@ def push_redeliver(
             server_id=server_id if dead else None,
         )
     _emit(as_json, {"eventIds": queued}, f"queued {len(queued)} event(s) for delivery")
+
+
+@main.group("map")
+def map_group() -> None:
+    """Map images of servers, drawn under the console's map and the location snapshots."""
+
+
+@map_group.command("set")
+@click.option("--community", "community_id", required=True, help="Community id.")
+@click.option("--server", "server_id", required=True, type=int, help="Server id.")
+@click.option(
+    "--image",
+    "image_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, readable=True),
+    help="PNG, JPEG or WebP file, at most 8192 pixels a side.",
+)
+@click.option(
+    "--bounds",
+    required=True,
+    metavar="X1,Y1,X2,Y2",
+    help="Game coordinates of the image's top-left (X1,Y1) and bottom-right (X2,Y2) corners.",
+)
+@_database_option
+@_json_option
+@_one_line_errors
+def map_set(
+    community_id: str, server_id: int, image_path: str, bounds: str, database: str | None, as_json: bool
+) -> None:
+    """Give a server its map image and the game coordinates of its corners."""
+    corners = web.parse_bounds(bounds)
+    with open(image_path, "rb") as image_file:
+        image = image_file.read()
+    with _transaction(database) as conn:
+        info = web.set_map(
+            conn, community_id=community_id, server_id=server_id, image=image, bounds=corners, now=_now()
+        )
+    _emit(
+        as_json,
+        {"serverId": server_id, "width": info.width, "height": info.height, "bounds": info.bounds},
+        f"server {server_id}: {info.width}×{info.height} image, corners {info.bounds}",
+    )
+
+
+@map_group.command("clear")
+@click.option("--community", "community_id", required=True, help="Community id.")
+@click.option("--server", "server_id", required=True, type=int, help="Server id.")
+@_database_option
+@_json_option
+@_one_line_errors
+def map_clear(community_id: str, server_id: int, database: str | None, as_json: bool) -> None:
+    """Take a server's map image away (the console draws a plain grid)."""
+    with _transaction(database) as conn:
+        web.clear_map(conn, community_id=community_id, server_id=server_id)
+    _emit(as_json, {"serverId": server_id, "cleared": True}, f"server {server_id}: map image cleared")
 
 
 @main.command()
