@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the suite drives (wrk: the bench smoke test); installed only when missing.
-apt_packages=(wrk)
+# Debian packages the suite drives (wrk: the bench smoke test; chromium: the console's browser tests,
+# driven by Playwright, which never downloads a browser of its own); installed only when missing.
+apt_packages=(wrk chromium)
 missing=()
 for package in "${apt_packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

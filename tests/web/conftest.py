@@ -1,0 +1,36 @@
+"""Fixtures of the console tests: one headless Chromium for the whole run, a fresh page per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.support import Community, LiveServer, Provisioner
+from tests.web.support import CHROMIUM, CHROMIUM_ARGS, dispatcher
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    # Debian's chromium, installed by scripts/test.sh: no browser download is ever needed.
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, server: LiveServer) -> Iterator[Page]:
+    # Asks for the server so the page (and its live stream) closes before the server stops.
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    opened = context.new_page()
+    opened.set_default_timeout(5000)
+    yield opened
+    context.close()
+
+
+@pytest.fixture
+def alice(provision: Provisioner, community: Community) -> dict[str, str]:
+    """A dispatcher of the `community` fixture's community."""
+    return dispatcher(provision, community, "alice", community_user_id="license:dispatch-alice")
