@@ -106,8 +106,10 @@ class Bench:
             text=True,
             env=self.env,
             timeout=120,
-            check=True,
+            check=False,
         )
+        if created.returncode != 0:
+            raise RuntimeError(f"opendispatch community create failed: {created.stderr.strip()}")
         answer = json.loads(created.stdout)
         return Database(path, answer["communityId"], answer["apiKey"])
 
