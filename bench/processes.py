@@ -91,7 +91,7 @@ class Service:
         return self.process.pid
 
     def peak_rss(self) -> int:
-        """Peak resident memory of the process since it started (VmHWM), in bytes."""
+        """Peak resident memory (VmHWM) since the process started or ``reset_peak_rss``, in bytes."""
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) * 1024

@@ -34,6 +34,8 @@ from bench.processes import HOST, Service, free_port, install_cleanup, others_cp
 from bench.seed import seed_closed_calls
 from bench.wrk import WrkResult, ensure_wrk, run_wrk
 
+# `opendispatch serve` and the provisioning commands, run by the Python running the bench.
+_CLI = [sys.executable, "-m", "opendispatch.cli"]
 CREATE_911_PATH = "/v2/emergency/servers/1/calls/911"
 GET_CALLS_PATH = "/v2/emergency/servers/1/calls?closedLimit=10&closedOffset=0&type=100"
 CREATE_911_BODY = {
@@ -159,9 +161,6 @@ class Bench:
             row.note = f"{row.load.errors} failed requests (non-2xx {row.load.non_2xx})"
         progress(f"{row.scenario}, {row.case}: {row.load.requests_per_second:,.0f} req/s")
         return row
-
-
-_CLI = [sys.executable, "-m", "opendispatch.cli"]
 
 
 def http_json(method: str, url: str, api_key: str, body: dict[str, Any] | None = None) -> Any:
