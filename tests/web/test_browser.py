@@ -374,9 +374,10 @@ def test_the_other_actions_from_the_keyboard_and_the_buttons(
     assert '"apiIds":["license:dispatch-alice"]' in placed_event
 
 
-def test_help_overlay_map_markers_and_mute(
-    page: Page, server: LiveServer, community: Community, alice: dict[str, str]
+def test_help_overlay_map_markers_mute_and_ticking_ages(
+    page: Page, server: LiveServer, community: Community, clock: ManualClock, alice: dict[str, str]
 ) -> None:
+    page.clock.install()  # the page's clock runs as usual, and the test can move it on
     log_in(page, server, community)
     page.keyboard.press("?")
     expect(page.locator("#help")).to_be_visible()
@@ -402,6 +403,13 @@ def test_help_overlay_map_markers_and_mute(
     api_911(server, community, caller="Silent alert")
     expect(page.locator("body")).to_have_attribute("data-alerts", str(raised + 1))
     assert page.evaluate("document.body.dataset.alertsPlayed || '0'") == played
+
+    # Ages tick on their own: 75 seconds later (on the server and in the page) the call says so.
+    age = page.locator(f"#queue [data-call='{located['callId']}'] .age")
+    expect(age).to_have_text(re.compile(r"\d+s"))
+    clock.advance(seconds=75)
+    page.clock.fast_forward(75_000)
+    expect(age).to_have_text(re.compile(r"1m 1\ds"))
 
 
 def test_the_board_catches_up_after_the_connection_drops(
