@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 
 from opendispatch.calls.models import call_notes, call_units, dispatch_calls, emergency_calls
 from opendispatch.calls.schemas import (
@@ -417,15 +417,57 @@ def _count_closed(conn: Connection, community_id: str, server_id: int, delta: in
     )
 
 
+# Listing statements are built once; building and compiling them per request cost more than SQLite.
+_CALLS_BY_ID = select(dispatch_calls).where(
+    dispatch_calls.c.community_id == bindparam("community_id"),
+    dispatch_calls.c.call_id.in_(bindparam("ids", expanding=True)),
+)
+_NOTES_OF = (
+    select(call_notes)
+    .where(
+        call_notes.c.community_id == bindparam("community_id"),
+        call_notes.c.call_id.in_(bindparam("ids", expanding=True)),
+    )
+    .order_by(call_notes.c.note_id)
+)
+_UNITS_OF = (
+    select(call_units.c.call_id, call_units.c.ident_id)
+    .where(
+        call_units.c.community_id == bindparam("community_id"),
+        call_units.c.call_id.in_(bindparam("ids", expanding=True)),
+    )
+    .order_by(call_units.c.call_id, call_units.c.position)
+)
+_ON_SERVER = (
+    (dispatch_calls.c.community_id == bindparam("community_id"))
+    & (dispatch_calls.c.server_id == bindparam("server_id"))
+    & dispatch_calls.c.removed_at.is_(None)
+)
+# No ORDER BY: to avoid a sort SQLite would walk the primary key through every closed call of the
+# community; the few open calls are put in order in Python instead.
+_OPEN_CALLS = select(dispatch_calls).where(_ON_SERVER, dispatch_calls.c.status < int(CallStatus.CLOSED))
+_CLOSED_PAGE = (
+    select(dispatch_calls)
+    .where(_ON_SERVER, dispatch_calls.c.status == int(CallStatus.CLOSED))
+    .order_by(dispatch_calls.c.closed_at.desc(), dispatch_calls.c.call_id.desc())
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))
+)
+_CLOSED_COUNT = select(servers.c.closed_call_count).where(
+    servers.c.community_id == bindparam("community_id"), servers.c.server_id == bindparam("server_id")
+)
+_LIVE_911_CALLS = select(emergency_calls).where(
+    emergency_calls.c.community_id == bindparam("community_id"),
+    emergency_calls.c.server_id == bindparam("server_id"),
+    emergency_calls.c.removed_at.is_(None),
+)
+
+
 def load_dispatch_calls(conn: Connection, community_id: str, call_ids: Sequence[int]) -> list[DispatchCall]:
     """Dispatch calls with their notes and units, in the order of ``call_ids``."""
     if not call_ids:
         return []
-    rows = conn.execute(
-        select(dispatch_calls).where(
-            dispatch_calls.c.community_id == community_id, dispatch_calls.c.call_id.in_(list(call_ids))
-        )
-    ).all()
+    rows = conn.execute(_CALLS_BY_ID, {"community_id": community_id, "ids": list(call_ids)}).all()
     return _with_notes_and_units(conn, community_id, sorted(rows, key=lambda r: call_ids.index(r.call_id)))
 
 
@@ -435,22 +477,14 @@ def _with_notes_and_units(
     rows = list(rows)
     if not rows:
         return []
-    ids = [row.call_id for row in rows]
+    ids = {"community_id": community_id, "ids": [row.call_id for row in rows]}
     notes: dict[int, list[Note]] = defaultdict(list)
-    for note in conn.execute(
-        select(call_notes)
-        .where(call_notes.c.community_id == community_id, call_notes.c.call_id.in_(ids))
-        .order_by(call_notes.c.note_id)
-    ):
+    for note in conn.execute(_NOTES_OF, ids):
         notes[note.call_id].append(
             Note(time=iso_utc(note.time), label=note.label, type=note.type, content=note.content)
         )
     idents: dict[int, list[int]] = defaultdict(list)
-    for unit in conn.execute(
-        select(call_units.c.call_id, call_units.c.ident_id)
-        .where(call_units.c.community_id == community_id, call_units.c.call_id.in_(ids))
-        .order_by(call_units.c.call_id, call_units.c.position)
-    ):
+    for unit in conn.execute(_UNITS_OF, ids):
         idents[unit.call_id].append(unit.ident_id)
     return [
         DispatchCall(
@@ -491,42 +525,16 @@ def list_calls(
     """
     require_server(conn, community_id, server_id)
     listing = CallListing(activeCalls=[], emergencyCalls=[], closedCalls=[], closedCallCount=0)
-    on_server = (
-        (dispatch_calls.c.community_id == community_id)
-        & (dispatch_calls.c.server_id == server_id)
-        & dispatch_calls.c.removed_at.is_(None)
-    )
+    server = {"community_id": community_id, "server_id": server_id}
     if table_type in (CallTableType.DISPATCH_CALL, CallTableType.SEARCH_ALL):
-        active = conn.execute(
-            select(dispatch_calls)
-            .where(on_server, dispatch_calls.c.status.in_(OPEN_STATUSES))
-            .order_by(dispatch_calls.c.call_id)
-        )
+        active = sorted(conn.execute(_OPEN_CALLS, server), key=lambda row: row.call_id)
         listing.activeCalls = _with_notes_and_units(conn, community_id, active)
-        closed = conn.execute(
-            select(dispatch_calls)
-            .where(on_server, dispatch_calls.c.status == int(CallStatus.CLOSED))
-            .order_by(dispatch_calls.c.closed_at.desc(), dispatch_calls.c.call_id.desc())
-            .limit(closed_limit)
-            .offset(closed_offset)
-        )
+        closed = conn.execute(_CLOSED_PAGE, {**server, "limit": closed_limit, "offset": closed_offset})
         listing.closedCalls = _with_notes_and_units(conn, community_id, closed)
-        listing.closedCallCount = conn.execute(
-            select(servers.c.closed_call_count).where(
-                servers.c.community_id == community_id, servers.c.server_id == server_id
-            )
-        ).scalar_one()
+        listing.closedCallCount = conn.execute(_CLOSED_COUNT, server).scalar_one()
     if table_type in (CallTableType.EMERGENCY_CALL, CallTableType.SEARCH_ALL):
-        emergency = conn.execute(
-            select(emergency_calls)
-            .where(
-                emergency_calls.c.community_id == community_id,
-                emergency_calls.c.server_id == server_id,
-                emergency_calls.c.removed_at.is_(None),
-            )
-            .order_by(emergency_calls.c.call_id)
-        )
-        listing.emergencyCalls = [_emergency_call(row) for row in emergency]
+        live = sorted(conn.execute(_LIVE_911_CALLS, server), key=lambda row: row.call_id)
+        listing.emergencyCalls = [_emergency_call(row) for row in live]
     return listing
 
 
