@@ -146,9 +146,7 @@ def test_password_rules() -> None:
     web.check_password_rules("eight ch")
 
 
-def test_only_accounts_with_a_password_are_dispatchers(
-    conn: Connection, provision: Provisioner, community: Community
-) -> None:
+def test_only_accounts_with_a_password_are_dispatchers(conn: Connection, community: Community) -> None:
     units.create_account(conn, community_id=community.community_id, username="bob", now=NOW)
     assert web.find_dispatcher(conn, community_id=community.community_id, username="bob") is None
     assert web.find_dispatcher(conn, community_id=community.community_id, username="nobody") is None
@@ -160,9 +158,7 @@ def test_only_accounts_with_a_password_are_dispatchers(
     assert web.find_dispatcher(conn, community_id=other_community(conn), username="bob") is None
 
 
-def test_a_session_is_a_hashed_token_that_expires_and_ends(
-    conn: Connection, provision: Provisioner, community: Community
-) -> None:
+def test_a_session_is_a_hashed_token_that_expires_and_ends(conn: Connection, community: Community) -> None:
     make_dispatcher(conn, community, "alice", "license:alice")
     found = web.find_dispatcher(conn, community_id=community.community_id, username="alice")
     assert found is not None
@@ -193,9 +189,7 @@ def test_a_session_is_a_hashed_token_that_expires_and_ends(
     assert web.session_user(conn, token=second, now=NOW) is None
 
 
-def test_a_rehash_replaces_the_stored_hash_at_login(
-    conn: Connection, provision: Provisioner, community: Community
-) -> None:
+def test_a_rehash_replaces_the_stored_hash_at_login(conn: Connection, community: Community) -> None:
     make_dispatcher(conn, community, "alice")
     found = web.find_dispatcher(conn, community_id=community.community_id, username="alice")
     assert found is not None
@@ -221,7 +215,7 @@ def test_bounds_are_four_numbers_spanning_an_area() -> None:
 
 
 def test_a_map_image_is_kept_per_server_and_replaced_or_cleared(
-    conn: Connection, provision: Provisioner, community: Community
+    conn: Connection, community: Community
 ) -> None:
     image = png()
     info = web.set_map(
@@ -317,7 +311,7 @@ def test_nearest_units_are_available_free_units_with_coordinates_nearest_first(
 
 
 def test_nearest_units_need_a_call_with_coordinates_on_the_server(
-    conn: Connection, provision: Provisioner, community: Community
+    conn: Connection, community: Community
 ) -> None:
     no_point = new_dispatch(conn, community)
     emergency = new_911(conn, community, x="5", y="5")
@@ -573,9 +567,7 @@ def test_a_large_map_is_scaled_down_once_for_snapshots() -> None:
     assert base.image.size == (web.SNAPSHOT_MAP_SIDE, web.SNAPSHOT_MAP_SIDE // 2)
 
 
-def test_locate_call_finds_live_calls_of_the_server_only(
-    conn: Connection, provision: Provisioner, community: Community
-) -> None:
+def test_locate_call_finds_live_calls_of_the_server_only(conn: Connection, community: Community) -> None:
     emergency = new_911(conn, community, x="1", y="2")
     dispatch = new_dispatch(conn, community, x="3", y="4", radius="5")
     located = web.locate_call(conn, community_id=community.community_id, server_id=1, call_id=dispatch)
