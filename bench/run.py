@@ -150,7 +150,7 @@ class Bench:
         service.reset_peak_rss()
         row.warmup_requests = load(self.warmup).requests
         # Let the warm-up's connections close first: started right away, the measured run's first
-        # requests queue behind that teardown (p99 at 256 clients 0.5-1.2 s instead of 0.15-0.2 s).
+        # requests queue behind that teardown (p99 at 256 clients 0.5-1.2 s instead of 0.14-0.19 s).
         time.sleep(SETTLE_SECONDS)
         ours = {service.pid, os.getpid()}  # wrk's time lands in ours once reaped
         cpu_before, others_before = service.cpu_seconds(), others_cpu_seconds(ours)
