@@ -253,12 +253,18 @@ async def login(request: Request, body: Login) -> Response:
     dispatcher = await state.db.read(
         service.find_dispatcher, community_id=body.communityId, username=body.username
     )
-    matches, rehash = await run_in_threadpool(
-        service.verify_password, dispatcher.password_hash if dispatcher else None, body.password
+    loop = asyncio.get_running_loop()
+    matches, rehash = await loop.run_in_executor(
+        service.PASSWORD_THREAD,
+        service.verify_password,
+        dispatcher.password_hash if dispatcher else None,
+        body.password,
     )
     if dispatcher is None or not matches:
         raise NotAuthenticated("Wrong community id, username or password.")
-    new_hash = await run_in_threadpool(service.hash_password, body.password) if rehash else None
+    new_hash = None
+    if rehash:
+        new_hash = await loop.run_in_executor(service.PASSWORD_THREAD, service.hash_password, body.password)
     now = state.clock.now_ms()
     token, expires_at = await state.db.write(
         service.open_session, dispatcher=dispatcher, now=now, new_hash=new_hash
