@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPBearer
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
@@ -117,6 +118,49 @@ def charge(state: AppState, principal: Principal, endpoint: str, cost: int = 1) 
         raise RateLimited(decision.retry_after)
 
 
+Model = TypeVar("Model", bound=BaseModel)
+
+
+async def read_body(request: Request, model: type[Model]) -> Model:
+    """Validate the JSON body as ``model`` straight from its bytes; a 400 names each bad field.
+
+    For the hottest routes, which take the body this way instead of as a parameter: pydantic parses and
+    validates in one pass, and FastAPI has one parameter fewer to solve on every request.
+    """
+    body = await request.body()
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        failure = exc
+    if any(error["type"] == "json_invalid" for error in failure.errors()):
+        # pydantic's parser refuses some JSON the standard one reads (a lone surrogate in a string);
+        # read it the standard way so the answer names the field, as on every other route.
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise RequestValidationError(
+                [{"type": "json_invalid", "loc": ("body",), "msg": "invalid"}]
+            ) from None
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            failure = exc
+    raise RequestValidationError(
+        [{**error, "loc": ("body", *error["loc"])} for error in failure.errors(include_url=False)]
+    )
+
+
+def documented_body(model: type[BaseModel]) -> dict[str, Any]:
+    """OpenAPI for a route that reads its body with ``read_body``: the schema, examples and the key."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema()}},
+        },
+        "security": [{"bearerAuth": []}],
+    }
+
+
 def rate_limited(endpoint: str) -> Any:
     """A dependency that authenticates and counts the request against ``endpoint``'s per-key limit."""
     return Depends(ApiKey(endpoint))
@@ -170,7 +214,7 @@ def _validation_problem(request: Request, exc: Exception) -> Response:
         if error.get("type") == "json_invalid":
             errors.append({"field": "body", "message": "The body is not valid JSON."})
             continue
-        if error.get("type") == "model_attributes_type":
+        if error.get("type") in {"model_attributes_type", "model_type"}:
             message = "The body must be a JSON object."
         errors.append(
             {

@@ -28,7 +28,15 @@ from opendispatch.calls.schemas import (
 )
 from opendispatch.communities.schemas import Principal
 from opendispatch.history.schemas import CallHistory
-from opendispatch.http import PROBLEM_RESPONSES, app_state, json_response, rate_limited
+from opendispatch.http import (
+    PROBLEM_RESPONSES,
+    ApiKey,
+    app_state,
+    documented_body,
+    json_response,
+    rate_limited,
+    read_body,
+)
 from opendispatch.schemas import MAX_ID, CallIdPath, ServerIdPath
 from opendispatch.units.schemas import AffectedUnits, Targets
 
@@ -37,14 +45,21 @@ router = APIRouter(prefix="/v2/emergency/servers/{serverId}", tags=["calls"], re
 ServerId = ServerIdPath
 
 
-@router.post("/calls/911", response_model=EmergencyCall, summary="Create 911 Call")
-async def create_911_call(
-    request: Request,
-    call: NewEmergencyCall,
-    serverId: int = ServerId,
-    principal: Principal = rate_limited("create_911"),
-) -> Response:
+_CREATE_911_KEY = ApiKey("create_911")
+
+
+# The hottest route, measured against a bare ASGI floor: it takes the key and the body itself, so
+# FastAPI solves only the path. The security scheme and body schema are declared for OpenAPI.
+@router.post(
+    "/calls/911",
+    response_model=EmergencyCall,
+    summary="Create 911 Call",
+    openapi_extra=documented_body(NewEmergencyCall),
+)
+async def create_911_call(request: Request, serverId: int = ServerId) -> Response:
     """Create a new 911 call for a server (10 requests per minute per key by default)."""
+    principal = await _CREATE_911_KEY(request)
+    call = await read_body(request, NewEmergencyCall)
     state = app_state(request)
     created = await state.db.write(
         service.open_emergency_call,
