@@ -43,6 +43,11 @@ async def remove_expired_calls_forever(state: AppState) -> None:
         await asyncio.sleep(state.settings.expiry_interval_seconds)
 
 
+# Idle live streams get a comment this often, so proxies keep them open (and the console rechecks its
+# session at the same pace).
+SSE_KEEPALIVE_SECONDS = 15.0
+
+
 def delivery_policy(settings: Settings) -> DeliveryPolicy:
     """The delivery worker's policy from settings."""
     return DeliveryPolicy(
@@ -77,7 +82,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         upgrade(database.engine)
         database.start()
         await broker.start()
-        tasks = [asyncio.create_task(remove_expired_calls_forever(state))]
+        tasks = [
+            asyncio.create_task(remove_expired_calls_forever(state)),
+            asyncio.create_task(broker.keep_alive_forever(SSE_KEEPALIVE_SECONDS)),
+        ]
         if settings.push_worker:
             tasks.append(asyncio.create_task(worker.run_forever()))
         try:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.sse import EventSourceResponse, ServerSentEvent
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from opendispatch.communities.schemas import Principal
 from opendispatch.events import service
 from opendispatch.events.schemas import ServerChanges, ServerSettingsList
-from opendispatch.events.service import StoredEvent
-from opendispatch.events.tasks import StreamBroker, Subscription
+from opendispatch.events.tasks import LiveStream
 from opendispatch.http import PROBLEM_RESPONSES, app_state, authenticated, json_response
 from opendispatch.schemas import ServerIdPath
 
@@ -42,66 +39,33 @@ async def set_servers(
     return json_response(changed)
 
 
-class _Stream:
-    """A subscription opened before the response starts, so a bad server is still a 404."""
-
-    def __init__(
-        self, broker: StreamBroker, subscription: Subscription, backlog: list[StoredEvent], start: int
-    ):
-        self.broker = broker
-        self.subscription = subscription
-        self.backlog = backlog
-        self.last_sent = start
-
-
 async def open_stream(
     request: Request,
     serverId: Annotated[int, ServerIdPath],
     principal: Principal = Depends(authenticated),
     last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None,
     lastEventId: Annotated[int | None, Query(ge=0, description="Resume after this event id.")] = None,
-) -> _Stream:
-    """Subscribe first, then read what was missed, so nothing falls between the two."""
-    state = app_state(request)
-    broker: StreamBroker = request.app.state.broker
-    resume = last_event_id if last_event_id is not None else lastEventId
-    start = broker.last_id if resume is None else resume
-    subscription = broker.subscribe(principal.community_id, serverId)
-    try:
-        backlog = await state.db.read(
-            service.server_events_after,
-            community_id=principal.community_id,
-            server_id=serverId,
-            after_id=start,
-        )
-    except BaseException:
-        broker.unsubscribe(subscription)
-        raise
-    return _Stream(broker, subscription, backlog, start)
+) -> LiveStream:
+    """Open the subscription before the response starts, so a bad server is still a 404."""
+    return await LiveStream.open(
+        app_state(request).db,
+        request.app.state.broker,
+        community_id=principal.community_id,
+        server_id=serverId,
+        resume=last_event_id if last_event_id is not None else lastEventId,
+    )
 
 
-def _message(event: StoredEvent) -> ServerSentEvent:
-    return ServerSentEvent(raw_data=event.data, event=event.type, id=str(event.event_id))
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 @router.get(
     "/v2/emergency/servers/{serverId}/events",
-    response_class=EventSourceResponse,
+    response_class=StreamingResponse,
+    responses={200: {"description": "An endless text/event-stream.", "content": {"text/event-stream": {}}}},
     summary="Live Events",
     tags=["events"],
 )
-async def stream_events(stream: _Stream = Depends(open_stream)) -> AsyncIterator[ServerSentEvent]:
+async def stream_events(stream: LiveStream = Depends(open_stream)) -> StreamingResponse:
     """Server-Sent Events: one message per event, ``id`` increasing; resume with ``Last-Event-ID``."""
-    try:
-        for event in stream.backlog:
-            yield _message(event)
-            stream.last_sent = event.event_id
-        while True:
-            event_or_end = await stream.subscription.queue.get()
-            if event_or_end is None:
-                return  # fell too far behind: the client reconnects with Last-Event-ID
-            if event_or_end.event_id > stream.last_sent:
-                yield _message(event_or_end)
-                stream.last_sent = event_or_end.event_id
-    finally:
-        stream.broker.unsubscribe(stream.subscription)
+    return StreamingResponse(stream.frames(), media_type="text/event-stream", headers=SSE_HEADERS)

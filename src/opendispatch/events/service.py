@@ -439,13 +439,21 @@ def redeliver(
 
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
-    """An event as the stream sends it."""
+    """An event as the stream sends it, with its Server-Sent Events frame encoded once for everybody."""
 
     event_id: int
     community_id: str
     server_id: int
     type: str
     data: str
+    frame: bytes
+
+
+def _stored(row: Any) -> StoredEvent:
+    event_id, community_id, server_id, type_, data = row
+    # The data is compact JSON (no newlines), so it fits one "data:" line.
+    frame = f"id: {event_id}\nevent: {type_}\ndata: {data}\n\n".encode()
+    return StoredEvent(event_id, community_id, server_id, type_, data, frame)
 
 
 _STREAM_COLUMNS = (events.c.event_id, events.c.community_id, events.c.server_id, events.c.type, events.c.data)
@@ -454,7 +462,7 @@ _STREAM_COLUMNS = (events.c.event_id, events.c.community_id, events.c.server_id,
 def events_after(conn: Connection, *, after_id: int, limit: int = 1000) -> list[StoredEvent]:
     """Events of every community written after ``after_id``, oldest first (one read for all streams)."""
     rows = _EVENTS_AFTER.run(conn, {"after_id": after_id, "limit": limit}).fetchall()
-    return [StoredEvent(*row) for row in rows]
+    return [_stored(row) for row in rows]
 
 
 def server_events_after(
@@ -472,7 +480,7 @@ def server_events_after(
         .order_by(events.c.event_id)
         .limit(limit)
     )
-    return [StoredEvent(*row) for row in rows]
+    return [_stored(row) for row in rows]
 
 
 def last_event_id(conn: Connection) -> int:

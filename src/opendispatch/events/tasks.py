@@ -13,6 +13,7 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -176,13 +177,81 @@ class DeliveryWorker:
             )
 
 
+KEEPALIVE = b": keep-alive\n\n"
+
+
 @dataclass(eq=False)
 class Subscription:
-    """One live stream's queue of events; closed when the stream falls too far behind."""
+    """One live stream's queue: events, keep-alive comments, and None when it fell too far behind."""
 
     community_id: str
     server_id: int
-    queue: asyncio.Queue[StoredEvent | None] = field(default_factory=lambda: asyncio.Queue(maxsize=1000))
+    queue: asyncio.Queue[StoredEvent | bytes | None] = field(
+        default_factory=lambda: asyncio.Queue(maxsize=1000)
+    )
+
+
+class LiveStream:
+    """A subscription and the backlog it missed, as Server-Sent Events bytes.
+
+    Each event's frame is encoded once by the broker and shared by every stream, and whatever is
+    queued when a stream wakes is written in one chunk: 200 subscribers cost 200 queue hand-offs per
+    event, not 200 encodings.
+    """
+
+    def __init__(
+        self, broker: StreamBroker, subscription: Subscription, backlog: list[StoredEvent], start: int
+    ):
+        self.broker = broker
+        self.subscription = subscription
+        self.backlog = backlog
+        self.last_sent = start
+
+    @classmethod
+    async def open(
+        cls, db: Database, broker: StreamBroker, *, community_id: str, server_id: int, resume: int | None
+    ) -> LiveStream:
+        """Subscribe first, then read what was missed after ``resume``, so nothing falls between the two.
+
+        Raises what reading the backlog raises (NotFound for a server the community does not have).
+        """
+        start = broker.last_id if resume is None else resume
+        subscription = broker.subscribe(community_id, server_id)
+        try:
+            backlog = await db.read(
+                service.server_events_after, community_id=community_id, server_id=server_id, after_id=start
+            )
+        except BaseException:
+            broker.unsubscribe(subscription)
+            raise
+        return cls(broker, subscription, backlog, start)
+
+    async def frames(
+        self, *, greeting: bytes = b"", still_allowed: Callable[[], Awaitable[bool]] | None = None
+    ) -> AsyncIterator[bytes]:
+        """The stream's bytes until it falls behind, is no longer allowed (checked at each keep-alive) or
+        the client leaves."""
+        try:
+            yield greeting + self._render(self.backlog)
+            queue = self.subscription.queue
+            while True:
+                items = [await queue.get()]
+                while not queue.empty():
+                    items.append(queue.get_nowait())
+                if None in items:
+                    return  # fell too far behind: the client reconnects with Last-Event-ID
+                if KEEPALIVE in items and still_allowed is not None and not await still_allowed():
+                    return
+                events = [item for item in items if isinstance(item, StoredEvent)]
+                yield self._render(events) if events else KEEPALIVE
+        finally:
+            self.broker.unsubscribe(self.subscription)
+
+    def _render(self, events: list[StoredEvent]) -> bytes:
+        fresh = [event for event in events if event.event_id > self.last_sent]
+        if fresh:
+            self.last_sent = fresh[-1].event_id
+        return b"".join(event.frame for event in fresh)
 
 
 class StreamBroker:
@@ -213,6 +282,15 @@ class StreamBroker:
             subscribers.discard(subscription)
             if not subscribers:
                 del self._subscriptions[key]
+
+    async def keep_alive_forever(self, interval: float) -> None:
+        """Every ``interval`` seconds, a comment on every stream, so proxies keep idle ones open."""
+        while True:
+            await asyncio.sleep(interval)
+            for subscribers in list(self._subscriptions.values()):
+                for subscription in list(subscribers):
+                    with suppress(asyncio.QueueFull):
+                        subscription.queue.put_nowait(KEEPALIVE)
 
     def committed(self) -> None:
         """Called after every commit: read what is new, once, for everybody."""

@@ -12,7 +12,7 @@ import asyncio
 import hmac
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -20,8 +20,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from fastapi.sse import EventSourceResponse, ServerSentEvent
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
@@ -41,12 +40,10 @@ from opendispatch.calls.schemas import (
     UnitsAttached,
 )
 from opendispatch.errors import NotAuthenticated
-from opendispatch.events import service as events
-from opendispatch.events.service import StoredEvent
-from opendispatch.events.tasks import StreamBroker, Subscription
+from opendispatch.events.routes import SSE_HEADERS
+from opendispatch.events.tasks import LiveStream
 from opendispatch.http import (
     PROBLEM_RESPONSES,
-    AppState,
     RateLimited,
     app_state,
     charge,
@@ -87,7 +84,6 @@ PAGE_HEADERS = {
 }
 LOGIN_PER_MINUTE_PER_USER = 10
 LOGIN_PER_MINUTE_PER_ADDRESS = 60
-SESSION_RECHECK_SECONDS = 30.0
 
 router = APIRouter()
 # The console's own endpoints stay out of the API documentation: only its pages call them.
@@ -537,85 +533,45 @@ async def set_unit_status(
 # -- the live stream ---------------------------------------------------------------------------------------
 
 
-class _Stream:
-    def __init__(
-        self,
-        broker: StreamBroker,
-        subscription: Subscription,
-        backlog: list[StoredEvent],
-        start: int,
-        token: str,
-    ) -> None:
-        self.broker = broker
-        self.subscription = subscription
-        self.backlog = backlog
-        self.last_sent = start
-        self.token = token
-
-
 async def open_console_stream(
     request: Request,
     serverId: Annotated[int, ServerIdPath],
     user: ConsoleUser = Depends(console_user),
     last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None,
     lastEventId: Annotated[int | None, Query(ge=0)] = None,
-) -> _Stream:
-    """Subscribe first, then read what was missed, so nothing falls between the two."""
-    state = app_state(request)
-    broker: StreamBroker = request.app.state.broker
-    resume = last_event_id if last_event_id is not None else lastEventId
-    start = broker.last_id if resume is None else resume
-    subscription = broker.subscribe(user.community_id, serverId)
-    try:
-        backlog = await state.db.read(
-            events.server_events_after, community_id=user.community_id, server_id=serverId, after_id=start
-        )
-    except BaseException:
-        broker.unsubscribe(subscription)
-        raise
-    return _Stream(broker, subscription, backlog, start, request.cookies.get(COOKIE, ""))
+) -> LiveStream:
+    """The v2 stream's subscription, opened for the session's community."""
+    return await LiveStream.open(
+        app_state(request).db,
+        request.app.state.broker,
+        community_id=user.community_id,
+        server_id=serverId,
+        resume=last_event_id if last_event_id is not None else lastEventId,
+    )
 
 
-def _message(event: StoredEvent) -> ServerSentEvent:
-    return ServerSentEvent(raw_data=event.data, event=event.type, id=str(event.event_id))
-
-
-async def _still_logged_in(state: AppState, token: str) -> bool:
-    return await state.db.read(service.session_user, token=token, now=state.clock.now_ms()) is not None
-
-
-@console.get(CONSOLE + "/events", response_class=EventSourceResponse)
+@console.get(
+    CONSOLE + "/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
 async def console_events(
-    request: Request, stream: _Stream = Depends(open_console_stream)
-) -> AsyncIterator[ServerSentEvent]:
+    request: Request, stream: LiveStream = Depends(open_console_stream)
+) -> StreamingResponse:
     """The server's live events for the console, resumable with Last-Event-ID like the v2 stream.
 
-    The stream ends when the session does (checked every 30 s); the browser then reconnects and gets
-    a 401.
+    The stream ends when the session does (checked at each keep-alive); the browser then reconnects
+    and gets a 401.
     """
     state = app_state(request)
-    try:
-        # Reconnect after a second, not the browser's default three: the board must not fall behind.
-        yield ServerSentEvent(comment="connected", retry=1000)
-        for event in stream.backlog:
-            yield _message(event)
-            stream.last_sent = event.event_id
-        while True:
-            try:
-                event_or_end = await asyncio.wait_for(
-                    stream.subscription.queue.get(), timeout=SESSION_RECHECK_SECONDS
-                )
-            except TimeoutError:
-                if not await _still_logged_in(state, stream.token):
-                    return
-                continue
-            if event_or_end is None:
-                return  # fell too far behind: the browser reconnects with Last-Event-ID
-            if event_or_end.event_id > stream.last_sent:
-                yield _message(event_or_end)
-                stream.last_sent = event_or_end.event_id
-    finally:
-        stream.broker.unsubscribe(stream.subscription)
+    token = request.cookies.get(COOKIE, "")
+
+    async def still_logged_in() -> bool:
+        return await state.db.read(service.session_user, token=token, now=state.clock.now_ms()) is not None
+
+    # Reconnect after a second, not the browser's default three: the board must not fall behind.
+    frames = stream.frames(greeting=b": connected\nretry: 1000\n\n", still_allowed=still_logged_in)
+    return StreamingResponse(frames, media_type="text/event-stream", headers=SSE_HEADERS)
 
 
 # -- v2: location snapshots and nearest units (API key or console session) ---------------------------------
