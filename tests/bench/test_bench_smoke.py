@@ -1,13 +1,16 @@
-"""The bench cannot rot silently: the floor app serves under wrk, and wrk's report is read right."""
+"""The bench cannot rot silently: the floor app serves under wrk, wrk's report is read right, and so is
+a live stream, however the network splits it."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 from pathlib import Path
 
 import pytest
 from bench.floor import command as floor_command
+from bench.listen import Arrivals, Subscriber
 from bench.processes import Service, free_port
 from bench.run import Row, render_table, render_targets
 from bench.wrk import ensure_wrk, parse_wrk_output, run_wrk
@@ -84,3 +87,37 @@ def test_floor_app_under_wrk_and_the_table(tmp_path: Path) -> None:
     assert "| 1. create 911 call | 32 clients |" in table and "1.00×" in table
     assert "| 4. live stream | not available yet | — |" in table
     assert "create 911 call at 32 clients ≥ 0.7 × floor: 1.00 × → met" in render_targets(rows)
+
+
+def test_subscriber_reads_a_chunked_stream_however_it_is_split() -> None:
+    messages = [
+        b": ping\n\n",
+        b'event: EVENT_911\ndata: {"call":{"callId":41},"metaData":{}}\nid: 5\n\n',
+        b'event: EVENT_DISPATCH_NEW\ndata: {"dispatch":{"callId":2}}\nid: 6\n\n',
+        b'event: EVENT_911\ndata: {"call":{"callId":42}}\nid: 7\n\n',
+    ]
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+    wire = head + b"".join(b"%x\r\n%s\r\n" % (len(m), m) for m in messages) + b"0\r\n\r\n"
+    loop = asyncio.new_event_loop()
+    try:
+        arrivals = Arrivals()
+        subscriber = Subscriber(b"", arrivals, loop.create_future())
+
+        class Transport:
+            closed = False
+
+            def write(self, data: bytes) -> None:
+                pass
+
+            def close(self) -> None:
+                self.closed = True
+
+        transport = Transport()
+        subscriber.connection_made(transport)  # type: ignore[arg-type]
+        for n in range(len(wire)):  # one byte at a time: every split a network could make
+            subscriber.data_received(wire[n : n + 1])
+    finally:
+        loop.close()
+    assert sorted(arrivals.first) == [41, 42]
+    assert arrivals.last_event_id == 7 and arrivals.duplicates == arrivals.out_of_order == 0
+    assert transport.closed  # the last chunk ends the stream
