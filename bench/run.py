@@ -5,9 +5,13 @@
 
 Each row starts the server (``opendispatch serve``, rate limits off) on 127.0.0.1 over a fresh SQLite file,
 checks that the endpoint answers as it should, loads it with ``wrk`` (a separate process, one thread, so
-one core) for a warm-up and then a measured run, and stops it. Peak memory is per row: the server
-process's VmHWM, which the bench reads once the process has started and then resets, so the table shows
-the peak under that row's load and the targets also name the peak while starting.
+one core) for a warm-up and then a measured run, and stops it. The event rows (push delivery, live stream)
+load it with bench/pace.py instead, 911 calls at a steady rate, and time each event from the API's answer
+to its arrival at bench/listen.py: a push receiver, or the live stream's subscribers.
+
+Peak memory is per row: the server process's VmHWM, which the bench reads once the process has started
+and then resets, so the table shows the peak under that row's load and the targets also name the peak
+while starting.
 """
 
 from __future__ import annotations
@@ -28,8 +32,10 @@ from pathlib import Path
 from typing import Any
 
 import opendispatch
+from bench import listen
 from bench.floor import SERVER_STACK
 from bench.floor import command as floor_command
+from bench.pace import Paced, percentile, run_pace
 from bench.processes import HOST, Service, free_port, install_cleanup, others_cpu_seconds
 from bench.seed import seed_closed_calls
 from bench.wrk import WrkResult, ensure_wrk, run_wrk
@@ -50,13 +56,87 @@ CLOSED_CALLS = (10, 10_000, 100_000)
 GET_CALLS_CLIENTS = 4
 FLOOR_CLIENTS = 32
 SETTLE_SECONDS = 1.0
+EVENT_RATE = 100  # 911 calls (so EVENT_911 events) created per second in the event rows
+STREAM_SUBSCRIBERS = 200
+# How long the bench waits, after the last answer, for the events still on their way.
+ARRIVAL_WAIT_SECONDS = 30.0
 
 # Targets from the issue; figures of the benchmark, not timed tests.
 FLOOR_SHARE_TARGET = 0.7
 GET_CALLS_P99_GROWTH_TARGET = 1.5
 PEAK_MEMORY_TARGET = 150_000_000
+PUSH_P99_TARGET = 0.100
+STREAM_P99_TARGET = 0.250
 # Share of one core other processes may use during a measured run before the report warns about it.
 OTHER_CPU_WARNING = 0.1
+
+
+@dataclass(frozen=True)
+class EventLoad:
+    """A paced run's events as they arrived: latency from the API's answer to each arrival, seconds."""
+
+    paced: Paced
+    subscribers: int  # the receiver counts as one
+    latencies: list[float]  # one per (subscriber, event) that arrived, sorted
+    missing: int  # (subscriber, event) pairs that never arrived
+    reopened: int = 0  # streams the server closed and the subscriber reopened
+    duplicates: int = 0
+    out_of_order: int = 0
+    listener_cpu_seconds: float = 0.0
+
+    @property
+    def requests(self) -> int:
+        return len(self.paced.answers)
+
+    @property
+    def duration(self) -> float:
+        return self.paced.duration
+
+    @property
+    def requests_per_second(self) -> float:
+        return self.paced.rate
+
+    @property
+    def p50(self) -> float:
+        return percentile(self.latencies, 0.50)
+
+    @property
+    def p99(self) -> float:
+        return percentile(self.latencies, 0.99)
+
+    @property
+    def errors(self) -> int:
+        """Creates that failed plus events that did not arrive."""
+        return len(self.paced.failures) + self.missing
+
+    @property
+    def cpu_share(self) -> float:
+        """The load process's and the listener's CPU time over the run's wall time."""
+        return (self.paced.cpu_seconds + self.listener_cpu_seconds) / self.duration if self.duration else 0.0
+
+
+def event_load(paced: Paced, reports: list[dict[str, Any]], listener_cpu_seconds: float) -> EventLoad:
+    """Match every answered create with its arrival at every subscriber."""
+    latencies, missing = [], 0
+    for report in reports:
+        arrivals = {int(call_id): at for call_id, at in report["arrivals"].items()}
+        for call_id, answered in paced.answers.items():
+            arrived = arrivals.get(call_id)
+            if arrived is None:
+                missing += 1
+            else:
+                latencies.append((arrived - answered) / 1e9)
+    latencies.sort()
+    return EventLoad(
+        paced=paced,
+        subscribers=len(reports),
+        latencies=latencies,
+        missing=missing,
+        reopened=sum(report["reopened"] for report in reports),
+        duplicates=sum(report["duplicates"] for report in reports),
+        out_of_order=sum(report["outOfOrder"] for report in reports),
+        listener_cpu_seconds=listener_cpu_seconds,
+    )
 
 
 @dataclass
@@ -65,7 +145,7 @@ class Row:
 
     scenario: str
     case: str
-    load: WrkResult | None = None
+    load: WrkResult | EventLoad | None = None
     warmup_requests: int = 0
     startup_rss: int | None = None  # peak while the fresh process started, before any load
     peak_rss: int | None = None  # peak from the warm-up to the end of the measured run
@@ -101,25 +181,30 @@ class Bench:
         self.env = {key: value for key, value in os.environ.items() if not key.startswith("OPENDISPATCH_")}
         self.env["OPENDISPATCH_RATE_LIMITS_ENABLED"] = "false"
 
+    def cli(self, *args: str) -> Any:
+        """Run one ``opendispatch`` command with ``--json``; its decoded answer."""
+        done = subprocess.run(
+            [*_CLI, *args, "--json"], capture_output=True, text=True, env=self.env, timeout=120, check=False
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"opendispatch {' '.join(args[:2])} failed: {done.stderr.strip()}")
+        return json.loads(done.stdout)
+
     def fresh_database(self, name: str) -> Database:
         path = self.workdir / f"{name}.db"
-        created = subprocess.run(
-            [*_CLI, "community", "create", "--name", "Bench", "--database", f"sqlite:///{path}", "--json"],
-            capture_output=True,
-            text=True,
-            env=self.env,
-            timeout=120,
-            check=False,
-        )
-        if created.returncode != 0:
-            raise RuntimeError(f"opendispatch community create failed: {created.stderr.strip()}")
-        answer = json.loads(created.stdout)
+        answer = self.cli("community", "create", "--name", "Bench", "--database", f"sqlite:///{path}")
         return Database(path, answer["communityId"], answer["apiKey"])
 
     def opendispatch(self, database: Database) -> Service:
         port = free_port()
         argv = [*_CLI, "serve", "--host", HOST, "--port", str(port), "--database", database.url]
         return Service("opendispatch", argv, port=port, log=self.workdir / "server.log", env=self.env)
+
+    def listener(self, mode: str, **options: Any) -> Service:
+        """bench/listen.py: the push receiver, or the live stream's subscribers (``server``, ``key``)."""
+        port = free_port()
+        argv = listen.command(mode, port, **options)
+        return Service(f"listen {mode}", argv, port=port, log=self.workdir / "listen.log", env=self.env)
 
     def floor_app(self, path: Path) -> Service:
         port = free_port()
@@ -163,6 +248,52 @@ class Bench:
         progress(f"{row.scenario}, {row.case}: {row.load.requests_per_second:,.0f} req/s")
         return row
 
+    def measure_events(
+        self, server: Service, listener: Service, row: Row, *, api_key: str, subscribers: int
+    ) -> Row:
+        """Warm up, then create 911 calls at EVENT_RATE and time their events' arrival at ``listener``."""
+
+        def load(seconds: int) -> Paced:
+            url = server.url + CREATE_911_PATH
+            return run_pace(url, api_key, self.create_911_body, rate=EVENT_RATE, seconds=seconds)
+
+        if row.startup_rss is None:  # else the scenario read it before opening its listener
+            row.startup_rss = server.peak_rss()
+            server.reset_peak_rss()
+        arrived_before = arrival_count(listener)
+        warmup = load(self.warmup)
+        row.warmup_requests = len(warmup.answers)
+        time.sleep(SETTLE_SECONDS)
+        ours = {server.pid, listener.pid, os.getpid()}  # the load process's time lands in ours once reaped
+        cpu_before, listener_before = server.cpu_seconds(), listener.cpu_seconds()
+        others_before = others_cpu_seconds(ours)
+        paced = load(self.seconds)
+        row.server_cpu = (server.cpu_seconds() - cpu_before) / paced.duration
+        listener_cpu = listener.cpu_seconds() - listener_before
+        row.other_cpu = (others_cpu_seconds(ours) - others_before) / paced.duration
+        calls = (min(paced.answers, default=0), max(paced.answers, default=0))
+        expected = arrived_before + (len(warmup.answers) + len(paced.answers)) * subscribers
+        reports = wait_for_arrivals(listener, *calls, expected=expected)
+        row.peak_rss = server.peak_rss()  # after the last arrival: the peak of delivering them too
+        row.load = load_result = event_load(paced, reports, listener_cpu)
+        problems = []
+        if paced.failures:
+            problems.append(f"{len(paced.failures)} failed creates, first: {paced.failures[0]}")
+        if load_result.missing:
+            problems.append(
+                f"{load_result.missing} of {load_result.missing + len(load_result.latencies)} events missing"
+            )
+        row.note = "; ".join(problems)
+        progress(
+            f"{row.scenario}, {row.case}: {paced.rate:.1f} creates/s (latest send {_ms(paced.max_send_lag)} "
+            f"late, API p50/p99 {_ms(paced.api_p50)}/{_ms(paced.api_p99)}), arrival p50/p99 "
+            f"{_ms(load_result.p50)}/{_ms(load_result.p99)}, "
+            f"load CPU {paced.cpu_seconds / paced.duration:.0%}, "
+            f"listener CPU {listener_cpu / paced.duration:.0%}, reopened streams {load_result.reopened}, "
+            f"duplicates {load_result.duplicates}, out of order {load_result.out_of_order}"
+        )
+        return row
+
 
 def http_json(method: str, url: str, api_key: str, body: dict[str, Any] | None = None) -> Any:
     """One request with the API key; the decoded JSON answer (raises on a non-2xx answer)."""
@@ -173,6 +304,33 @@ def http_json(method: str, url: str, api_key: str, body: dict[str, Any] | None =
         request.add_header("Content-Type", "application/json")
     with urllib.request.urlopen(request, timeout=30) as answer:
         return json.load(answer)
+
+
+def listener_json(listener: Service, path: str) -> Any:
+    """A question to bench/listen.py's control endpoint."""
+    try:
+        with urllib.request.urlopen(listener.url + path, timeout=60) as answer:
+            return json.load(answer)
+    except OSError as exc:  # it ended: a subscriber gave up, or it failed
+        raise RuntimeError(f"{listener.name} does not answer ({exc}):\n{listener.log_tail()}") from None
+
+
+def arrival_count(listener: Service) -> int:
+    """How many (subscriber, call) arrivals ``listener`` has seen since it started."""
+    count: int = listener_json(listener, "/count")["arrivals"]
+    return count
+
+
+def wait_for_arrivals(
+    listener: Service, first: int, last: int, *, expected: int, within: float = ARRIVAL_WAIT_SECONDS
+) -> list[dict[str, Any]]:
+    """Each subscriber's arrivals of calls ``first`` to ``last``, once ``arrival_count`` reaches
+    ``expected`` or after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while arrival_count(listener) < expected and time.monotonic() < deadline:
+        time.sleep(0.1)
+    reports: list[dict[str, Any]] = listener_json(listener, f"/arrivals?first={first}&last={last}")
+    return reports
 
 
 def progress(message: str) -> None:
@@ -231,6 +389,46 @@ def get_calls(bench: Bench) -> list[Row]:
     return rows
 
 
+def push_delivery(bench: Bench) -> list[Row]:
+    """911 calls at EVENT_RATE; each EVENT_911 timed from the API's answer to the receiver's arrival."""
+    database = bench.fresh_database("push-delivery")
+    row = Row("3. push delivery", f"{EVENT_RATE} events/s, 1 receiver")
+    with bench.listener("receiver") as receiver:
+        url = receiver.url + listen.RECEIVER_PATH
+        community, key = database.community_id, database.api_key
+        bench.cli("push", "set", "--community", community, "--server", "1", "--url", url, "--shape", "object",
+                  "--key", key, "--database", database.url)  # fmt: skip
+        with bench.opendispatch(database) as server:
+            check_events_arrive(server, receiver, database.api_key, subscribers=1)
+            bench.measure_events(server, receiver, row, api_key=database.api_key, subscribers=1)
+    return [row]
+
+
+def live_stream(bench: Bench) -> list[Row]:
+    """911 calls at EVENT_RATE; each EVENT_911 timed from the API's answer to each SSE subscriber."""
+    database = bench.fresh_database("live-stream")
+    subscribers = STREAM_SUBSCRIBERS
+    row = Row("4. live stream", f"{EVENT_RATE} events/s, {subscribers} subscribers")
+    with bench.opendispatch(database) as server:
+        row.startup_rss = server.peak_rss()
+        server.reset_peak_rss()  # the peak under load includes opening the streams
+        options = {"server": server.url, "key": database.api_key, "subscribers": subscribers}
+        with bench.listener("stream", **options) as streams:
+            check_events_arrive(server, streams, database.api_key, subscribers=subscribers)
+            bench.measure_events(server, streams, row, api_key=database.api_key, subscribers=subscribers)
+    return [row]
+
+
+def check_events_arrive(server: Service, listener: Service, api_key: str, *, subscribers: int) -> None:
+    """The first create's event reaches every subscriber before the load starts."""
+    created = http_json("POST", server.url + CREATE_911_PATH, api_key, CREATE_911_BODY)
+    call_id = int(created["callId"])
+    reports = wait_for_arrivals(listener, call_id, call_id, expected=subscribers, within=10)
+    arrived = sum(str(call_id) in report["arrivals"] for report in reports)
+    if arrived != subscribers:
+        raise RuntimeError(f"call {call_id}'s event reached {arrived} of {subscribers} subscribers")
+
+
 def floor(bench: Bench) -> list[Row]:
     """The minimal ASGI app (bench/floor.py) on the same stack: one SQLite insert per request."""
     row = Row("5. floor", f"{FLOOR_CLIENTS} clients")
@@ -266,10 +464,8 @@ SCENARIOS = (
     Scenario("5. floor", floor),
     Scenario("1. create 911 call", create_911_call),
     Scenario("2. get calls", get_calls),
-    # Push delivery (API answer → receiver, at 100 events/s) and the live stream (API answer → each of
-    # 200 SSE subscribers) land here once the server has push events and SSE.
-    Scenario("3. push delivery", None),
-    Scenario("4. live stream", None),
+    Scenario("3. push delivery", push_delivery),
+    Scenario("4. live stream", live_stream),
 )
 
 
@@ -297,7 +493,7 @@ def render_table(rows: list[Row]) -> str:
         "vs floor",
         "server peak RSS",
         "server CPU",
-        "wrk CPU",
+        "load CPU",
     ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * 2 + "---:|" * (len(header) - 2)]
     floor_rate = _floor_rate(rows)
@@ -356,7 +552,18 @@ def render_targets(rows: list[Row]) -> str:
             f"{under_load / 1e6:.0f} MB at most under load, {starting / 1e6:.0f} MB at most while starting "
             f"→ {verdict(peak < PEAK_MEMORY_TARGET)}"
         )
-    lines.append("- push delivery and live stream: not measurable yet")
+    for scenario, name, target in (
+        ("3.", "push delivery", PUSH_P99_TARGET),
+        ("4.", f"live stream at {STREAM_SUBSCRIBERS} subscribers", STREAM_P99_TARGET),
+    ):
+        found = _find(rows, scenario, "")
+        if found and isinstance(found.load, EventLoad):
+            events = found.load
+            arrived = f"{len(events.latencies):,} of {len(events.latencies) + events.missing:,} arrived"
+            lines.append(
+                f"- {name} p99 < {_ms(target)}: {_ms(events.p99)}, {arrived} "
+                f"→ {verdict(events.p99 < target and not events.missing)}"
+            )
     busy = [row for row in rows if row.other_cpu > OTHER_CPU_WARNING]
     if busy:
         cases = ", ".join(f"{row.scenario} {row.case} ({row.other_cpu:.0%})" for row in busy)
@@ -386,7 +593,8 @@ def machine(wrk: str) -> str:
             f"- machine: {os.cpu_count()} CPUs ({info.get('model name', 'unknown model')}), "
             f"{int(info['MemTotal'].split()[0]) / 1024**2:.1f} GiB memory, Linux {platform.release()}",
             f"- Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, uvicorn with {stack}",
-            f"- load generator: {_first_line([wrk, '-v']).split(' Copyright')[0]}, 1 thread",
+            f"- load generator: {_first_line([wrk, '-v']).split(' Copyright')[0]}, 1 thread; for events "
+            "bench/pace.py (httpx on uvloop, open loop) and bench/listen.py (asyncio on uvloop)",
             f"- server code: {source} (git {commit or 'none'})",
         ]
     )
@@ -396,6 +604,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="Smoke run: 2 s per measurement, 1 s warm-up.")
     parser.add_argument("--seconds", type=int, help="Seconds per measured run (default 20, --quick 2).")
+    parser.add_argument(
+        "--only", type=int, nargs="+", metavar="N", help="Run only these scenarios (numbers of the table)."
+    )
     args = parser.parse_args(argv)
     seconds = args.seconds or (2 if args.quick else 20)
     warmup = 1 if args.quick else 3
@@ -407,6 +618,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="opendispatch-bench-") as workdir:
         bench = Bench(Path(workdir), wrk, seconds=seconds, warmup=warmup)
         for scenario in SCENARIOS:
+            if args.only and int(scenario.title.split(".")[0]) not in args.only:
+                continue
             if scenario.measure is None:
                 rows.append(Row(scenario.title, "not available yet"))
                 continue

@@ -1,19 +1,36 @@
-"""The bench cannot rot silently: the floor app serves under wrk, wrk's report is read right, and so is
-a live stream, however the network splits it."""
+"""The bench cannot rot silently: the floor app serves under wrk, and wrk's report is read right; the
+event rows' load process, receiver and subscribers work against a real server, and their figures are
+matched and judged right."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sqlite3
 from pathlib import Path
 
 import pytest
 from bench.floor import command as floor_command
-from bench.listen import Arrivals, Subscriber
+from bench.listen import RECEIVER_PATH, Arrivals, Subscriber
+from bench.listen import command as listen_command
+from bench.pace import Paced, run_pace
 from bench.processes import Service, free_port
-from bench.run import Row, render_table, render_targets
+from bench.run import (
+    CREATE_911_BODY,
+    CREATE_911_PATH,
+    Row,
+    arrival_count,
+    event_load,
+    render_table,
+    render_targets,
+    wait_for_arrivals,
+)
 from bench.wrk import ensure_wrk, parse_wrk_output, run_wrk
+
+from opendispatch.events import service as events
+from opendispatch.settings import Settings
+from tests.support import Provisioner, live_server
 
 # wrk 4.1 with --latency against a server answering 500 and closing the connection.
 FAILING_REPORT = """\
@@ -80,13 +97,79 @@ def test_floor_app_under_wrk_and_the_table(tmp_path: Path) -> None:
 
     rows = [
         Row("1. create 911 call", "32 clients", load=load, peak_rss=peak, server_cpu=0.9),
-        Row("4. live stream", "not available yet"),
+        Row("2. get calls", "not available yet"),
         Row("5. floor", "32 clients", load=load, peak_rss=peak, server_cpu=0.5),
     ]
     table = render_table(rows)
     assert "| 1. create 911 call | 32 clients |" in table and "1.00×" in table
-    assert "| 4. live stream | not available yet | — |" in table
+    assert "| 2. get calls | not available yet | — |" in table
     assert "create 911 call at 32 clients ≥ 0.7 × floor: 1.00 × → met" in render_targets(rows)
+
+
+def _listener(tmp_path: Path, mode: str, **options: object) -> Service:
+    port = free_port()
+    argv = listen_command(mode, port, **options)  # type: ignore[arg-type]
+    return Service(mode, argv, port=port, log=tmp_path / f"{mode}.log", env=dict(os.environ))
+
+
+def test_event_rows_against_a_real_server(tmp_path: Path, provision: Provisioner) -> None:
+    community = provision.community("Bench")
+    body = tmp_path / "911.json"
+    body.write_text(json.dumps(CREATE_911_BODY))
+    settings = Settings(database_url=provision.database_url, rate_limits_enabled=False)
+    with _listener(tmp_path, "receiver") as receiver, live_server(settings) as server:
+        with provision.db.transaction() as conn:
+            events.set_push_target(
+                conn,
+                community_id=community.community_id,
+                server_id=1,
+                now=provision.now(),
+                url=receiver.url + RECEIVER_PATH,
+                shape="object",
+                body_key=community.api_key,
+            )
+        options = {"server": server.url, "key": community.api_key, "subscribers": 3}
+        with _listener(tmp_path, "stream", **options) as streams:
+            paced = run_pace(server.url + CREATE_911_PATH, community.api_key, body, rate=50, seconds=0.2)
+            assert paced.sent == 10 and len(paced.answers) == 10 and not paced.failures
+            assert paced.cpu_seconds > 0 and 0 < paced.api_p50 <= paced.api_p99
+            span = min(paced.answers), max(paced.answers)
+            pushed = event_load(paced, wait_for_arrivals(receiver, *span, expected=10, within=10), 0.0)
+            streamed = event_load(paced, wait_for_arrivals(streams, *span, expected=30, within=10), 0.0)
+            assert (arrival_count(receiver), arrival_count(streams)) == (10, 30)
+    assert (pushed.subscribers, len(pushed.latencies), pushed.missing) == (1, 10, 0)
+    assert (streamed.subscribers, len(streamed.latencies), streamed.missing) == (3, 30, 0)
+    for load in (pushed, streamed):
+        assert load.duplicates == load.out_of_order == load.reopened == 0
+        # Arrival follows the answer by well under a second; a little before it is possible (the answer
+        # and the event leave the server together), far before it would mean mismatched clocks.
+        assert -0.05 < load.latencies[0] <= load.p50 <= load.p99 < 1.0
+
+    rows = [
+        Row("3. push delivery", "50 events/s, 1 receiver", load=pushed, peak_rss=90_000_000, server_cpu=0.2),
+        Row("4. live stream", "50 events/s, 3 subscribers", load=streamed, peak_rss=90_000_000),
+    ]
+    table = render_table(rows)
+    assert "| 3. push delivery | 50 events/s, 1 receiver |" in table
+    targets = render_targets(rows)
+    assert "- push delivery p99 < 100 ms: " in targets and "10 of 10 arrived → met" in targets
+    assert "30 of 30 arrived → met" in targets
+
+
+def test_a_missing_event_fails_the_row_and_its_target() -> None:
+    paced = Paced(sent=3, answers={7: 1_000_000_000, 8: 1_010_000_000, 9: 1_020_000_000}, duration=0.03)
+    reports = [
+        {"arrivals": {"7": 1_001_000_000, "8": 1_012_000_000, "9": 1_020_500_000}, "duplicates": 0,
+         "outOfOrder": 0, "reopened": 0},
+        {"arrivals": {"7": 1_004_000_000, "9": 1_021_000_000}, "duplicates": 1, "outOfOrder": 0,
+         "reopened": 1},
+    ]  # fmt: skip
+    load = event_load(paced, reports, listener_cpu_seconds=0.0)
+    assert load.latencies == pytest.approx([0.0005, 0.001, 0.001, 0.002, 0.004])
+    assert (load.missing, load.errors, load.duplicates, load.reopened) == (1, 1, 1, 1)
+    assert load.p50 == pytest.approx(0.001) and load.p99 == pytest.approx(0.004)
+    targets = render_targets([Row("4. live stream", "2 subscribers", load=load)])
+    assert "live stream at 200 subscribers p99 < 250 ms: 4.00 ms, 5 of 6 arrived → MISSED" in targets
 
 
 def test_subscriber_reads_a_chunked_stream_however_it_is_split() -> None:
