@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.routing import Route
 
 from opendispatch import __version__
 from opendispatch.calls import routes as call_routes
@@ -110,6 +111,17 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(call_routes.router)
+    # Served first by a plain Starlette route (no FastAPI parameter solving or exit stacks); the
+    # FastAPI route above documents it in OpenAPI. serverId beyond 64 bits falls through to it (400).
+    app.router.routes.insert(
+        0,
+        Route(
+            "/v2/emergency/servers/{serverId:int}/calls/911",
+            call_routes.create_911_call_fast,
+            methods=["POST"],
+            include_in_schema=False,
+        ),
+    )
     app.include_router(community_routes.router)
     app.include_router(unit_routes.router)
     app.include_router(event_routes.router)
