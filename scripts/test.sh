@@ -17,9 +17,19 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# pip's own output is kept, minus this machine's notes about absent local mirrors; a failure still fails.
+pip_install() {
+  local log status=0
+  log=$(mktemp)
+  .venv/bin/python -m pip install -q "$@" >"$log" 2>&1 || status=$?
+  grep -v "^WARNING: Location" "$log" || true
+  rm -f "$log"
+  return "$status"
+}
+
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-.venv/bin/python -m pip install -q -e ".[test]" 2>&1 | grep -v "^WARNING: Location" || true
+pip_install --upgrade pip
+pip_install -e ".[test]"
 
 echo "== ruff"
 .venv/bin/ruff check src tests bench
