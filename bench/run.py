@@ -1,6 +1,6 @@
 """OpenDispatch benchmark: one command, one table.
 
-    python -m bench.run            # the full run, about three minutes
+    python -m bench.run            # the full run, about four minutes
     python -m bench.run --quick    # a smoke run, a few seconds per scenario
 
 Each row starts the server (``opendispatch serve``, rate limits off) on 127.0.0.1 over a fresh SQLite file,
