@@ -255,33 +255,49 @@ class Delivery:
     body_key: str | None
 
 
+# The worker runs these on every round: built once, like the statements of the create path.
+_OLDEST_PENDING = (
+    select(func.min(events.c.event_id))
+    .where(events.c.state == "pending")
+    .group_by(events.c.community_id, events.c.server_id)
+    .scalar_subquery()
+)
+_DUE = (
+    select(
+        events,
+        push_targets.c.url,
+        push_targets.c.shape,
+        push_targets.c.enabled,
+        push_targets.c.signing_secret,
+        push_targets.c.body_key,
+    )
+    .select_from(
+        events.outerjoin(
+            push_targets,
+            (push_targets.c.community_id == events.c.community_id)
+            & (push_targets.c.server_id == events.c.server_id),
+        )
+    )
+    .where(events.c.event_id.in_(_OLDEST_PENDING), events.c.next_attempt_at <= bindparam("now"))
+    .order_by(events.c.event_id)
+)
+_NEXT_DUE = select(func.min(events.c.next_attempt_at)).where(events.c.state == "pending")
+_LOG_ATTEMPT = Prepared(insert(delivery_attempts))
+_MOVE_ON = Prepared(
+    update(events)
+    .where(events.c.event_id == bindparam("b_event_id"))
+    .values(
+        state=bindparam("b_state"),
+        attempts=events.c.attempts + 1,
+        next_attempt_at=bindparam("b_next_attempt_at"),
+        finished_at=bindparam("b_finished_at"),
+    )
+)
+
+
 def due_deliveries(conn: Connection, *, now: int) -> list[Delivery]:
     """For each server with pending events, its oldest one if that one is due: order within a server."""
-    oldest = (
-        select(func.min(events.c.event_id))
-        .where(events.c.state == "pending")
-        .group_by(events.c.community_id, events.c.server_id)
-        .scalar_subquery()
-    )
-    rows = conn.execute(
-        select(
-            events,
-            push_targets.c.url,
-            push_targets.c.shape,
-            push_targets.c.enabled,
-            push_targets.c.signing_secret,
-            push_targets.c.body_key,
-        )
-        .select_from(
-            events.outerjoin(
-                push_targets,
-                (push_targets.c.community_id == events.c.community_id)
-                & (push_targets.c.server_id == events.c.server_id),
-            )
-        )
-        .where(events.c.event_id.in_(oldest), events.c.next_attempt_at <= now)
-        .order_by(events.c.event_id)
-    ).all()
+    rows = conn.execute(_DUE, {"now": now}).all()
     return [
         Delivery(
             event_id=row.event_id,
@@ -304,9 +320,8 @@ def due_deliveries(conn: Connection, *, now: int) -> list[Delivery]:
 
 def next_due_at(conn: Connection) -> int | None:
     """When the earliest pending event falls due, or None when nothing is pending."""
-    return conn.execute(
-        select(func.min(events.c.next_attempt_at)).where(events.c.state == "pending")
-    ).scalar()
+    due: int | None = conn.execute(_NEXT_DUE).scalar()
+    return due
 
 
 def _untargeted() -> Any:
@@ -338,29 +353,30 @@ def record_attempt(
     retry_at: int | None,
 ) -> str:
     """Log one attempt and move the event on: delivered, retried at ``retry_at``, or dead."""
-    conn.execute(
-        insert(delivery_attempts).values(
-            event_id=delivery.event_id,
-            community_id=delivery.community_id,
-            server_id=delivery.server_id,
-            time=now,
-            url=delivery.url or "",
-            status_code=status_code,
-            latency_ms=latency_ms,
-            error=error,
-        )
+    _LOG_ATTEMPT.run(
+        conn,
+        {
+            "attempt_id": None,
+            "event_id": delivery.event_id,
+            "community_id": delivery.community_id,
+            "server_id": delivery.server_id,
+            "time": now,
+            "url": delivery.url or "",
+            "status_code": status_code,
+            "latency_ms": latency_ms,
+            "error": error,
+        },
     )
     succeeded = error is None and status_code is not None and 200 <= status_code < 300
     state = "delivered" if succeeded else ("pending" if retry_at is not None else "dead")
-    conn.execute(
-        update(events)
-        .where(events.c.event_id == delivery.event_id)
-        .values(
-            state=state,
-            attempts=events.c.attempts + 1,
-            next_attempt_at=retry_at if state == "pending" else now,
-            finished_at=None if state == "pending" else now,
-        )
+    _MOVE_ON.run(
+        conn,
+        {
+            "b_event_id": delivery.event_id,
+            "b_state": state,
+            "b_next_attempt_at": retry_at if state == "pending" else now,
+            "b_finished_at": None if state == "pending" else now,
+        },
     )
     return state
 
