@@ -44,6 +44,14 @@ class CallTableType(IntEnum):
     SEARCH_ALL = 100
 
 
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def normalize_metadata(value: Any) -> dict[str, str]:
     """Check metaData and store numbers and booleans as their JSON text (``1000`` → ``"1000"``)."""
     if value is None:
@@ -64,6 +72,8 @@ def normalize_metadata(value: Any) -> dict[str, str]:
             text = json.dumps(item)
         else:
             raise ValueError(f"{key!r} must be a string, number or boolean, not {type(item).__name__}")
+        if not _utf8(key + text):
+            raise ValueError(f"{key!r} is not valid UTF-8 text (a lone surrogate)")
         if len(text) > META_MAX_VALUE_LENGTH:
             raise ValueError(f"{key!r} is longer than {META_MAX_VALUE_LENGTH} characters")
         normalized[key] = text

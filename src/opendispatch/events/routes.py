@@ -12,7 +12,7 @@ from opendispatch.events import service
 from opendispatch.events.schemas import ServerChanges, ServerSettingsList
 from opendispatch.events.tasks import LiveStream
 from opendispatch.http import PROBLEM_RESPONSES, app_state, authenticated, json_response
-from opendispatch.schemas import ServerIdPath
+from opendispatch.schemas import MAX_ID, ServerIdPath
 
 router = APIRouter(responses=PROBLEM_RESPONSES)
 
@@ -43,8 +43,10 @@ async def open_stream(
     request: Request,
     serverId: Annotated[int, ServerIdPath],
     principal: Principal = Depends(authenticated),
-    last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None,
-    lastEventId: Annotated[int | None, Query(ge=0, description="Resume after this event id.")] = None,
+    last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0, le=MAX_ID)] = None,
+    lastEventId: Annotated[
+        int | None, Query(ge=0, le=MAX_ID, description="Resume after this event id.")
+    ] = None,
 ) -> LiveStream:
     """Open the subscription before the response starts, so a bad server is still a 404."""
     return await LiveStream.open(

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from opendispatch.schemas import Id
+
 
 class EventType(StrEnum):
     """The push events of SPEC section 6."""
@@ -56,7 +58,7 @@ class ServerChange(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="ignore")
 
-    id: int
+    id: Id
     name: Annotated[str, Field(min_length=1, max_length=255)] | None = None
     pushUrl: Annotated[str, Field(max_length=2048)] | None = None
     pushShape: Shape | None = None

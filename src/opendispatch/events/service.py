@@ -94,8 +94,12 @@ def new_signing_secret() -> str:
 
 
 def _check_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in {"http", "https"} and bool(parts.hostname)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        valid = False
+    if not valid:
         raise InvalidInput(
             f"{url!r} is not an http(s) URL.", {"pushUrl": "an http:// or https:// URL with a host"}
         )

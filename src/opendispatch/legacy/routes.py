@@ -168,7 +168,10 @@ async def _serve(request: Request, area: str, path_type: str | None) -> Response
     except RateLimited as exc:
         return _text("API RATE LIMIT EXCEEDED", 429, {"Retry-After": str(exc.retry_after)})
     except (StorageUnavailable, DBAPIError) as exc:
-        log.error("storage refused a v1 %s request: %s", area, exc)
+        # exc.orig only: SQLAlchemy's own text carries the statement's parameters.
+        log.error(
+            "storage refused a v1 %s request: %s", area, exc.orig if isinstance(exc, DBAPIError) else exc
+        )
         return _text("STORAGE UNAVAILABLE: nothing was saved; try again", 503, {"Retry-After": "1"})
 
 

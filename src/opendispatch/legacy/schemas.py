@@ -459,7 +459,7 @@ def _without_bad_note_times(notes: Any) -> Any:
         if isinstance(note, dict) and "time" in note:
             try:
                 parse_note_time(note["time"])
-            except (ValueError, TypeError, AttributeError):
+            except (ValueError, OverflowError, TypeError, AttributeError):
                 note = {name: value for name, value in note.items() if name != "time"}
         cleaned.append(note)
     return cleaned

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from opendispatch.communities.schemas import Principal
 from opendispatch.http import PROBLEM_RESPONSES, app_state, json_response, rate_limited
-from opendispatch.schemas import IdentIdPath, ServerIdPath
+from opendispatch.schemas import MAX_ID, IdentIdPath, ServerIdPath
 from opendispatch.units import service
 from opendispatch.units.schemas import (
     AffectedUnits,
@@ -42,7 +42,7 @@ async def get_units(
     serverId: int = ServerId,
     includeOffline: bool = Query(False, description="Also list UNAVAILABLE units."),
     limit: int = Query(100, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_ID),
     principal: Principal = rate_limited("get_units"),
 ) -> Response:
     """Units selected on the server, in identId order."""

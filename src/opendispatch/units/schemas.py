@@ -67,11 +67,12 @@ class UnitPanicChange(Targets):
 class Coordinates(BaseModel):
     """Game coordinates of a unit."""
 
-    model_config = ConfigDict(extra="ignore")
+    # NaN would be stored as NULL and break every later listing; beyond 1e7 is no game map.
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
-    x: float
-    y: float
-    z: float = 0.0
+    x: Annotated[float, Field(ge=-1e7, le=1e7)]
+    y: Annotated[float, Field(ge=-1e7, le=1e7)]
+    z: Annotated[float, Field(ge=-1e7, le=1e7)] = 0.0
 
 
 class LocationUpdate(_Request):

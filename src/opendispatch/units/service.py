@@ -198,10 +198,13 @@ def resolve_target_units(
         account_uuids=targets.accounts or (),
     )
     if targets.identIds:
+        # An identId names a unit on this server only if some account has it selected here.
         known = set(
             conn.execute(
-                select(identifiers.c.ident_id).where(
-                    identifiers.c.community_id == community_id, identifiers.c.ident_id.in_(targets.identIds)
+                select(selected_identifiers.c.ident_id).where(
+                    selected_identifiers.c.community_id == community_id,
+                    selected_identifiers.c.server_id == server_id,
+                    selected_identifiers.c.ident_id.in_(targets.identIds),
                 )
             ).scalars()
         )

@@ -51,7 +51,7 @@ from opendispatch.http import (
     lookup_key,
 )
 from opendispatch.ratelimit import DEFAULT_LIMITS, RateLimiter
-from opendispatch.schemas import CallIdPath, ServerIdPath
+from opendispatch.schemas import MAX_ID, CallIdPath, ServerIdPath
 from opendispatch.units import service as units
 from opendispatch.units.schemas import AffectedUnits, Targets, UnitStatusChange, UnitStatusChanged
 from opendispatch.web import service
@@ -296,7 +296,7 @@ async def board(
     request: Request,
     serverId: int = ServerId,
     closedLimit: int = Query(10, ge=0, le=100),
-    closedOffset: int = Query(0, ge=0),
+    closedOffset: int = Query(0, ge=0, le=MAX_ID),
     user: ConsoleUser = Depends(console_user),
 ) -> Response:
     """The 911 queue, open dispatch calls, a page of closed calls, the units and the map settings."""
@@ -537,8 +537,8 @@ async def open_console_stream(
     request: Request,
     serverId: Annotated[int, ServerIdPath],
     user: ConsoleUser = Depends(console_user),
-    last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None,
-    lastEventId: Annotated[int | None, Query(ge=0)] = None,
+    last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0, le=MAX_ID)] = None,
+    lastEventId: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
 ) -> LiveStream:
     """The v2 stream's subscription, opened for the session's community."""
     return await LiveStream.open(

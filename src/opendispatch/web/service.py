@@ -413,12 +413,16 @@ def map_image(conn: Connection, *, community_id: str, server_id: int) -> MapImag
 # -- where calls are, and the units nearest to them ------------------------------------------------------
 
 
+MAX_COORDINATE = 1e7
+
+
 def _coordinate(meta: dict[str, str], key: str) -> float | None:
     try:
         value = float(meta[key])
     except (KeyError, ValueError):
         return None
-    return value if math.isfinite(value) else None
+    # Beyond any game map (and where float steps stop moving a grid line) a coordinate is no point.
+    return value if math.isfinite(value) and abs(value) <= MAX_COORDINATE else None
 
 
 def point_of(meta: dict[str, str]) -> CallPoint | None:
