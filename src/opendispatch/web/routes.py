@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.responses import Response, StreamingResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
@@ -44,13 +43,12 @@ from opendispatch.events.routes import SSE_HEADERS
 from opendispatch.events.tasks import LiveStream
 from opendispatch.http import (
     PROBLEM_RESPONSES,
+    ApiKey,
     RateLimited,
     app_state,
-    charge,
     json_response,
-    lookup_key,
 )
-from opendispatch.ratelimit import DEFAULT_LIMITS, RateLimiter
+from opendispatch.ratelimit import RateLimiter
 from opendispatch.schemas import MAX_ID, CallIdPath, ServerIdPath
 from opendispatch.units import service as units
 from opendispatch.units.schemas import AffectedUnits, Targets, UnitStatusChange, UnitStatusChanged
@@ -178,31 +176,20 @@ async def console_change(request: Request, user: ConsoleUser = Depends(console_u
     return user
 
 
-_bearer = HTTPBearer(auto_error=False, description="The community's API key (or a console session).")
+class KeyOrConsole(ApiKey):
+    """The community of an API key (checked and rate limited as on every v2 route) or of a console session."""
+
+    async def __call__(self, request: Request) -> str:  # type: ignore[override]
+        if "authorization" not in request.headers and COOKIE in request.cookies:
+            user: ConsoleUser = await console_user(request)
+            return user.community_id
+        principal = await super().__call__(request)
+        return principal.community_id
 
 
 def key_or_console(endpoint: str) -> Any:
-    """A dependency: the community of an API key (rate limited per key) or of a console session."""
-    if endpoint not in DEFAULT_LIMITS:  # fail at import, not on the first request
-        raise KeyError(endpoint)
-
-    async def check(
-        request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
-    ) -> str:
-        if credentials is None or not credentials.credentials:
-            if COOKIE not in request.cookies:
-                raise NotAuthenticated(
-                    "Send the community API key as 'Authorization: Bearer <key>', or log in to the console."
-                )
-            return (await console_user(request)).community_id
-        state = app_state(request)
-        principal = await lookup_key(state, credentials.credentials)
-        if principal is None:
-            raise NotAuthenticated("The API key is unknown or has been revoked.")
-        charge(state, principal, endpoint)
-        return principal.community_id
-
-    return Depends(check)
+    """A dependency: the community of an API key or of a console session."""
+    return Depends(KeyOrConsole(endpoint))
 
 
 def _set_cookie(request: Request, response: Response, token: str, max_age: int) -> None:
