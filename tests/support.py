@@ -30,6 +30,9 @@ class ManualClock:
     def now_ms(self) -> int:
         return self.ms
 
+    def monotonic(self) -> float:
+        return self.ms / 1000
+
     def advance(self, *, minutes: float = 0, seconds: float = 0) -> None:
         self.ms += int(minutes * 60_000 + seconds * 1000)
 

@@ -17,9 +17,9 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
+from opendispatch.api.limits import DEFAULT_LIMITS
 from opendispatch.cli import main
 from opendispatch.communities.service import authenticate
-from opendispatch.ratelimit import DEFAULT_LIMITS
 from opendispatch.settings import Settings
 from tests.support import (
     LiveServer,
@@ -87,8 +87,9 @@ def running(settings: Settings) -> Iterator[LiveServer]:
 
 def test_community_create_prints_the_id_key_and_servers(cli: Cli, running: LiveServer) -> None:
     created = cli.json("community", "create", "--name", "Los Santos RP")
-    assert set(created) == {"communityId", "apiKey", "servers"}
+    assert set(created) == {"communityId", "apiKey", "servers", "consolePath"}
     assert created["servers"] == [1]
+    assert created["consolePath"] == f"/console?community={created['communityId']}"
     with running.client(created["apiKey"]) as http:
         response = http.post(CREATE_911.format(server=1), json=new_911())
         assert response.status_code == 200, response.text
@@ -109,6 +110,7 @@ def test_community_create_without_json_prints_readable_lines(cli: Cli) -> None:
     assert result.exit_code == 0
     assert "communityId:" in result.stdout
     assert "apiKey:" in result.stdout
+    assert "console:     /console?community=" in result.stdout
 
 
 def test_key_create_and_revoke(cli: Cli, running: LiveServer) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from opendispatch.ratelimit import DEFAULT_LIMITS
+from opendispatch.api.limits import DEFAULT_LIMITS
 from opendispatch.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

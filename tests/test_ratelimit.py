@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
 
+from opendispatch.api.gcra import RateLimiter
+from opendispatch.api.limits import DEFAULT_LIMITS
 from opendispatch.communities.service import create_api_key
-from opendispatch.ratelimit import DEFAULT_LIMITS, RateLimiter
-from tests.support import Community, LiveServer, Provisioner, every_row_count, new_911, new_dispatch
+from tests.support import (
+    Community,
+    LiveServer,
+    ManualClock,
+    Provisioner,
+    every_row_count,
+    new_911,
+    new_dispatch,
+)
 
 KEY = 1
 CALLS = "/v2/emergency/servers/1/calls"
@@ -177,7 +184,7 @@ def test_a_refused_create_stores_nothing(
 
 
 def test_waiting_retry_after_seconds_gets_the_next_request_through(
-    server: LiveServer, provision: Provisioner, community: Community
+    server: LiveServer, provision: Provisioner, community: Community, clock: ManualClock
 ) -> None:
     # 60 a minute: a burst of 60, then one a second, so the honest wait is one second.
     provision.set_limit(community, "get_calls", 60)
@@ -186,7 +193,9 @@ def test_waiting_retry_after_seconds_gets_the_next_request_through(
             assert http.get(CALLS).status_code == 200
         wait = assert_rate_limited(http.get(CALLS))
         assert wait == 1
-        time.sleep(wait)
+        clock.advance(seconds=wait - 0.01)  # a moment short of the wait: still refused
+        assert_rate_limited(http.get(CALLS))
+        clock.advance(seconds=0.01)
         response = http.get(CALLS)
         assert response.status_code == 200, response.text
 

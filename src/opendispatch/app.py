@@ -8,9 +8,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.routing import Route
 
 from opendispatch import __version__
+from opendispatch.api.gcra import RateLimiter
+from opendispatch.api.middleware import BodySizeLimit
+from opendispatch.api.problems import install_problem_handlers
+from opendispatch.api.state import AppState
 from opendispatch.calls import routes as call_routes
 from opendispatch.calls.service import remove_due_calls
 from opendispatch.clock import Clock, SystemClock
@@ -19,9 +22,7 @@ from opendispatch.communities.service import KeyCache
 from opendispatch.events import routes as event_routes
 from opendispatch.events.service import NEW_DELIVERIES, NEW_EVENTS
 from opendispatch.events.tasks import DeliveryPolicy, DeliveryWorker, StreamBroker
-from opendispatch.http import AppState, BodySizeLimit, install_problem_handlers
 from opendispatch.legacy import routes as legacy_routes
-from opendispatch.ratelimit import RateLimiter
 from opendispatch.settings import Settings
 from opendispatch.storage.database import Database
 from opendispatch.storage.migrate import upgrade
@@ -111,17 +112,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(call_routes.router)
-    # Served first by a plain Starlette route (no FastAPI parameter solving or exit stacks); the
-    # FastAPI route above documents it in OpenAPI. serverId beyond 64 bits falls through to it (400).
-    app.router.routes.insert(
-        0,
-        Route(
-            "/v2/emergency/servers/{serverId:int}/calls/911",
-            call_routes.create_911_call_fast,
-            methods=["POST"],
-            include_in_schema=False,
-        ),
-    )
     app.include_router(community_routes.router)
     app.include_router(unit_routes.router)
     app.include_router(event_routes.router)

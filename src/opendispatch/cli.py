@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import click
 from sqlalchemy import Connection
@@ -23,7 +24,7 @@ from opendispatch.settings import Settings
 from opendispatch.storage.database import Database
 from opendispatch.storage.migrate import upgrade
 from opendispatch.units import service as units
-from opendispatch.web import service as web
+from opendispatch.web import maps, sessions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -164,12 +165,24 @@ def community_create(name: str, servers_count: int, plan: str, database: str | N
         created = communities.create_community(
             conn, name=name, now=_now(), servers_count=servers_count, plan=Plan[plan.upper()]
         )
+    link = console_link(created.community_id)
     _emit(
         as_json,
-        {"communityId": created.community_id, "apiKey": created.api_key, "servers": created.servers},
+        {
+            "communityId": created.community_id,
+            "apiKey": created.api_key,
+            "servers": created.servers,
+            "consolePath": link,
+        },
         f"communityId: {created.community_id}\napiKey:      {created.api_key}\n"
-        f"servers:     {', '.join(map(str, created.servers))}",
+        f"servers:     {', '.join(map(str, created.servers))}\n"
+        f"console:     {link}  (after this server's address: the login form fills in the community)",
     )
+
+
+def console_link(community_id: str) -> str:
+    """The console path a host hands a community's dispatchers: its login form has the id filled in."""
+    return f"/console?{urlencode({'community': community_id})}"
 
 
 @main.group()
@@ -257,7 +270,9 @@ def account_create(
             community_user_id=community_user_id,
         )
         if password_hash is not None:
-            web.set_password(conn, community_id=community_id, username=username, password_hash=password_hash)
+            sessions.set_password(
+                conn, community_id=community_id, username=username, password_hash=password_hash
+            )
     payload: dict[str, Any] = {"accountUuid": created.account_uuid, "secretUuid": created.secret_uuid}
     human = f"accountUuid: {created.account_uuid}\nsecretUuid:  {created.secret_uuid}"
     if dispatcher:
@@ -272,8 +287,8 @@ def _new_password_hash() -> str:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
     else:
         password = sys.stdin.readline().rstrip("\r\n")
-    web.check_password_rules(password)
-    return web.hash_password(password)
+    sessions.check_password_rules(password)
+    return sessions.hash_password(password)
 
 
 @account.command("password")
@@ -286,7 +301,7 @@ def account_password(community_id: str, username: str, database: str | None, as_
     """Set an account's console password (read from stdin); it becomes a dispatcher, its sessions end."""
     password_hash = _new_password_hash()
     with _transaction(database) as conn:
-        account_uuid = web.set_password(
+        account_uuid = sessions.set_password(
             conn, community_id=community_id, username=username, password_hash=password_hash
         )
     _emit(as_json, {"accountUuid": account_uuid, "dispatcher": True}, "Password set; open sessions ended.")
@@ -551,11 +566,11 @@ def map_set(
     community_id: str, server_id: int, image_path: str, bounds: str, database: str | None, as_json: bool
 ) -> None:
     """Give a server its map image and the game coordinates of its corners."""
-    corners = web.parse_bounds(bounds)
+    corners = maps.parse_bounds(bounds)
     with open(image_path, "rb") as image_file:
         image = image_file.read()
     with _transaction(database) as conn:
-        info = web.set_map(
+        info = maps.set_map(
             conn, community_id=community_id, server_id=server_id, image=image, bounds=corners, now=_now()
         )
     _emit(
@@ -574,7 +589,7 @@ def map_set(
 def map_clear(community_id: str, server_id: int, database: str | None, as_json: bool) -> None:
     """Take a server's map image away (the console draws a plain grid)."""
     with _transaction(database) as conn:
-        web.clear_map(conn, community_id=community_id, server_id=server_id)
+        maps.clear_map(conn, community_id=community_id, server_id=server_id)
     _emit(as_json, {"serverId": server_id, "cleared": True}, f"server {server_id}: map image cleared")
 
 

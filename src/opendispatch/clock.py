@@ -8,9 +8,15 @@ from typing import Protocol
 
 
 class Clock(Protocol):
-    """Anything that tells the current time in epoch milliseconds."""
+    """Anything that tells the wall-clock time, and a monotonic time for measuring waits."""
 
-    def now_ms(self) -> int: ...
+    def now_ms(self) -> int:
+        """Wall-clock time in epoch milliseconds: what is stored and shown."""
+        ...
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes back: rate limits and caches measure with it."""
+        ...
 
 
 class SystemClock:
@@ -18,6 +24,9 @@ class SystemClock:
 
     def now_ms(self) -> int:
         return time.time_ns() // 1_000_000
+
+    def monotonic(self) -> float:
+        return time.monotonic()
 
 
 def iso_utc(epoch_ms: int) -> str:

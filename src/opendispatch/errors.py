@@ -29,6 +29,12 @@ class NotAuthenticated(DomainError):
     status = 401
 
 
+class Forbidden(DomainError):
+    """The caller is known but may not do this (a console change without its CSRF token)."""
+
+    status = 403
+
+
 class NotFound(DomainError):
     """The thing does not exist in the caller's community (whether it exists elsewhere or not)."""
 

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Path
 from pydantic import Field
 
 # Ids are stored as 64-bit integers; a larger number can name nothing, so it is a 400, not a lookup.
 MAX_ID = 2**63 - 1
 Id = Annotated[int, Field(ge=-MAX_ID, le=MAX_ID)]
-
-ServerIdPath = Path(ge=-MAX_ID, le=MAX_ID, description="Configured server ID.", examples=[1])
-CallIdPath = Path(ge=-MAX_ID, le=MAX_ID, description="Call ID.")
-IdentIdPath = Path(ge=-MAX_ID, le=MAX_ID, description="Identifier (unit) ID.")

@@ -32,3 +32,20 @@ def test_created_911_call_is_answered_and_listed(server: LiveServer, community: 
         assert call["updated"].endswith("Z")
         listing = http.get("/v2/emergency/servers/1/calls").json()
     assert listing["emergencyCalls"] == [call]
+
+
+def test_who_is_calling_is_checked_before_the_path_on_every_route(server: LiveServer) -> None:
+    # A server id beyond 64 bits is a 400, but only for a caller the server knows.
+    huge = 2**64
+    with server.client() as anonymous:
+        assert anonymous.post(f"/v2/emergency/servers/{huge}/calls/911", json=NEW_911).status_code == 401
+        assert anonymous.get(f"/v2/emergency/servers/{huge}/calls").status_code == 401
+    with server.client("od_not-a-key") as unknown:
+        assert unknown.post(f"/v2/emergency/servers/{huge}/calls/911", json=NEW_911).status_code == 401
+
+
+def test_a_server_id_beyond_64_bits_is_a_400_naming_it(server: LiveServer, community: Community) -> None:
+    with server.client(community.api_key) as http:
+        answer = http.post(f"/v2/emergency/servers/{2**64}/calls/911", json=NEW_911)
+    assert answer.status_code == 400
+    assert [error["field"] for error in answer.json()["errors"]] == ["serverId"]

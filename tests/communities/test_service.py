@@ -8,10 +8,10 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import Connection
 
+from opendispatch.api.limits import DEFAULT_LIMITS
 from opendispatch.communities import service
 from opendispatch.communities.schemas import Plan, Principal
 from opendispatch.errors import InvalidInput, NotFound
-from opendispatch.ratelimit import DEFAULT_LIMITS
 from tests.support import Community, Provisioner, every_row_count
 
 T = TypeVar("T")

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from opendispatch.ratelimit import DEFAULT_LIMITS
+from opendispatch.api.limits import DEFAULT_LIMITS
 from tests.legacy.v1 import S1, SDK_HEADERS, World
 from tests.support import Community, LiveServer, Provisioner
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from opendispatch.web import service as web
+from opendispatch.web import sessions
 from tests.support import Community, LiveServer, Provisioner
 
 PASSWORD = "correct horse battery"
@@ -34,11 +34,11 @@ def dispatcher(
     """An account that may log in to the console, made as `account create --dispatcher` does."""
     account = provision.account(community, username, community_user_id)
     with provision.db.transaction() as conn:
-        web.set_password(
+        sessions.set_password(
             conn,
             community_id=community.community_id,
             username=username,
-            password_hash=web.hash_password(password),
+            password_hash=sessions.hash_password(password),
         )
     return account
 

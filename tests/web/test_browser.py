@@ -16,9 +16,10 @@ from playwright.sync_api import Page, expect
 
 from opendispatch.calls import service as calls
 from opendispatch.calls.schemas import NewEmergencyCall
+from opendispatch.cli import console_link
 from opendispatch.history.schemas import Actor
 from opendispatch.settings import Settings
-from opendispatch.web import service as web
+from opendispatch.web import maps
 from tests.support import Community, LiveServer, ManualClock, Provisioner
 from tests.web.support import (
     PASSWORD,
@@ -35,7 +36,9 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 def log_in(page: Page, server: LiveServer, community: Community, username: str = "alice") -> None:
     page.goto(f"{server.url}/console")
-    page.fill("#login-community", community.community_id)
+    page.wait_for_selector("#login-form[data-ready]", state="attached")
+    if page.is_visible("#login-community"):  # only asked while the server holds several communities
+        page.fill("#login-community", community.community_id)
     page.fill("#login-username", username)
     page.fill("#login-password", PASSWORD)
     page.click("#login-form button[type=submit]")
@@ -165,7 +168,7 @@ def test_another_communitys_dispatcher_sees_and_reaches_nothing_of_this_one(
     assert call("GET", "/console/api/servers/2/board") == 404  # Alpha has server 2, Bravo does not
     assert call("GET", f"/console/api/servers/1/calls/{call_id}") == 404
     assert call("GET", f"/console/api/servers/1/calls/{call_id}/draft") == 404
-    assert call("DELETE", f"/console/api/servers/1/calls/911/{call_id}") == 404
+    assert call("DELETE", f"/v2/emergency/servers/1/calls/911/{call_id}") == 404
     assert call("GET", f"/v2/emergency/servers/1/calls/{call_id}/snapshot.png") == 404
     with server.client(community.api_key) as api:
         assert [c["callId"] for c in api.get(f"{S1}/calls").json()["emergencyCalls"]] == [call_id]
@@ -218,7 +221,7 @@ def test_the_board_with_sample_data_is_screenshotted_for_the_docs(
     # so docs/console.png only changes when the console does.
     clock.ms = SCREENSHOT_START_MS
     with provision.db.transaction() as conn:
-        web.set_map(
+        maps.set_map(
             conn,
             community_id=community.community_id,
             server_id=1,
@@ -463,3 +466,23 @@ def test_the_board_catches_up_after_the_connection_drops(
     finally:
         page.context.close()
         restarted.stop()
+
+
+def test_the_login_asks_for_a_community_id_only_when_the_server_holds_several(
+    page: Page, server: LiveServer, provision: Provisioner, community: Community, alice: dict[str, str]
+) -> None:
+    page.goto(f"{server.url}/console")
+    expect(page.locator("#login-community-name")).to_have_text("Alpha")
+    expect(page.locator("#login-community")).to_be_hidden()
+    page.fill("#login-username", "alice")
+    page.fill("#login-password", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#app")).to_be_visible()
+
+    # A second community: the host hands each one a link that fills its id in.
+    bravo = provision.community("Bravo")
+    page.context.clear_cookies()
+    page.goto(f"{server.url}{console_link(bravo.community_id)}")
+    expect(page.locator("#login-community")).to_be_visible()
+    expect(page.locator("#login-community")).to_have_value(bravo.community_id)
+    expect(page.locator("#login-community-name")).to_be_hidden()

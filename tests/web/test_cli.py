@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 from PIL import Image
 
 from opendispatch.cli import main
-from opendispatch.web import service as web
+from opendispatch.web import maps
 from tests.support import Community, LiveServer, Provisioner
 from tests.web.support import C1, PASSWORD, Console
 
@@ -116,7 +116,7 @@ def test_map_set_stores_the_image_and_corners_and_map_clear_removes_them(
     )
     assert stored == {"serverId": 2, "width": 64, "height": 32, "bounds": [-4000.0, 8000.0, 4500.0, -4000.0]}
     with provision.db.transaction() as conn:
-        found = web.map_image(conn, community_id=community.community_id, server_id=2)
+        found = maps.map_image(conn, community_id=community.community_id, server_id=2)
     assert found.image == image_path.read_bytes() and found.bounds == (-4000.0, 8000.0, 4500.0, -4000.0)
 
     cleared = run(

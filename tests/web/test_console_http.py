@@ -12,7 +12,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from opendispatch.web import service as web
+from opendispatch.web import maps, sessions
 from tests.events.test_stream import Listener
 from tests.support import Community, LiveServer, ManualClock, Provisioner, new_911, new_dispatch
 from tests.web.support import C1, PASSWORD, S1, Console, dispatcher, place_unit
@@ -63,7 +63,7 @@ def test_login_sets_an_httponly_samesite_strict_cookie_and_answers_the_session(
         cookie = SimpleCookie(answer.headers["set-cookie"])["od_console"]
         assert cookie["httponly"] and cookie["samesite"].lower() == "strict" and cookie["path"] == "/"
         assert not cookie["secure"]  # plain http on loopback; over https the cookie is Secure
-        assert int(cookie["max-age"]) == web.SESSION_MS // 1000
+        assert int(cookie["max-age"]) == sessions.SESSION_MS // 1000
         session = answer.json()
         assert session["username"] == "alice" and session["communityName"] == "Alpha"
         assert session["communityUserId"] == "license:dispatch-alice"
@@ -115,7 +115,7 @@ def test_every_change_needs_the_sessions_csrf_token_and_the_same_origin(
     console = Console(server, community)
     token = console.session["csrfToken"]
     body = new_911(caller="From the console")
-    path = f"{C1}/calls/911"
+    path = f"{S1}/calls/911"
     before = provision.row_counts()
     for headers in (
         {"X-CSRF-Token": ""},
@@ -151,7 +151,7 @@ def test_a_session_expires_after_a_shift(
 ) -> None:
     console = Console(server, community)
     assert console.get(f"{C1}/board").status_code == 200
-    clock.advance(seconds=web.SESSION_MS / 1000)
+    clock.advance(seconds=sessions.SESSION_MS / 1000)
     assert console.get(f"{C1}/board").status_code == 401
 
 
@@ -178,14 +178,14 @@ def test_a_dispatcher_reaches_nothing_of_another_community(
         mallory.get(f"{S1}/calls/{emergency}/snapshot.png"),
         mallory.get(f"{S1}/dispatch-calls/{dispatch}/nearest-units"),
         mallory.get(f"{C1}/map/image"),
-        mallory.delete(f"{C1}/calls/911/{emergency}"),
-        mallory.patch(f"{C1}/dispatch-calls/{dispatch}", {"title": "Taken over"}),
-        mallory.post(f"{C1}/dispatch-calls/{dispatch}/notes", {"note": "hi"}),
-        mallory.post(f"{C1}/dispatch-calls/close", {"callIds": [dispatch]}),
+        mallory.delete(f"{S1}/calls/911/{emergency}"),
+        mallory.patch(f"{S1}/dispatch-calls/{dispatch}", {"title": "Taken over"}),
+        mallory.post(f"{S1}/dispatch-calls/{dispatch}/notes", {"note": "hi"}),
+        mallory.post(f"{S1}/dispatch-calls/close", {"callIds": [dispatch]}),
         mallory.post(f"{C1}/dispatch-calls/{dispatch}/attach-nearest"),
-        mallory.patch(f"{C1}/dispatch-calls/{dispatch}/primary", {"identId": -1}),
+        mallory.patch(f"{S1}/dispatch-calls/{dispatch}/primary", {"identId": -1}),
         mallory.post(f"{C1}/dispatch-calls", {**new_dispatch(), "sourceCallId": emergency}),
-        mallory.post("/console/api/servers/2/calls/911", new_911()),
+        mallory.post("/v2/emergency/servers/2/calls/911", new_911()),
     ]
     assert [answer.status_code for answer in attempts] == [404] * len(attempts), [a.text for a in attempts]
     assert provision.row_counts() == before
@@ -203,21 +203,21 @@ def test_every_console_action_is_stored_and_recorded_with_the_dispatchers_name(
     first = place_unit(provision, community, server, name="One", unit_num="1A-01", x=10, y=10)
     second = place_unit(provision, community, server, name="Two", unit_num="1A-02", x=50, y=50)
     console = Console(server, community)
-    placed = console.post(f"{C1}/calls/911", new_911(metaData={"x": "0", "y": "0", "postal": "9001"})).json()
+    placed = console.post(f"{S1}/calls/911", new_911(metaData={"x": "0", "y": "0", "postal": "9001"})).json()
     draft = console.get(f"{C1}/calls/{placed['callId']}/draft").json()
     made = console.post(f"{C1}/dispatch-calls", {**draft, "communityUserIds": []})
     assert made.status_code == 200, made.text
     call_id = made.json()["callId"]
     steps = [
-        console.patch(f"{C1}/dispatch-calls/{call_id}", {"title": "Shots fired", "priority": 2}),
+        console.patch(f"{S1}/dispatch-calls/{call_id}", {"title": "Shots fired", "priority": 2}),
         console.post(f"{C1}/dispatch-calls/{call_id}/attach-nearest"),
-        console.post(f"{C1}/dispatch-calls/{call_id}/attachments", {"identIds": [second]}),
-        console.patch(f"{C1}/dispatch-calls/{call_id}/primary", {"identId": second}),
-        console.patch(f"{C1}/units/status", {"identIds": [second], "status": 3}),
+        console.post(f"{S1}/dispatch-calls/{call_id}/attachments", {"identIds": [second]}),
+        console.patch(f"{S1}/dispatch-calls/{call_id}/primary", {"identId": second}),
+        console.patch(f"{S1}/units/status", {"identIds": [second], "status": 3}),
         console.post(f"{C1}/dispatch-calls/{call_id}/detachments", {"identIds": [first]}),
-        console.post(f"{C1}/dispatch-calls/{call_id}/notes", {"note": "Window broken", "label": "1A-02"}),
-        console.post(f"{C1}/dispatch-calls/close", {"callIds": [call_id]}),
-        console.delete(f"{C1}/calls/911/{placed['callId']}"),
+        console.post(f"{S1}/dispatch-calls/{call_id}/notes", {"note": "Window broken", "label": "1A-02"}),
+        console.post(f"{S1}/dispatch-calls/close", {"callIds": [call_id]}),
+        console.delete(f"{S1}/calls/911/{placed['callId']}"),
     ]
     assert [step.status_code for step in steps] == [200] * len(steps), [step.text for step in steps]
     assert steps[1].json() == {"callId": call_id, "identIds": [first]}  # the nearest one
@@ -256,11 +256,11 @@ def test_console_answers_are_problems_with_the_api_status_codes(
     server: LiveServer, community: Community, alice: dict[str, str]
 ) -> None:
     console = Console(server, community)
-    assert console.post(f"{C1}/calls/911", {"caller": "x"}).status_code == 400
+    assert console.post(f"{S1}/calls/911", {"caller": "x"}).status_code == 400
     assert console.get(f"{C1}/calls/999").status_code == 404
     call_id = console.post(f"{C1}/dispatch-calls", new_dispatch(metaData={})).json()["callId"]
-    assert console.post(f"{C1}/dispatch-calls/close", {"callIds": [call_id]}).status_code == 200
-    again = console.post(f"{C1}/dispatch-calls/close", {"callIds": [call_id]})
+    assert console.post(f"{S1}/dispatch-calls/close", {"callIds": [call_id]}).status_code == 200
+    again = console.post(f"{S1}/dispatch-calls/close", {"callIds": [call_id]})
     assert again.status_code == 409 and again.headers["content-type"] == "application/problem+json"
     assert console.get(f"{C1}/calls/{call_id}/nearest-units").status_code == 409  # no x/y
     assert console.post(f"{C1}/dispatch-calls/{call_id}/attach-nearest").status_code == 409
@@ -319,8 +319,8 @@ def test_a_snapshot_is_a_png_for_an_api_key_or_a_console_session(
         answer = api.get(f"{S1}/calls/{located}/snapshot.png")
         assert answer.status_code == 200 and answer.headers["content-type"] == "image/png"
         image = Image.open(io.BytesIO(answer.content)).convert("RGB")
-        assert image.size == web.SNAPSHOT_SIZE
-        assert image.getpixel((image.width // 2, image.height // 2)) == web.MARKER_COLOUR
+        assert image.size == maps.SNAPSHOT_SIZE
+        assert image.getpixel((image.width // 2, image.height // 2)) == maps.MARKER_COLOUR
         assert api.get(f"{S1}/calls/{nowhere}/snapshot.png").status_code == 409
         assert api.get(f"{S1}/calls/9999/snapshot.png").status_code == 404
         assert api.get(f"/v2/emergency/servers/7/calls/{located}/snapshot.png").status_code == 404
@@ -350,7 +350,7 @@ def test_a_snapshot_draws_the_servers_map_image(
     out = io.BytesIO()
     Image.new("RGB", (100, 100), (30, 140, 60)).save(out, format="PNG")
     with provision.db.transaction() as conn:
-        web.set_map(
+        maps.set_map(
             conn,
             community_id=community.community_id,
             server_id=1,
@@ -403,9 +403,42 @@ def test_the_board_pages_closed_calls_newest_first(
         for n in range(3)
     ]
     for call_id in made:
-        assert console.post(f"{C1}/dispatch-calls/close", {"callIds": [call_id]}).status_code == 200
+        assert console.post(f"{S1}/dispatch-calls/close", {"callIds": [call_id]}).status_code == 200
     board = console.get(f"{C1}/board", params={"closedLimit": 2, "closedOffset": 0}).json()
     assert board["closedCallCount"] == 3 and [call["callId"] for call in board["closedCalls"]] == made[:0:-1]
     older = console.get(f"{C1}/board", params={"closedLimit": 2, "closedOffset": 2}).json()
     assert [call["callId"] for call in older["closedCalls"]] == made[:1]
     assert console.get(f"{C1}/board", params={"closedLimit": 101}).status_code == 400
+
+
+def test_a_server_with_one_community_asks_for_no_community_id(
+    server: LiveServer, community: Community, alice: dict[str, str]
+) -> None:
+    with httpx.Client(base_url=server.url) as http:
+        options = http.get(LOGIN).json()
+        assert options == {
+            "communityId": community.community_id,
+            "communityName": "Alpha",
+            "askCommunityId": False,
+        }
+        answer = http.post(LOGIN, json={"username": "alice", "password": PASSWORD})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["communityId"] == community.community_id
+        assert http.get("/console/api/session").status_code == 200
+
+
+def test_with_several_communities_a_login_names_its_community(
+    server: LiveServer, provision: Provisioner, community: Community, alice: dict[str, str]
+) -> None:
+    bravo = provision.community("Bravo")
+    dispatcher(provision, bravo, "bob")
+    with httpx.Client(base_url=server.url) as http:
+        assert http.get(LOGIN).json() == {"communityId": None, "communityName": None, "askCommunityId": True}
+        unnamed = http.post(LOGIN, json={"username": "bob", "password": PASSWORD})
+        assert unnamed.status_code == 400
+        assert [error["field"] for error in unnamed.json()["errors"]] == ["communityId"]
+        assert "set-cookie" not in unnamed.headers
+        named = http.post(
+            LOGIN, json={"communityId": bravo.community_id, "username": "bob", "password": PASSWORD}
+        )
+        assert named.status_code == 200 and named.json()["communityName"] == "Bravo"

@@ -18,7 +18,7 @@ from opendispatch.errors import Conflict, InvalidInput, NotFound
 from opendispatch.history.schemas import Actor
 from opendispatch.units import service as units
 from opendispatch.units.schemas import LocationUpdate, UnitLocations, UnitStatusChange
-from opendispatch.web import service as web
+from opendispatch.web import board, maps, sessions
 from opendispatch.web.models import console_sessions
 from opendispatch.web.schemas import CallPoint, ConsoleNewDispatchCall
 from tests.support import Community, Provisioner
@@ -45,11 +45,11 @@ def make_dispatcher(
     units.create_account(
         conn, community_id=community.community_id, username=username, now=NOW, community_user_id=user_id
     )
-    web.set_password(
+    sessions.set_password(
         conn,
         community_id=community.community_id,
         username=username,
-        password_hash=web.hash_password(PASSWORD),
+        password_hash=sessions.hash_password(PASSWORD),
     )
 
 
@@ -124,50 +124,50 @@ def unit_at(
 
 
 def test_passwords_are_argon2id_hashes_that_verify_only_the_right_password() -> None:
-    hashed = web.hash_password(PASSWORD)
+    hashed = sessions.hash_password(PASSWORD)
     assert hashed.startswith("$argon2id$") and PASSWORD not in hashed
-    assert web.verify_password(hashed, PASSWORD) == (True, False)
-    assert web.verify_password(hashed, PASSWORD + "!") == (False, False)
-    assert web.verify_password(None, PASSWORD) == (False, False)  # no password set: never a match
-    assert web.verify_password("not a hash", PASSWORD) == (False, False)
+    assert sessions.verify_password(hashed, PASSWORD) == (True, False)
+    assert sessions.verify_password(hashed, PASSWORD + "!") == (False, False)
+    assert sessions.verify_password(None, PASSWORD) == (False, False)  # no password set: never a match
+    assert sessions.verify_password("not a hash", PASSWORD) == (False, False)
 
 
 def test_an_unknown_username_costs_what_a_wrong_password_costs() -> None:
     # The hash verified in place of a missing one has the parameters every new hash gets.
-    assert web._DUMMY_HASH.startswith("$argon2id$")
-    assert not web._hasher.check_needs_rehash(web._DUMMY_HASH)
+    assert sessions._DUMMY_HASH.startswith("$argon2id$")
+    assert not sessions._hasher.check_needs_rehash(sessions._DUMMY_HASH)
 
 
 def test_password_rules() -> None:
     with pytest.raises(InvalidInput):
-        web.check_password_rules("short")
+        sessions.check_password_rules("short")
     with pytest.raises(InvalidInput):
-        web.check_password_rules("x" * 1025)
-    web.check_password_rules("eight ch")
+        sessions.check_password_rules("x" * 1025)
+    sessions.check_password_rules("eight ch")
 
 
 def test_only_accounts_with_a_password_are_dispatchers(conn: Connection, community: Community) -> None:
     units.create_account(conn, community_id=community.community_id, username="bob", now=NOW)
-    assert web.find_dispatcher(conn, community_id=community.community_id, username="bob") is None
-    assert web.find_dispatcher(conn, community_id=community.community_id, username="nobody") is None
+    assert sessions.find_dispatcher(conn, community_id=community.community_id, username="bob") is None
+    assert sessions.find_dispatcher(conn, community_id=community.community_id, username="nobody") is None
     with pytest.raises(NotFound):
-        web.set_password(conn, community_id=community.community_id, username="nobody", password_hash="x")
-    web.set_password(conn, community_id=community.community_id, username="bob", password_hash="h")
-    found = web.find_dispatcher(conn, community_id=community.community_id, username=" bob ")
+        sessions.set_password(conn, community_id=community.community_id, username="nobody", password_hash="x")
+    sessions.set_password(conn, community_id=community.community_id, username="bob", password_hash="h")
+    found = sessions.find_dispatcher(conn, community_id=community.community_id, username=" bob ")
     assert found is not None and found.password_hash == "h"
-    assert web.find_dispatcher(conn, community_id=other_community(conn), username="bob") is None
+    assert sessions.find_dispatcher(conn, community_id=other_community(conn), username="bob") is None
 
 
 def test_a_session_is_a_hashed_token_that_expires_and_ends(conn: Connection, community: Community) -> None:
     make_dispatcher(conn, community, "alice", "license:alice")
-    found = web.find_dispatcher(conn, community_id=community.community_id, username="alice")
+    found = sessions.find_dispatcher(conn, community_id=community.community_id, username="alice")
     assert found is not None
-    token, expires_at = web.open_session(conn, dispatcher=found, now=NOW)
-    assert expires_at == NOW + web.SESSION_MS
+    token, expires_at = sessions.open_session(conn, dispatcher=found, now=NOW)
+    assert expires_at == NOW + sessions.SESSION_MS
     stored = conn.execute(select(console_sessions.c.token_hash)).scalars().all()
     assert token not in stored and len(stored) == 1  # only a hash of the token is kept
 
-    user = web.session_user(conn, token=token, now=NOW + 1000)
+    user = sessions.session_user(conn, token=token, now=NOW + 1000)
     assert user is not None
     assert (user.community_id, user.username, user.community_user_id) == (
         community.community_id,
@@ -175,26 +175,26 @@ def test_a_session_is_a_hashed_token_that_expires_and_ends(conn: Connection, com
         "license:alice",
     )
     assert user.actor == Actor("user", "alice", community_user_id="license:alice", api_ids=("license:alice",))
-    assert user.csrf_token == web.csrf_token(token) and user.csrf_token != token
-    assert web.session_user(conn, token=token + "x", now=NOW) is None
-    assert web.session_user(conn, token=token, now=expires_at) is None  # expired
+    assert user.csrf_token == sessions.csrf_token(token) and user.csrf_token != token
+    assert sessions.session_user(conn, token=token + "x", now=NOW) is None
+    assert sessions.session_user(conn, token=token, now=expires_at) is None  # expired
 
-    second, _ = web.open_session(conn, dispatcher=found, now=NOW)
-    assert web.csrf_token(second) != user.csrf_token  # each session has its own CSRF token
-    web.close_session(conn, token_hash=user.token_hash)
-    assert web.session_user(conn, token=token, now=NOW) is None
-    assert web.session_user(conn, token=second, now=NOW) is not None
+    second, _ = sessions.open_session(conn, dispatcher=found, now=NOW)
+    assert sessions.csrf_token(second) != user.csrf_token  # each session has its own CSRF token
+    sessions.close_session(conn, token_hash=user.token_hash)
+    assert sessions.session_user(conn, token=token, now=NOW) is None
+    assert sessions.session_user(conn, token=second, now=NOW) is not None
     # A new password ends every session of the account.
-    web.set_password(conn, community_id=community.community_id, username="alice", password_hash="new")
-    assert web.session_user(conn, token=second, now=NOW) is None
+    sessions.set_password(conn, community_id=community.community_id, username="alice", password_hash="new")
+    assert sessions.session_user(conn, token=second, now=NOW) is None
 
 
 def test_a_rehash_replaces_the_stored_hash_at_login(conn: Connection, community: Community) -> None:
     make_dispatcher(conn, community, "alice")
-    found = web.find_dispatcher(conn, community_id=community.community_id, username="alice")
+    found = sessions.find_dispatcher(conn, community_id=community.community_id, username="alice")
     assert found is not None
-    web.open_session(conn, dispatcher=found, now=NOW, new_hash="$argon2id$stronger")
-    again = web.find_dispatcher(conn, community_id=community.community_id, username="alice")
+    sessions.open_session(conn, dispatcher=found, now=NOW, new_hash="$argon2id$stronger")
+    again = sessions.find_dispatcher(conn, community_id=community.community_id, username="alice")
     assert again is not None and again.password_hash == "$argon2id$stronger"
 
 
@@ -208,28 +208,28 @@ def png(width: int = 40, height: int = 30, colour: tuple[int, int, int] = (10, 2
 
 
 def test_bounds_are_four_numbers_spanning_an_area() -> None:
-    assert web.parse_bounds("-1500, 500,1500,-2500") == (-1500.0, 500.0, 1500.0, -2500.0)
+    assert maps.parse_bounds("-1500, 500,1500,-2500") == (-1500.0, 500.0, 1500.0, -2500.0)
     for bad in ("1,2,3", "1,2,3,4,5", "a,b,c,d", "0,0,0,5", "0,1,5,1", "nan,0,1,1", ""):
         with pytest.raises(InvalidInput):
-            web.parse_bounds(bad)
+            maps.parse_bounds(bad)
 
 
 def test_a_map_image_is_kept_per_server_and_replaced_or_cleared(
     conn: Connection, community: Community
 ) -> None:
     image = png()
-    info = web.set_map(
+    info = maps.set_map(
         conn, community_id=community.community_id, server_id=1, image=image, bounds=(0, 10, 10, 0), now=NOW
     )
     assert (info.width, info.height, info.bounds) == (40, 30, [0.0, 10.0, 10.0, 0.0])
     assert info.imageUrl == f"/console/api/servers/1/map/image?v={NOW}"
-    stored = web.map_image(conn, community_id=community.community_id, server_id=1)
+    stored = maps.map_image(conn, community_id=community.community_id, server_id=1)
     assert (stored.image, stored.content_type) == (image, "image/png")
-    assert web.map_info(conn, community_id=community.community_id, server_id=2) is None
+    assert maps.map_info(conn, community_id=community.community_id, server_id=2) is None
 
     jpeg = io.BytesIO()
     Image.new("RGB", (8, 8)).save(jpeg, format="JPEG")
-    web.set_map(
+    maps.set_map(
         conn,
         community_id=community.community_id,
         server_id=1,
@@ -237,38 +237,38 @@ def test_a_map_image_is_kept_per_server_and_replaced_or_cleared(
         bounds=(0, 1, 1, 0),
         now=NOW + 1,
     )
-    assert web.map_image(conn, community_id=community.community_id, server_id=1).content_type == "image/jpeg"
-    assert web.map_version(conn, community_id=community.community_id, server_id=1) == NOW + 1
+    assert maps.map_image(conn, community_id=community.community_id, server_id=1).content_type == "image/jpeg"
+    assert maps.map_version(conn, community_id=community.community_id, server_id=1) == NOW + 1
 
     other = other_community(conn)
     with pytest.raises(NotFound):
-        web.map_image(conn, community_id=other, server_id=1)
+        maps.map_image(conn, community_id=other, server_id=1)
     with pytest.raises(NotFound):
-        web.set_map(conn, community_id=other, server_id=2, image=image, bounds=(0, 1, 1, 0), now=NOW)
-    web.clear_map(conn, community_id=community.community_id, server_id=1)
-    assert web.map_info(conn, community_id=community.community_id, server_id=1) is None
+        maps.set_map(conn, community_id=other, server_id=2, image=image, bounds=(0, 1, 1, 0), now=NOW)
+    maps.clear_map(conn, community_id=community.community_id, server_id=1)
+    assert maps.map_info(conn, community_id=community.community_id, server_id=1) is None
 
 
 def test_only_readable_images_of_a_sane_size_are_taken() -> None:
     with pytest.raises(InvalidInput, match="readable"):
-        web.inspect_image(b"hello")
+        maps.inspect_image(b"hello")
     gif = io.BytesIO()
     Image.new("RGB", (4, 4)).save(gif, format="GIF")
     with pytest.raises(InvalidInput, match="GIF"):
-        web.inspect_image(gif.getvalue())
+        maps.inspect_image(gif.getvalue())
     with pytest.raises(InvalidInput, match="8192"):
-        web.inspect_image(png(8193, 2))
-    assert web.inspect_image(png(8, 4)) == ("image/png", 8, 4)
+        maps.inspect_image(png(8193, 2))
+    assert maps.inspect_image(png(8, 4)) == ("image/png", 8, 4)
 
 
 # -- where calls are, and the units nearest to them ------------------------------------------------------
 
 
 def test_a_calls_point_comes_from_its_metadata() -> None:
-    assert web.point_of({"x": "1.5", "y": "-2", "radius": "30"}) == CallPoint(x=1.5, y=-2.0, radius=30.0)
-    assert web.point_of({"x": "1", "y": "2", "radius": "-4"}) == CallPoint(x=1.0, y=2.0, radius=None)
+    assert maps.point_of({"x": "1.5", "y": "-2", "radius": "30"}) == CallPoint(x=1.5, y=-2.0, radius=30.0)
+    assert maps.point_of({"x": "1", "y": "2", "radius": "-4"}) == CallPoint(x=1.0, y=2.0, radius=None)
     for meta in ({}, {"x": "1"}, {"x": "a", "y": "2"}, {"x": "inf", "y": "2"}, {"x": "nan", "y": "1"}):
-        assert web.point_of(meta) is None
+        assert maps.point_of(meta) is None
 
 
 def test_nearest_units_are_available_free_units_with_coordinates_nearest_first(
@@ -293,20 +293,20 @@ def test_nearest_units_are_available_free_units_with_coordinates_nearest_first(
         actor=ALICE,
     )
 
-    found = web.nearest_units(conn, community_id=community.community_id, server_id=1, call_id=call_id)
+    found = board.nearest_units(conn, community_id=community.community_id, server_id=1, call_id=call_id)
     assert (found.x, found.y) == (100.0, 100.0)
     assert [unit.identId for unit in found.units] == [near, middle, far]
     assert [unit.distance for unit in found.units] == [14.1, 150.0, 500.0]
-    limited = web.nearest_units(
+    limited = board.nearest_units(
         conn, community_id=community.community_id, server_id=1, call_id=call_id, limit=1
     )
     assert [unit.identId for unit in limited.units] == [near]
 
-    attached = web.attach_nearest(
+    attached = board.attach_nearest(
         conn, community_id=community.community_id, server_id=1, call_id=call_id, now=NOW, actor=ALICE
     )
     assert attached.identIds == [near]
-    again = web.nearest_units(conn, community_id=community.community_id, server_id=1, call_id=call_id)
+    again = board.nearest_units(conn, community_id=community.community_id, server_id=1, call_id=call_id)
     assert [unit.identId for unit in again.units] == [middle, far]  # it is on a call now
 
 
@@ -316,9 +316,9 @@ def test_nearest_units_need_a_call_with_coordinates_on_the_server(
     no_point = new_dispatch(conn, community)
     emergency = new_911(conn, community, x="5", y="5")
     with pytest.raises(Conflict, match="no x/y"):
-        web.nearest_units(conn, community_id=community.community_id, server_id=1, call_id=no_point)
+        board.nearest_units(conn, community_id=community.community_id, server_id=1, call_id=no_point)
     with pytest.raises(Conflict):
-        web.attach_nearest(
+        board.attach_nearest(
             conn,
             community_id=community.community_id,
             server_id=1,
@@ -328,19 +328,19 @@ def test_nearest_units_need_a_call_with_coordinates_on_the_server(
         )  # no unit has reported a position
     # A 911 call has nearest units in the console, but is not a dispatch call for the v2 endpoint.
     assert (
-        web.nearest_units(conn, community_id=community.community_id, server_id=1, call_id=emergency).units
+        board.nearest_units(conn, community_id=community.community_id, server_id=1, call_id=emergency).units
         == []
     )
     with pytest.raises(NotFound):
-        web.nearest_units(
+        board.nearest_units(
             conn, community_id=community.community_id, server_id=1, call_id=emergency, dispatch_only=True
         )
     other = other_community(conn)
     for server_id in (1, 2):
         with pytest.raises(NotFound):
-            web.nearest_units(conn, community_id=other, server_id=server_id, call_id=emergency)
+            board.nearest_units(conn, community_id=other, server_id=server_id, call_id=emergency)
     with pytest.raises(NotFound):
-        web.nearest_units(conn, community_id=community.community_id, server_id=2, call_id=emergency)
+        board.nearest_units(conn, community_id=community.community_id, server_id=2, call_id=emergency)
 
 
 # -- dispatch calls made from 911 calls, and the board ---------------------------------------------------
@@ -360,18 +360,18 @@ def test_a_draft_is_prefilled_from_the_911_calls_metadata(conn: Connection, comm
         radius="40",
         phone="555-0100",
     )
-    draft = web.dispatch_draft(conn, community_id=community.community_id, server_id=1, call_id=call_id)
+    draft = board.dispatch_draft(conn, community_id=community.community_id, server_id=1, call_id=call_id)
     assert (draft.postal, draft.block, draft.code, draft.priority) == ("9001", "100", "10-71", 3)
     assert (draft.address, draft.title, draft.sourceCallId) == ("Alta St", "Shots fired", call_id)
     assert draft.description == "Shots fired\nbehind the bank"
     assert draft.metaData == {"x": "1", "y": "2", "z": "3", "radius": "40"}
     assert draft.notes == [{"label": "911", "type": "text", "content": "Caller: Jane"}]
-    plain = web.dispatch_draft(
+    plain = board.dispatch_draft(
         conn, community_id=community.community_id, server_id=1, call_id=new_911(conn, community, priority="9")
     )
     assert (plain.postal, plain.code, plain.priority, plain.metaData) == ("", "", 1, {})  # emergency: 1
     with pytest.raises(NotFound):
-        web.dispatch_draft(conn, community_id=community.community_id, server_id=2, call_id=call_id)
+        board.dispatch_draft(conn, community_id=community.community_id, server_id=2, call_id=call_id)
 
 
 def console_call(**fields: Any) -> ConsoleNewDispatchCall:
@@ -396,7 +396,7 @@ def test_a_dispatch_call_from_a_911_call_is_linked_and_can_take_it_off_the_queue
 ) -> None:
     source = new_911(conn, community, x="1", y="2")
     unit = unit_at(conn, community, "u1", 0, 0)
-    created = web.open_dispatch_call(
+    created = board.open_dispatch_call(
         conn,
         community_id=community.community_id,
         server_id=1,
@@ -405,18 +405,18 @@ def test_a_dispatch_call_from_a_911_call_is_linked_and_can_take_it_off_the_queue
         actor=ALICE,
     )
     assert created.idents == [unit] and created.primary == unit
-    board = web.board(
+    shown = board.board(
         conn, community_id=community.community_id, server_id=1, closed_limit=10, closed_offset=0, now=NOW
     )
-    assert board.emergencyCalls == []
-    (active,) = board.activeCalls
+    assert shown.emergencyCalls == []
+    (active,) = shown.activeCalls
     assert active.sourceCallId == source and active.createdMs == NOW
     dispatch_history = calls.dispatch_call_history(
         conn, community_id=community.community_id, server_id=1, call_id=created.callId
     )
     assert dispatch_history.entries[0].details["sourceCallId"] == source
     assert {entry.actor["name"] for entry in dispatch_history.entries} == {"alice"}
-    detail = web.call_detail(conn, community_id=community.community_id, server_id=1, call_id=created.callId)
+    detail = board.call_detail(conn, community_id=community.community_id, server_id=1, call_id=created.callId)
     assert detail.kind == "dispatch" and detail.dispatch is not None
     assert detail.dispatch.sourceCallId == source and detail.point is None
 
@@ -426,7 +426,7 @@ def test_a_link_to_a_911_call_elsewhere_stores_nothing(provision: Provisioner, c
         on_two = new_911(conn, community, server_id=2)
     before = provision.row_counts()
     with pytest.raises(NotFound), provision.db.transaction() as conn:
-        web.open_dispatch_call(
+        board.open_dispatch_call(
             conn,
             community_id=community.community_id,
             server_id=1,
@@ -442,7 +442,7 @@ def test_the_911_queue_is_newest_first_and_shows_what_was_made_of_each_call(
 ) -> None:
     first = new_911(conn, community)
     second = new_911(conn, community, x="4", y="5")
-    made = web.open_dispatch_call(
+    made = board.open_dispatch_call(
         conn,
         community_id=community.community_id,
         server_id=1,
@@ -451,16 +451,16 @@ def test_the_911_queue_is_newest_first_and_shows_what_was_made_of_each_call(
         actor=ALICE,
     )
     offline = unit_at(conn, community, "off", None, None, status=0)
-    board = web.board(
+    shown = board.board(
         conn, community_id=community.community_id, server_id=1, closed_limit=10, closed_offset=0, now=NOW
     )
-    assert [call.callId for call in board.emergencyCalls] == [second, first]
-    assert board.emergencyCalls[1].dispatchCallIds == [made.callId]
-    assert offline in [unit.identId for unit in board.units]  # the board lists offline units too
-    detail = web.call_detail(conn, community_id=community.community_id, server_id=1, call_id=first)
+    assert [call.callId for call in shown.emergencyCalls] == [second, first]
+    assert shown.emergencyCalls[1].dispatchCallIds == [made.callId]
+    assert offline in [unit.identId for unit in shown.units]  # the board lists offline units too
+    detail = board.call_detail(conn, community_id=community.community_id, server_id=1, call_id=first)
     assert detail.kind == "emergency" and detail.point is None and detail.snapshotUrl is None
     assert [entry.action for entry in detail.history] == ["created", "dispatched"]
-    pointed = web.call_detail(conn, community_id=community.community_id, server_id=1, call_id=second)
+    pointed = board.call_detail(conn, community_id=community.community_id, server_id=1, call_id=second)
     assert pointed.snapshotUrl == f"/v2/emergency/servers/1/calls/{second}/snapshot.png"
 
 
@@ -479,7 +479,7 @@ def test_detaching_from_a_call_needs_the_unit_to_be_on_it(conn: Connection, comm
             actor=ALICE,
         )
     with pytest.raises(Conflict, match=str(elsewhere)):
-        web.detach_from_call(
+        board.detach_from_call(
             conn,
             community_id=community.community_id,
             server_id=1,
@@ -488,7 +488,7 @@ def test_detaching_from_a_call_needs_the_unit_to_be_on_it(conn: Connection, comm
             now=NOW,
             actor=ALICE,
         )
-    assert web.detach_from_call(
+    assert board.detach_from_call(
         conn,
         community_id=community.community_id,
         server_id=1,
@@ -497,35 +497,35 @@ def test_detaching_from_a_call_needs_the_unit_to_be_on_it(conn: Connection, comm
         now=NOW,
         actor=ALICE,
     ) == [on_it]
-    assert web.attached_to(conn, community_id=community.community_id, server_id=1, call_id=call_id) == []
+    assert board.attached_to(conn, community_id=community.community_id, server_id=1, call_id=call_id) == []
 
 
 # -- location snapshots ----------------------------------------------------------------------------------
 
-W, H = web.SNAPSHOT_SIZE
+W, H = maps.SNAPSHOT_SIZE
 CENTRE = (W // 2, H // 2)
 
 
 def decoded(png_bytes: bytes) -> Image.Image:
     image = Image.open(io.BytesIO(png_bytes))
-    assert image.format == "PNG" and image.size == web.SNAPSHOT_SIZE
+    assert image.format == "PNG" and image.size == maps.SNAPSHOT_SIZE
     return image.convert("RGB")
 
 
 def test_a_snapshot_without_a_map_is_a_grid_with_the_marker_at_the_centre() -> None:
-    image = decoded(web.render_snapshot(CallPoint(x=425.1, y=-979.2, radius=None), None, label="#7"))
-    assert image.getpixel(CENTRE) == web.MARKER_COLOUR
-    assert image.getpixel((CENTRE[0] + 5, CENTRE[1] - 5)) == web.MARKER_COLOUR
-    assert image.getpixel((10, 10)) != web.MARKER_COLOUR
+    image = decoded(maps.render_snapshot(CallPoint(x=425.1, y=-979.2, radius=None), None, label="#7"))
+    assert image.getpixel(CENTRE) == maps.MARKER_COLOUR
+    assert image.getpixel((CENTRE[0] + 5, CENTRE[1] - 5)) == maps.MARKER_COLOUR
+    assert image.getpixel((10, 10)) != maps.MARKER_COLOUR
     colours = image.crop((0, 0, W, H - 24)).getcolors(maxcolors=W * H) or []
     assert len(colours) > 2  # grid lines over the background
 
 
 def test_a_snapshot_draws_the_radius_as_a_circle() -> None:
-    plain = decoded(web.render_snapshot(CallPoint(x=0, y=0, radius=None), None))
-    ringed = decoded(web.render_snapshot(CallPoint(x=0, y=0, radius=100), None))
+    plain = decoded(maps.render_snapshot(CallPoint(x=0, y=0, radius=None), None))
+    ringed = decoded(maps.render_snapshot(CallPoint(x=0, y=0, radius=100), None))
     # 500 game units span the 512 pixels: the ring of radius 100 is ~102 pixels right of the centre.
-    scale = (W / 2) / web.SNAPSHOT_HALF_SPAN
+    scale = (W / 2) / maps.SNAPSHOT_HALF_SPAN
     ring = (int(CENTRE[0] + 100 * scale), CENTRE[1] + 3)
     assert ringed.getpixel(ring) != plain.getpixel(ring)
     inside = (CENTRE[0] + 50, CENTRE[1] + 40)
@@ -542,20 +542,20 @@ def test_a_snapshot_crops_the_map_image_north_up_around_the_call() -> None:
     image.paste(quadrants["se"], (100, 100, 200, 200))
     out = io.BytesIO()
     image.save(out, format="PNG")
-    stored = web.MapImage(
+    stored = maps.MapImage(
         image=out.getvalue(), content_type="image/png", bounds=(0, 1000, 1000, 0), updated_at=1
     )
-    base = web.decode_map(stored)
+    base = maps.decode_map(stored)
 
-    shot = decoded(web.render_snapshot(CallPoint(x=500, y=500, radius=None), base))
-    assert shot.getpixel(CENTRE) == web.MARKER_COLOUR
+    shot = decoded(maps.render_snapshot(CallPoint(x=500, y=500, radius=None), base))
+    assert shot.getpixel(CENTRE) == maps.MARKER_COLOUR
     assert shot.getpixel((CENTRE[0] - 60, CENTRE[1] - 60)) == quadrants["nw"]
     assert shot.getpixel((CENTRE[0] + 60, CENTRE[1] - 60)) == quadrants["ne"]
     assert shot.getpixel((CENTRE[0] - 60, CENTRE[1] + 60)) == quadrants["sw"]
     assert shot.getpixel((CENTRE[0] + 60, CENTRE[1] + 60)) == quadrants["se"]
 
     # Near the north-east corner, what lies beyond the map is background, not a stretched edge.
-    corner = decoded(web.render_snapshot(CallPoint(x=990, y=990, radius=None), base))
+    corner = decoded(maps.render_snapshot(CallPoint(x=990, y=990, radius=None), base))
     assert corner.getpixel((CENTRE[0] - 40, CENTRE[1] + 40)) == quadrants["ne"]
     assert corner.getpixel((CENTRE[0] + 100, CENTRE[1] - 100)) not in quadrants.values()
 
@@ -563,22 +563,22 @@ def test_a_snapshot_crops_the_map_image_north_up_around_the_call() -> None:
 def test_a_large_map_is_scaled_down_once_for_snapshots() -> None:
     out = io.BytesIO()
     Image.new("RGB", (5000, 2500), (1, 2, 3)).save(out, format="PNG")
-    base = web.decode_map(web.MapImage(out.getvalue(), "image/png", (0, 1, 1, 0), 1))
-    assert base.image.size == (web.SNAPSHOT_MAP_SIDE, web.SNAPSHOT_MAP_SIDE // 2)
+    base = maps.decode_map(maps.MapImage(out.getvalue(), "image/png", (0, 1, 1, 0), 1))
+    assert base.image.size == (maps.SNAPSHOT_MAP_SIDE, maps.SNAPSHOT_MAP_SIDE // 2)
 
 
 def test_locate_call_finds_live_calls_of_the_server_only(conn: Connection, community: Community) -> None:
     emergency = new_911(conn, community, x="1", y="2")
     dispatch = new_dispatch(conn, community, x="3", y="4", radius="5")
-    located = web.locate_call(conn, community_id=community.community_id, server_id=1, call_id=dispatch)
+    located = maps.locate_call(conn, community_id=community.community_id, server_id=1, call_id=dispatch)
     assert (located.kind, located.point) == ("dispatch", CallPoint(x=3, y=4, radius=5))
-    assert web.locate_call(
+    assert maps.locate_call(
         conn, community_id=community.community_id, server_id=1, call_id=emergency
     ).is_emergency
     calls.remove_emergency_call(
         conn, community_id=community.community_id, server_id=1, call_id=emergency, now=NOW, actor=ALICE
     )
     with pytest.raises(NotFound):
-        web.locate_call(conn, community_id=community.community_id, server_id=1, call_id=emergency)
+        maps.locate_call(conn, community_id=community.community_id, server_id=1, call_id=emergency)
     with pytest.raises(NotFound):
-        web.locate_call(conn, community_id=other_community(conn), server_id=1, call_id=dispatch)
+        maps.locate_call(conn, community_id=other_community(conn), server_id=1, call_id=dispatch)

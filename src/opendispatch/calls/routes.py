@@ -1,12 +1,19 @@
-"""HTTP door of the call endpoints of the reference: create 911 call, create dispatch call, get calls."""
+"""HTTP door of the call operations: 911 calls, dispatch calls, their units, notes and history.
+
+Each route parses, calls one service function as its ``Caller``, and answers the model it gets back.
+The routes the console's buttons use take a console session as well as an API key.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
-from starlette.responses import Response
+from fastapi import APIRouter, Query
 
+from opendispatch.api.auth import Caller, api_caller
+from opendispatch.api.params import CallId, ServerId
+from opendispatch.api.problems import PROBLEM_RESPONSES
+from opendispatch.api.routing import Operation
 from opendispatch.calls import service
 from opendispatch.calls.schemas import (
     CallListing,
@@ -26,298 +33,194 @@ from opendispatch.calls.schemas import (
     TableTypeParam,
     UnitsAttached,
 )
-from opendispatch.communities.schemas import Principal
-from opendispatch.errors import InvalidInput
 from opendispatch.history.schemas import CallHistory
-from opendispatch.http import (
-    PROBLEM_RESPONSES,
-    ApiKey,
-    app_state,
-    documented_body,
-    json_response,
-    rate_limited,
-    read_body,
-)
-from opendispatch.schemas import MAX_ID, CallIdPath, ServerIdPath
+from opendispatch.schemas import MAX_ID
 from opendispatch.units.schemas import AffectedUnits, Targets
 
-router = APIRouter(prefix="/v2/emergency/servers/{serverId}", tags=["calls"], responses=PROBLEM_RESPONSES)
-
-ServerId = ServerIdPath
-
-
-_CREATE_911_KEY = ApiKey("create_911")
+router = APIRouter(tags=["calls"], responses=PROBLEM_RESPONSES, route_class=Operation)
+SERVER = "/v2/emergency/servers/{serverId}"
 
 
-@router.post(
-    "/calls/911",
-    response_model=EmergencyCall,
-    summary="Create 911 Call",
-    openapi_extra=documented_body(NewEmergencyCall),
-)
-async def create_911_call(request: Request, serverId: int = ServerId) -> Response:
+@router.post(SERVER + "/calls/911", response_model=EmergencyCall, summary="Create 911 Call")
+async def create_911_call(
+    serverId: ServerId,
+    call: NewEmergencyCall,
+    caller: Annotated[Caller, api_caller("create_911", console=True)],
+) -> EmergencyCall:
     """Create a new 911 call for a server (10 requests per minute per key by default)."""
-    return await open_911_call(request, serverId)
-
-
-async def open_911_call(request: Request, server_id: int) -> Response:
-    """The work of Create 911 Call, shared by its documented route and its fast door."""
-    principal = await _CREATE_911_KEY(request)
-    call = await read_body(request, NewEmergencyCall)
-    state = app_state(request)
-    created = await state.db.write(
-        service.open_emergency_call,
-        community_id=principal.community_id,
-        server_id=server_id,
-        call=call,
-        now=state.clock.now_ms(),
-        actor=principal.actor,
+    return await caller.write(
+        service.open_emergency_call, server_id=serverId, call=call, now=caller.now(), actor=caller.actor
     )
-    return json_response(created)
 
 
-async def create_911_call_fast(request: Request) -> Response:
-    """Create 911 Call as a plain Starlette route: the hottest path, measured against a bare ASGI floor.
-
-    Starlette's ``int`` path convertor takes digits only; the range check is the one ServerIdPath makes.
-    """
-    server_id: int = request.path_params["serverId"]
-    if server_id > MAX_ID:
-        raise InvalidInput(
-            f"serverId: Input should be less than or equal to {MAX_ID}",
-            {"serverId": f"Input should be less than or equal to {MAX_ID}"},
-        )
-    return await open_911_call(request, server_id)
-
-
-@router.post("/dispatch-calls", response_model=DispatchCall, summary="Create Dispatch Call")
+@router.post(SERVER + "/dispatch-calls", response_model=DispatchCall, summary="Create Dispatch Call")
 async def create_dispatch_call(
-    request: Request,
+    serverId: ServerId,
     call: NewDispatchCall,
-    serverId: int = ServerId,
-    principal: Principal = rate_limited("create_dispatch"),
-) -> Response:
+    caller: Annotated[Caller, api_caller("create_dispatch")],
+) -> DispatchCall:
     """Create a dispatch call and attach the units its community user ids and accounts resolve to."""
-    state = app_state(request)
-    created = await state.db.write(
-        service.open_dispatch_call,
-        community_id=principal.community_id,
-        server_id=serverId,
-        call=call,
-        now=state.clock.now_ms(),
-        actor=principal.actor,
+    return await caller.write(
+        service.open_dispatch_call, server_id=serverId, call=call, now=caller.now(), actor=caller.actor
     )
-    return json_response(created)
 
 
-@router.get("/calls", response_model=CallListing, summary="Get Calls")
+@router.get(SERVER + "/calls", response_model=CallListing, summary="Get Calls")
 async def get_calls(
-    request: Request,
-    serverId: int = ServerId,
-    closedLimit: int = Query(10, ge=0, le=100, description="Most closed dispatch calls returned."),
-    closedOffset: int = Query(0, ge=0, le=MAX_ID, description="Closed calls to skip, newest first."),
-    # Annotated, not a Query default: only this form runs the validator that accepts the names.
+    serverId: ServerId,
+    caller: Annotated[Caller, api_caller("get_calls")],
+    closedLimit: Annotated[int, Query(ge=0, le=100, description="Most closed dispatch calls returned.")] = 10,
+    closedOffset: Annotated[
+        int, Query(ge=0, le=MAX_ID, description="Closed calls to skip, newest first.")
+    ] = 0,
     type: Annotated[
         TableTypeParam, Query(description="0 or dispatch, 1 or emergency, 100 or all.")
     ] = CallTableType.SEARCH_ALL,
-    principal: Principal = rate_limited("get_calls"),
-) -> Response:
+) -> CallListing:
     """Active dispatch calls, live 911 calls and a page of closed calls."""
-    listing = await app_state(request).db.read(
+    return await caller.read(
         service.list_calls,
-        community_id=principal.community_id,
         server_id=serverId,
         table_type=type,
         closed_limit=closedLimit,
         closed_offset=closedOffset,
     )
-    return json_response(listing)
 
 
-@router.delete("/calls/911/{callId}", response_model=RemovedEmergencyCall, summary="Remove 911 Call")
+@router.delete(SERVER + "/calls/911/{callId}", response_model=RemovedEmergencyCall, summary="Remove 911 Call")
 async def remove_911_call(
-    request: Request,
-    callId: Annotated[int, CallIdPath],
-    serverId: int = ServerId,
-    principal: Principal = rate_limited("remove_911"),
-) -> Response:
+    serverId: ServerId, callId: CallId, caller: Annotated[Caller, api_caller("remove_911", console=True)]
+) -> RemovedEmergencyCall:
     """Remove a 911 call from the queue (it stays in the history)."""
-    state = app_state(request)
-    removed = await state.db.write(
+    return await caller.write(
         service.remove_emergency_call,
-        community_id=principal.community_id,
         server_id=serverId,
         call_id=callId,
-        now=state.clock.now_ms(),
-        actor=principal.actor,
+        now=caller.now(),
+        actor=caller.actor,
     )
-    return json_response(removed)
 
 
 # Declared before "/dispatch-calls/{callId}" so "attachments" and "close" are not taken for call ids.
-@router.delete("/dispatch-calls/attachments", response_model=AffectedUnits, summary="Detach Units")
+@router.delete(SERVER + "/dispatch-calls/attachments", response_model=AffectedUnits, summary="Detach Units")
 async def detach_units(
-    request: Request,
-    targets: Targets,
-    serverId: int = ServerId,
-    principal: Principal = rate_limited("detach_units"),
-) -> Response:
+    serverId: ServerId, targets: Targets, caller: Annotated[Caller, api_caller("detach_units")]
+) -> AffectedUnits:
     """Take the named units off the open calls they are on."""
-    state = app_state(request)
-    idents = await state.db.write(
-        service.detach_from_calls,
-        community_id=principal.community_id,
-        server_id=serverId,
-        targets=targets,
-        now=state.clock.now_ms(),
-        actor=principal.actor,
+    idents = await caller.write(
+        service.detach_from_calls, server_id=serverId, targets=targets, now=caller.now(), actor=caller.actor
     )
-    return json_response(AffectedUnits(identIds=idents))
+    return AffectedUnits(identIds=idents)
 
 
-@router.post("/dispatch-calls/close", response_model=ClosedCalls, summary="Close Dispatch Calls")
+@router.post(SERVER + "/dispatch-calls/close", response_model=ClosedCalls, summary="Close Dispatch Calls")
 async def close_dispatch_calls(
-    request: Request,
-    body: CloseCalls,
-    serverId: int = ServerId,
-    principal: Principal = rate_limited("close_calls"),
-) -> Response:
+    serverId: ServerId, body: CloseCalls, caller: Annotated[Caller, api_caller("close_calls", console=True)]
+) -> ClosedCalls:
     """Close calls; all or none (409 if one is already closed)."""
-    state = app_state(request)
-    closed = await state.db.write(
-        service.close_calls,
-        community_id=principal.community_id,
-        server_id=serverId,
-        call_ids=body.callIds,
-        now=state.clock.now_ms(),
-        actor=principal.actor,
+    return await caller.write(
+        service.close_calls, server_id=serverId, call_ids=body.callIds, now=caller.now(), actor=caller.actor
     )
-    return json_response(closed)
 
 
-@router.patch("/dispatch-calls/{callId}", response_model=DispatchCall, summary="Update Dispatch Call")
+@router.patch(
+    SERVER + "/dispatch-calls/{callId}", response_model=DispatchCall, summary="Update Dispatch Call"
+)
 async def update_dispatch_call(
-    request: Request,
-    callId: Annotated[int, CallIdPath],
+    serverId: ServerId,
+    callId: CallId,
     changes: DispatchCallChanges,
-    serverId: int = ServerId,
-    principal: Principal = rate_limited("update_dispatch"),
-) -> Response:
+    caller: Annotated[Caller, api_caller("update_dispatch", console=True)],
+) -> DispatchCall:
     """Change any subset of a call's fields; a sent metaData replaces the whole object."""
-    state = app_state(request)
-    updated = await state.db.write(
+    return await caller.write(
         service.update_dispatch_call,
-        community_id=principal.community_id,
         server_id=serverId,
         call_id=callId,
         changes=changes.changes(),
-        now=state.clock.now_ms(),
-        actor=principal.actor,
+        now=caller.now(),
+        actor=caller.actor,
     )
-    return json_response(updated)
 
 
-@router.post("/dispatch-calls/{callId}/attachments", response_model=UnitsAttached, summary="Attach Units")
+@router.post(
+    SERVER + "/dispatch-calls/{callId}/attachments", response_model=UnitsAttached, summary="Attach Units"
+)
 async def attach_units(
-    request: Request,
-    callId: Annotated[int, CallIdPath],
+    serverId: ServerId,
+    callId: CallId,
     targets: Targets,
-    serverId: int = ServerId,
-    principal: Principal = rate_limited("attach_units"),
-) -> Response:
+    caller: Annotated[Caller, api_caller("attach_units", console=True)],
+) -> UnitsAttached:
     """Attach units by community user ids, account uuids or identIds; each leaves any other open call."""
-    state = app_state(request)
-    attached = await state.db.write(
+    return await caller.write(
         service.attach_to_call,
-        community_id=principal.community_id,
         server_id=serverId,
         call_id=callId,
         targets=targets,
-        now=state.clock.now_ms(),
-        actor=principal.actor,
+        now=caller.now(),
+        actor=caller.actor,
     )
-    return json_response(attached)
 
 
-@router.post("/dispatch-calls/{callId}/notes", response_model=CallNoteAdded, summary="Add Dispatch Note")
+@router.post(
+    SERVER + "/dispatch-calls/{callId}/notes", response_model=CallNoteAdded, summary="Add Dispatch Note"
+)
 async def add_dispatch_note(
-    request: Request,
-    callId: Annotated[int, CallIdPath],
+    serverId: ServerId,
+    callId: CallId,
     note: NewCallNote,
-    serverId: int = ServerId,
-    principal: Principal = rate_limited("add_note"),
-) -> Response:
+    caller: Annotated[Caller, api_caller("add_note", console=True)],
+) -> CallNoteAdded:
     """Add a text or link note to a call."""
-    state = app_state(request)
-    added = await state.db.write(
-        service.add_note,
-        community_id=principal.community_id,
-        server_id=serverId,
-        call_id=callId,
-        note=note,
-        now=state.clock.now_ms(),
-        actor=principal.actor,
+    return await caller.write(
+        service.add_note, server_id=serverId, call_id=callId, note=note, now=caller.now(), actor=caller.actor
     )
-    return json_response(added)
 
 
-@router.patch("/dispatch-calls/{callId}/postal", response_model=DispatchCall, summary="Set Dispatch Postal")
+@router.patch(
+    SERVER + "/dispatch-calls/{callId}/postal", response_model=DispatchCall, summary="Set Dispatch Postal"
+)
 async def set_dispatch_postal(
-    request: Request,
-    callId: Annotated[int, CallIdPath],
-    body: SetPostal,
-    serverId: int = ServerId,
-    principal: Principal = rate_limited("set_postal"),
-) -> Response:
+    serverId: ServerId, callId: CallId, body: SetPostal, caller: Annotated[Caller, api_caller("set_postal")]
+) -> DispatchCall:
     """Set a call's postal."""
-    state = app_state(request)
-    updated = await state.db.write(
+    return await caller.write(
         service.update_dispatch_call,
-        community_id=principal.community_id,
         server_id=serverId,
         call_id=callId,
         changes={"postal": body.postal},
-        now=state.clock.now_ms(),
-        actor=principal.actor,
+        now=caller.now(),
+        actor=caller.actor,
     )
-    return json_response(updated)
 
 
-@router.patch("/dispatch-calls/{callId}/primary", response_model=DispatchCall, summary="Set Dispatch Primary")
+@router.patch(
+    SERVER + "/dispatch-calls/{callId}/primary", response_model=DispatchCall, summary="Set Dispatch Primary"
+)
 async def set_dispatch_primary(
-    request: Request,
-    callId: Annotated[int, CallIdPath],
+    serverId: ServerId,
+    callId: CallId,
     body: SetPrimary,
-    serverId: int = ServerId,
-    principal: Principal = rate_limited("set_primary"),
-) -> Response:
+    caller: Annotated[Caller, api_caller("set_primary", console=True)],
+) -> DispatchCall:
     """Make an attached unit the primary (-1 clears it) and set whether the call tracks it."""
-    state = app_state(request)
-    updated = await state.db.write(
+    return await caller.write(
         service.set_primary,
-        community_id=principal.community_id,
         server_id=serverId,
         call_id=callId,
         ident_id=body.identId,
         track_primary=body.trackPrimary,
-        now=state.clock.now_ms(),
-        actor=principal.actor,
+        now=caller.now(),
+        actor=caller.actor,
     )
-    return json_response(updated)
 
 
-@router.get("/dispatch-calls/{callId}/history", response_model=CallHistory, summary="Dispatch Call History")
+@router.get(
+    SERVER + "/dispatch-calls/{callId}/history", response_model=CallHistory, summary="Dispatch Call History"
+)
 async def dispatch_call_history(
-    request: Request,
-    callId: Annotated[int, CallIdPath],
-    serverId: int = ServerId,
-    principal: Principal = rate_limited("call_history"),
-) -> Response:
+    serverId: ServerId, callId: CallId, caller: Annotated[Caller, api_caller("call_history")]
+) -> CallHistory:
     """Every change to the call with its time and author, and each unit's attach/en route/on scene/clear."""
-    found = await app_state(request).db.read(
-        service.dispatch_call_history,
-        community_id=principal.community_id,
-        server_id=serverId,
-        call_id=callId,
-    )
-    return json_response(found)
+    return await caller.read(service.dispatch_call_history, server_id=serverId, call_id=callId)

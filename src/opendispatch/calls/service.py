@@ -161,7 +161,7 @@ def open_dispatch_call(
     """
     require_server(conn, community_id, server_id)
     if source_call_id is not None:
-        _require_emergency_call(conn, community_id, server_id, source_call_id)
+        require_call(conn, community_id, server_id, source_call_id, kind=EMERGENCY, removed=True)
     call_id = next_call_id(conn, community_id)
     closed = call.status == CallStatus.CLOSED
     conn.execute(
@@ -240,18 +240,6 @@ def open_dispatch_call(
         conn, community_id, server_id, now, EventType.EVENT_DISPATCH_NEW, {"dispatch": created.model_dump()}
     )
     return created
-
-
-def _require_emergency_call(conn: Connection, community_id: str, server_id: int, call_id: int) -> None:
-    found = conn.execute(
-        select(emergency_calls.c.call_id).where(
-            emergency_calls.c.community_id == community_id,
-            emergency_calls.c.server_id == server_id,
-            emergency_calls.c.call_id == call_id,
-        )
-    ).first()
-    if found is None:
-        raise NotFound(f"911 call {call_id} does not exist on server {server_id}.")
 
 
 def attach_units(
@@ -608,18 +596,43 @@ _CHANGEABLE = {
 }
 
 
-def _dispatch_row(conn: Connection, community_id: str, server_id: int, call_id: int) -> Row[Any]:
-    row = conn.execute(
-        select(dispatch_calls).where(
-            dispatch_calls.c.community_id == community_id,
-            dispatch_calls.c.server_id == server_id,
-            dispatch_calls.c.call_id == call_id,
-            dispatch_calls.c.removed_at.is_(None),
+@dataclass(frozen=True, slots=True)
+class FoundCall:
+    """A call of a server as ``require_call`` found it: which kind it is, and its row."""
+
+    kind: str  # EMERGENCY or DISPATCH
+    row: Row[Any]
+
+
+_CALL_NAMES = {EMERGENCY: "911 call", DISPATCH: "Dispatch call", None: "Call"}
+
+
+def require_call(
+    conn: Connection,
+    community_id: str,
+    server_id: int,
+    call_id: int,
+    *,
+    kind: str | None = None,
+    removed: bool = False,
+) -> FoundCall:
+    """The call ``call_id`` of this server, a 911 call or a dispatch call (or only ``kind``); else 404.
+
+    Every door asks this one question the same way. A removed call (taken off the queue, or past its
+    deleteAfterMinutes) is found only with ``removed=True``: its history stays readable.
+    """
+    for table, table_kind in ((emergency_calls, EMERGENCY), (dispatch_calls, DISPATCH)):
+        if kind is not None and kind != table_kind:
+            continue
+        query = select(table).where(
+            table.c.community_id == community_id, table.c.server_id == server_id, table.c.call_id == call_id
         )
-    ).first()
-    if row is None:
-        raise NotFound(f"Dispatch call {call_id} does not exist on server {server_id}.")
-    return row
+        if not removed:
+            query = query.where(table.c.removed_at.is_(None))
+        row = conn.execute(query).first()
+        if row is not None:
+            return FoundCall(table_kind, row)
+    raise NotFound(f"{_CALL_NAMES[kind]} {call_id} does not exist on server {server_id}.")
 
 
 def remove_emergency_call(
@@ -680,7 +693,7 @@ def _apply_changes(
     actor: Actor,
 ) -> tuple[bool, bool]:
     """Store and log each changed field; returns (anything changed, the call was closed by it)."""
-    row = _dispatch_row(conn, community_id, server_id, call_id)
+    row = require_call(conn, community_id, server_id, call_id, kind=DISPATCH).row
     values: dict[str, Any] = {}
     closed = False
     for field, value in changes.items():
@@ -726,7 +739,7 @@ def attach_to_call(
     actor: Actor,
 ) -> UnitsAttached:
     """Attach the units the targets name to an open call (404 when none resolves, 409 when closed)."""
-    row = _dispatch_row(conn, community_id, server_id, call_id)
+    row = require_call(conn, community_id, server_id, call_id, kind=DISPATCH).row
     if row.status == CallStatus.CLOSED:
         raise Conflict(f"Dispatch call {call_id} is closed; reopen it before attaching units.")
     idents = resolve_target_units(conn, community_id=community_id, server_id=server_id, targets=targets)
@@ -794,7 +807,7 @@ def add_note(
     actor: Actor,
 ) -> CallNoteAdded:
     """Add a note to a call (closed calls take notes too, for the after-action record)."""
-    _dispatch_row(conn, community_id, server_id, call_id)
+    require_call(conn, community_id, server_id, call_id, kind=DISPATCH)
     conn.execute(
         insert(call_notes).values(
             community_id=community_id,
@@ -833,7 +846,10 @@ def close_calls(
 ) -> ClosedCalls:
     """Close several calls at once; all or none (404 for a missing call, 409 for one already closed)."""
     unique = list(dict.fromkeys(call_ids))
-    rows = {row.call_id: row for row in (_dispatch_row(conn, community_id, server_id, c) for c in unique)}
+    rows = {
+        row.call_id: row
+        for row in (require_call(conn, community_id, server_id, c, kind=DISPATCH).row for c in unique)
+    }
     already = [call_id for call_id, row in rows.items() if row.status == CallStatus.CLOSED]
     if already:
         raise Conflict(f"Dispatch call(s) {', '.join(map(str, already))} are already closed.")
@@ -855,7 +871,7 @@ def set_primary(
     actor: Actor,
 ) -> DispatchCall:
     """Make an attached unit the primary (-1 clears it) and set whether the call follows it."""
-    row = _dispatch_row(conn, community_id, server_id, call_id)
+    row = require_call(conn, community_id, server_id, call_id, kind=DISPATCH).row
     if ident_id != -1:
         attached = conn.execute(
             select(call_units.c.ident_id).where(
@@ -896,13 +912,5 @@ def dispatch_call_history(
     conn: Connection, *, community_id: str, server_id: int, call_id: int
 ) -> CallHistory:
     """Every change to a dispatch call in order, and each unit's stints on it."""
-    exists = conn.execute(
-        select(dispatch_calls.c.call_id).where(
-            dispatch_calls.c.community_id == community_id,
-            dispatch_calls.c.server_id == server_id,
-            dispatch_calls.c.call_id == call_id,
-        )
-    ).first()
-    if exists is None:
-        raise NotFound(f"Dispatch call {call_id} does not exist on server {server_id}.")
+    require_call(conn, community_id, server_id, call_id, kind=DISPATCH, removed=True)
     return history.read_history(conn, community_id=community_id, call_id=call_id)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
-from starlette.responses import Response
+from typing import Annotated
 
-from opendispatch.communities.schemas import Plan, Principal, Version
-from opendispatch.http import PROBLEM_RESPONSES, authenticated, json_response
+from fastapi import APIRouter
 
-router = APIRouter(prefix="/v2/general", tags=["general"], responses=PROBLEM_RESPONSES)
+from opendispatch.api.auth import Caller, api_caller
+from opendispatch.api.problems import PROBLEM_RESPONSES
+from opendispatch.api.routing import Operation
+from opendispatch.communities.schemas import Plan, Version
+
+router = APIRouter(tags=["general"], responses=PROBLEM_RESPONSES, route_class=Operation)
 
 
-@router.get("/version", response_model=Version, summary="Get Version")
-async def get_version(principal: Principal = Depends(authenticated)) -> Response:
+@router.get("/v2/general/version", response_model=Version, summary="Get Version")
+async def get_version(caller: Annotated[Caller, api_caller()]) -> Version:
     """The community's plan as a number and a name (4, PRO on a self-hosted default)."""
-    return json_response(Version(version=principal.plan, name=Plan(principal.plan).name))
+    assert caller.key is not None  # an API key's route
+    return Version(version=caller.key.plan, name=Plan(caller.key.plan).name)

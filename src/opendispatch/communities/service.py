@@ -8,10 +8,10 @@ import secrets
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
+from opendispatch.api.limits import DEFAULT_LIMITS
 from opendispatch.communities.models import api_keys, communities, rate_limits, servers
 from opendispatch.communities.schemas import NewCommunity, Plan, Principal, Server
 from opendispatch.errors import InvalidInput, NotFound
-from opendispatch.ratelimit import DEFAULT_LIMITS
 from opendispatch.storage.database import Prepared
 
 KEY_PREFIX = "od_"

@@ -4,61 +4,48 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request
-from starlette.responses import Response, StreamingResponse
+from fastapi import APIRouter, Header, Query, Request
+from starlette.responses import StreamingResponse
 
-from opendispatch.communities.schemas import Principal
+from opendispatch.api.auth import Caller, api_caller
+from opendispatch.api.params import ServerId
+from opendispatch.api.problems import PROBLEM_RESPONSES
+from opendispatch.api.routing import Operation
 from opendispatch.events import service
 from opendispatch.events.schemas import ServerChanges, ServerSettingsList
 from opendispatch.events.tasks import LiveStream
-from opendispatch.http import PROBLEM_RESPONSES, app_state, authenticated, json_response
-from opendispatch.schemas import MAX_ID, ServerIdPath
+from opendispatch.schemas import MAX_ID
 
-router = APIRouter(responses=PROBLEM_RESPONSES)
+router = APIRouter(responses=PROBLEM_RESPONSES, route_class=Operation)
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+LastEventId = Annotated[int | None, Header(alias="Last-Event-ID", ge=0, le=MAX_ID)]
+ResumeAfter = Annotated[int | None, Query(ge=0, le=MAX_ID, description="Resume after this event id.")]
 
 
 @router.get("/v2/general/servers", response_model=ServerSettingsList, summary="Get Servers", tags=["general"])
-async def get_servers(request: Request, principal: Principal = Depends(authenticated)) -> Response:
+async def get_servers(caller: Annotated[Caller, api_caller()]) -> ServerSettingsList:
     """The community's servers with their push settings."""
-    found = await app_state(request).db.read(service.server_settings, principal.community_id)
-    return json_response(found)
+    return await caller.read(service.server_settings)
 
 
 @router.put("/v2/general/servers", response_model=ServerSettingsList, summary="Set Servers", tags=["general"])
-async def set_servers(
-    request: Request, changes: ServerChanges, principal: Principal = Depends(authenticated)
-) -> Response:
+async def set_servers(changes: ServerChanges, caller: Annotated[Caller, api_caller()]) -> ServerSettingsList:
     """Rename servers and set their push target (URL, body shape, on/off); all or nothing."""
-    state = app_state(request)
-    changed = await state.db.write(
-        service.change_server_settings,
-        community_id=principal.community_id,
-        changes=changes,
-        now=state.clock.now_ms(),
-    )
-    return json_response(changed)
+    return await caller.write(service.change_server_settings, changes=changes, now=caller.now())
 
 
 async def open_stream(
-    request: Request,
-    serverId: Annotated[int, ServerIdPath],
-    principal: Principal = Depends(authenticated),
-    last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0, le=MAX_ID)] = None,
-    lastEventId: Annotated[
-        int | None, Query(ge=0, le=MAX_ID, description="Resume after this event id.")
-    ] = None,
+    request: Request, caller: Caller, server_id: int, last_event_id: int | None, resume: int | None
 ) -> LiveStream:
-    """Open the subscription before the response starts, so a bad server is still a 404."""
+    """Open the caller's subscription before the response starts, so a bad server is still a 404."""
     return await LiveStream.open(
-        app_state(request).db,
+        caller.db,
         request.app.state.broker,
-        community_id=principal.community_id,
-        server_id=serverId,
-        resume=last_event_id if last_event_id is not None else lastEventId,
+        community_id=caller.community_id,
+        server_id=server_id,
+        resume=last_event_id if last_event_id is not None else resume,
     )
-
-
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 @router.get(
@@ -68,6 +55,13 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     summary="Live Events",
     tags=["events"],
 )
-async def stream_events(stream: LiveStream = Depends(open_stream)) -> StreamingResponse:
+async def stream_events(
+    request: Request,
+    serverId: ServerId,
+    caller: Annotated[Caller, api_caller()],
+    last_event_id: LastEventId = None,
+    lastEventId: ResumeAfter = None,
+) -> StreamingResponse:
     """Server-Sent Events: one message per event, ``id`` increasing; resume with ``Last-Event-ID``."""
+    stream = await open_stream(request, caller, serverId, last_event_id, lastEventId)
     return StreamingResponse(stream.frames(), media_type="text/event-stream", headers=SSE_HEADERS)

@@ -22,6 +22,10 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 from starlette.responses import PlainTextResponse, Response
 
+from opendispatch.api.auth import lookup_key
+from opendispatch.api.bodies import json_response
+from opendispatch.api.limits import RateLimited, charge, limit_of
+from opendispatch.api.state import AppState, app_state
 from opendispatch.calls import service as calls
 from opendispatch.calls.schemas import CallTableType
 from opendispatch.communities.schemas import Principal
@@ -29,7 +33,6 @@ from opendispatch.communities.service import require_community
 from opendispatch.errors import Conflict, DomainError, NotFound
 from opendispatch.events.service import server_settings
 from opendispatch.history.schemas import Actor
-from opendispatch.http import AppState, RateLimited, app_state, charge, json_response, limit_of, lookup_key
 from opendispatch.legacy import service
 from opendispatch.legacy.schemas import (
     Attach,
@@ -223,7 +226,7 @@ def _charge(state: AppState, principal: Principal, spec: V1Type, cost: int) -> N
             f"TOO MANY ITEMS: this key may send {per_minute} {spec.name} items a minute; "
             "send them in smaller requests",
         )
-    charge(state, principal, spec.endpoint, cost)
+    charge(state.limiter, state.clock, principal, spec.endpoint, cost)
 
 
 async def _answer(state: AppState, principal: Principal, spec: V1Type, data: Any) -> Response:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
-from starlette.responses import Response
+from fastapi import APIRouter, Query
 
-from opendispatch.communities.schemas import Principal
-from opendispatch.http import PROBLEM_RESPONSES, app_state, json_response, rate_limited
-from opendispatch.schemas import MAX_ID, IdentIdPath, ServerIdPath
+from opendispatch.api.auth import Caller, api_caller
+from opendispatch.api.params import AccountUuid, IdentId, ServerId
+from opendispatch.api.problems import PROBLEM_RESPONSES
+from opendispatch.api.routing import Operation
+from opendispatch.schemas import MAX_ID
 from opendispatch.units import service
 from opendispatch.units.schemas import (
     AffectedUnits,
@@ -29,192 +30,109 @@ from opendispatch.units.schemas import (
     UnitStatusChanged,
 )
 
-router = APIRouter(tags=["units"], responses=PROBLEM_RESPONSES)
-
-ServerId = ServerIdPath
+router = APIRouter(tags=["units"], responses=PROBLEM_RESPONSES, route_class=Operation)
 SERVER = "/v2/emergency/servers/{serverId}"
 ACCOUNT = "/v2/emergency/accounts/{accountUuid}"
 
 
 @router.get(SERVER + "/units", response_model=UnitList, summary="Get Units")
 async def get_units(
-    request: Request,
-    serverId: int = ServerId,
-    includeOffline: bool = Query(False, description="Also list UNAVAILABLE units."),
-    limit: int = Query(100, ge=1, le=500),
-    offset: int = Query(0, ge=0, le=MAX_ID),
-    principal: Principal = rate_limited("get_units"),
-) -> Response:
+    serverId: ServerId,
+    caller: Annotated[Caller, api_caller("get_units")],
+    includeOffline: Annotated[bool, Query(description="Also list UNAVAILABLE units.")] = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+) -> UnitList:
     """Units selected on the server, in identId order."""
-    units = await app_state(request).db.read(
-        service.list_units,
-        community_id=principal.community_id,
-        server_id=serverId,
-        include_offline=includeOffline,
-        limit=limit,
-        offset=offset,
+    return await caller.read(
+        service.list_units, server_id=serverId, include_offline=includeOffline, limit=limit, offset=offset
     )
-    return json_response(units)
 
 
 @router.patch(SERVER + "/units/status", response_model=UnitStatusChanged, summary="Set Unit Status")
 async def set_unit_status(
-    request: Request,
+    serverId: ServerId,
     change: UnitStatusChange,
-    serverId: int = ServerId,
-    principal: Principal = rate_limited("unit_status"),
-) -> Response:
+    caller: Annotated[Caller, api_caller("unit_status", console=True)],
+) -> UnitStatusChanged:
     """Set the status of units named by community user ids, accounts or identIds."""
-    state = app_state(request)
-    changed = await state.db.write(
-        service.set_unit_status,
-        community_id=principal.community_id,
-        server_id=serverId,
-        change=change,
-        now=state.clock.now_ms(),
-        actor=principal.actor,
+    return await caller.write(
+        service.set_unit_status, server_id=serverId, change=change, now=caller.now(), actor=caller.actor
     )
-    return json_response(changed)
 
 
 @router.patch(SERVER + "/units/panic", response_model=UnitPanicChanged, summary="Set Unit Panic")
 async def set_unit_panic(
-    request: Request,
-    change: UnitPanicChange,
-    serverId: int = ServerId,
-    principal: Principal = rate_limited("unit_panic"),
-) -> Response:
+    serverId: ServerId, change: UnitPanicChange, caller: Annotated[Caller, api_caller("unit_panic")]
+) -> UnitPanicChanged:
     """Raise or clear the panic flag of units."""
-    state = app_state(request)
-    changed = await state.db.write(
-        service.set_unit_panic,
-        community_id=principal.community_id,
-        server_id=serverId,
-        change=change,
-        now=state.clock.now_ms(),
-    )
-    return json_response(changed)
+    return await caller.write(service.set_unit_panic, server_id=serverId, change=change, now=caller.now())
 
 
 @router.patch(SERVER + "/unit-locations", response_model=AffectedUnits, summary="Update Unit Locations")
 async def update_unit_locations(
-    request: Request,
-    updates: UnitLocations,
-    serverId: int = ServerId,
-    principal: Principal = rate_limited("unit_locations"),
-) -> Response:
+    serverId: ServerId, updates: UnitLocations, caller: Annotated[Caller, api_caller("unit_locations")]
+) -> AffectedUnits:
     """Store reported locations and coordinates; reports for players with no unit are skipped."""
-    state = app_state(request)
-    moved = await state.db.write(
-        service.update_unit_locations,
-        community_id=principal.community_id,
-        server_id=serverId,
-        updates=updates,
-        now=state.clock.now_ms(),
+    return await caller.write(
+        service.update_unit_locations, server_id=serverId, updates=updates, now=caller.now()
     )
-    return json_response(moved)
 
 
 @router.get(ACCOUNT + "/identifiers", response_model=IdentifierList, summary="Get Identifiers")
 async def get_identifiers(
-    request: Request, accountUuid: str, principal: Principal = rate_limited("identifiers")
-) -> Response:
+    accountUuid: AccountUuid, caller: Annotated[Caller, api_caller("identifiers")]
+) -> IdentifierList:
     """An account's identifiers and which is selected on each server."""
-    found = await app_state(request).db.read(
-        service.list_identifiers, community_id=principal.community_id, account_uuid=accountUuid
-    )
-    return json_response(found)
+    return await caller.read(service.list_identifiers, account_uuid=accountUuid)
 
 
 @router.post(ACCOUNT + "/identifiers", response_model=Identifier, summary="Create Identifier")
 async def create_identifier(
-    request: Request,
-    accountUuid: str,
-    fields: NewIdentifier,
-    principal: Principal = rate_limited("identifiers"),
-) -> Response:
+    accountUuid: AccountUuid, fields: NewIdentifier, caller: Annotated[Caller, api_caller("identifiers")]
+) -> Identifier:
     """Add an identifier to an account."""
-    state = app_state(request)
-    created = await state.db.write(
-        service.create_identifier,
-        community_id=principal.community_id,
-        account_uuid=accountUuid,
-        fields=fields,
-        now=state.clock.now_ms(),
+    return await caller.write(
+        service.create_identifier, account_uuid=accountUuid, fields=fields, now=caller.now()
     )
-    return json_response(created)
 
 
 @router.patch(ACCOUNT + "/identifiers/{identId}", response_model=Identifier, summary="Update Identifier")
 async def update_identifier(
-    request: Request,
-    accountUuid: str,
-    identId: Annotated[int, IdentIdPath],
+    accountUuid: AccountUuid,
+    identId: IdentId,
     fields: IdentifierChanges,
-    principal: Principal = rate_limited("identifiers"),
-) -> Response:
+    caller: Annotated[Caller, api_caller("identifiers")],
+) -> Identifier:
     """Change an identifier's unit number, name or department."""
-    state = app_state(request)
-    updated = await state.db.write(
-        service.update_identifier,
-        community_id=principal.community_id,
-        account_uuid=accountUuid,
-        ident_id=identId,
-        fields=fields,
-        now=state.clock.now_ms(),
+    return await caller.write(
+        service.update_identifier, account_uuid=accountUuid, ident_id=identId, fields=fields, now=caller.now()
     )
-    return json_response(updated)
 
 
 @router.delete(ACCOUNT + "/identifiers/{identId}", response_model=IdentifierList, summary="Delete Identifier")
 async def delete_identifier(
-    request: Request,
-    accountUuid: str,
-    identId: Annotated[int, IdentIdPath],
-    principal: Principal = rate_limited("identifiers"),
-) -> Response:
+    accountUuid: AccountUuid, identId: IdentId, caller: Annotated[Caller, api_caller("identifiers")]
+) -> IdentifierList:
     """Delete an identifier that never worked a call; answers the account's remaining identifiers."""
-    remaining = await app_state(request).db.write(
-        service.delete_identifier,
-        community_id=principal.community_id,
-        account_uuid=accountUuid,
-        ident_id=identId,
-    )
-    return json_response(remaining)
+    return await caller.write(service.delete_identifier, account_uuid=accountUuid, ident_id=identId)
 
 
 @router.put(ACCOUNT + "/selected-identifier", response_model=IdentifierList, summary="Select Identifier")
 async def select_identifier(
-    request: Request,
-    accountUuid: str,
-    choice: SelectIdentifier,
-    principal: Principal = rate_limited("identifiers"),
-) -> Response:
+    accountUuid: AccountUuid, choice: SelectIdentifier, caller: Annotated[Caller, api_caller("identifiers")]
+) -> IdentifierList:
     """Select an identifier on one server (``serverId``) or on every server."""
-    chosen = await app_state(request).db.write(
-        service.choose_identifier,
-        community_id=principal.community_id,
-        account_uuid=accountUuid,
-        choice=choice,
-    )
-    return json_response(chosen)
+    return await caller.write(service.choose_identifier, account_uuid=accountUuid, choice=choice)
 
 
 @router.post("/v2/general/links/set", response_model=Link, summary="Set Community Link", tags=["general"])
-async def set_link(request: Request, link: LinkSet, principal: Principal = rate_limited("links")) -> Response:
+async def set_link(link: LinkSet, caller: Annotated[Caller, api_caller("links")]) -> Link:
     """Link an in-game community user id to an account, proven by the account's secret uuid."""
-    linked = await app_state(request).db.write(
-        service.set_link, community_id=principal.community_id, link=link
-    )
-    return json_response(linked)
+    return await caller.write(service.set_link, link=link)
 
 
 @router.post("/v2/general/links/check", response_model=Link, summary="Check Community Link", tags=["general"])
-async def check_link(
-    request: Request, body: LinkCheck, principal: Principal = rate_limited("links")
-) -> Response:
+async def check_link(body: LinkCheck, caller: Annotated[Caller, api_caller("links")]) -> Link:
     """Whether a community user id is linked to an account."""
-    found = await app_state(request).db.read(
-        service.check_link, community_id=principal.community_id, community_user_id=body.communityUserId
-    )
-    return json_response(found)
+    return await caller.read(service.check_link, community_user_id=body.communityUserId)

@@ -58,9 +58,18 @@ class _Request(BaseModel):
 class Login(_Request):
     """Body of ``POST /console/api/login``."""
 
-    communityId: Annotated[str, Field(min_length=1, max_length=64)]
+    # Optional while the server holds one community: a dispatcher then types only a name and password.
+    communityId: Annotated[str | None, Field(min_length=1, max_length=64)] = None
     username: Annotated[str, Field(min_length=1, max_length=255)]
     password: Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)]
+
+
+class LoginOptions(BaseModel):
+    """What the login form must ask for: the community id only when the server holds several."""
+
+    communityId: str | None
+    communityName: str | None
+    askCommunityId: bool
 
 
 class SessionInfo(BaseModel):

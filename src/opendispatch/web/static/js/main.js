@@ -54,6 +54,8 @@ let map;
 let alarm;
 
 const base = () => `/console/api/servers/${state.serverId}`;
+// Changes go through the v2 API itself: the session cookie stands in for the key.
+const v2 = () => `/v2/emergency/servers/${state.serverId}`;
 const serverNow = () => Date.now() + state.clockOffset;
 
 // -- start, login, logout ---------------------------------------------------------------------------
@@ -79,23 +81,51 @@ function showLogin(message = "") {
   $("#app").hidden = true;
   $("#login-screen").hidden = false;
   $("#login-error").textContent = message;
-  const remembered = localStorage.getItem("opendispatch.community") || "";
+  // A link from the host may carry the community (`/console?community=ID`); else the last one used here.
+  const linked = new URLSearchParams(location.search).get("community");
+  const remembered = linked || localStorage.getItem("opendispatch.community") || "";
   if (!$("#login-community").value) $("#login-community").value = remembered;
   ($("#login-community").value ? $("#login-username") : $("#login-community")).focus();
+  askForCommunity();
+}
+
+// A server that holds a single community needs no community id: the field goes away.
+async function askForCommunity() {
+  let options;
+  try {
+    options = await get("/console/api/login");
+  } catch {
+    return; // the form as it is still works
+  } finally {
+    $("#login-form").dataset.ready = "1";
+  }
+  const field = $("#login-community");
+  $("#login-community-row").hidden = !options.askCommunityId;
+  field.required = options.askCommunityId;
+  const name = $("#login-community-name");
+  name.hidden = options.askCommunityId;
+  if (!options.askCommunityId) {
+    field.value = "";
+    name.textContent = options.communityName;
+    if (document.activeElement === field || !document.activeElement || document.activeElement === document.body) {
+      $("#login-username").focus();
+    }
+  }
 }
 
 async function login(event) {
   event.preventDefault();
   const form = event.target;
+  const communityId = form.elements.communityId.value.trim();
   const body = {
-    communityId: form.elements.communityId.value.trim(),
+    communityId: communityId || null,
     username: form.elements.username.value.trim(),
     password: form.elements.password.value,
   };
   $("#login-error").textContent = "";
   try {
     const session = await post("/console/api/login", body);
-    localStorage.setItem("opendispatch.community", body.communityId);
+    if (communityId) localStorage.setItem("opendispatch.community", communityId);
     form.elements.password.value = "";
     enter(session);
   } catch (problem) {
@@ -640,7 +670,7 @@ function new911() {
       { name: "y", label: "y", inputmode: "decimal" },
     ],
     onSubmit: async (values) => {
-      const created = await post(`${base()}/calls/911`, {
+      const created = await post(`${v2()}/calls/911`, {
         isEmergency: values.isEmergency,
         caller: values.caller,
         location: values.location,
@@ -744,7 +774,7 @@ function editCall() {
       }
       const meta = metaFrom({ x: values.x, y: values.y, radius: values.radius }, call.metaData);
       if (JSON.stringify(meta) !== JSON.stringify(call.metaData)) changes.metaData = meta;
-      if (Object.keys(changes).length) await patch(`${base()}/dispatch-calls/${call.callId}`, changes);
+      if (Object.keys(changes).length) await patch(`${v2()}/dispatch-calls/${call.callId}`, changes);
       scheduleRefresh(0);
     },
   });
@@ -768,7 +798,7 @@ function attachUnits() {
 async function attach(identIds, raise = false) {
   const call = selectedDispatch();
   if (!call) return;
-  const work = () => post(`${base()}/dispatch-calls/${call.callId}/attachments`, { identIds });
+  const work = () => post(`${v2()}/dispatch-calls/${call.callId}/attachments`, { identIds });
   if (raise) {
     await work();
     scheduleRefresh(0);
@@ -790,7 +820,7 @@ function detach(identId) {
 
 function makePrimary(identId) {
   const call = selectedDispatch();
-  if (call) act(() => patch(`${base()}/dispatch-calls/${call.callId}/primary`, { identId, trackPrimary: call.trackPrimary }));
+  if (call) act(() => patch(`${v2()}/dispatch-calls/${call.callId}/primary`, { identId, trackPrimary: call.trackPrimary }));
 }
 
 function addNote() {
@@ -805,7 +835,7 @@ function addNote() {
       { name: "label", label: "Label (optional)", value: "" },
     ],
     onSubmit: async (values) => {
-      await post(`${base()}/dispatch-calls/${call.callId}/notes`, { note: values.note, noteType: "text", label: values.label });
+      await post(`${v2()}/dispatch-calls/${call.callId}/notes`, { note: values.note, noteType: "text", label: values.label });
       scheduleRefresh(0);
     },
   });
@@ -819,7 +849,7 @@ function closeCall() {
     message: `${call.code} ${call.title} — its units are cleared.`,
     confirmLabel: "Close call",
     onConfirm: async () => {
-      await post(`${base()}/dispatch-calls/close`, { callIds: [call.callId] });
+      await post(`${v2()}/dispatch-calls/close`, { callIds: [call.callId] });
       scheduleRefresh(0);
     },
   });
@@ -827,7 +857,7 @@ function closeCall() {
 
 function reopen() {
   const call = selectedDispatch();
-  if (call) act(() => patch(`${base()}/dispatch-calls/${call.callId}`, { status: 1 }));
+  if (call) act(() => patch(`${v2()}/dispatch-calls/${call.callId}`, { status: 1 }));
 }
 
 function remove911() {
@@ -838,14 +868,14 @@ function remove911() {
     message: `${call.caller}: ${call.description}`,
     confirmLabel: "Remove",
     onConfirm: async () => {
-      await del(`${base()}/calls/911/${call.callId}`);
+      await del(`${v2()}/calls/911/${call.callId}`);
       scheduleRefresh(0);
     },
   });
 }
 
 function setUnitStatus(identId, status) {
-  act(() => patch(`${base()}/units/status`, { identIds: [identId], status }));
+  act(() => patch(`${v2()}/units/status`, { identIds: [identId], status }));
 }
 
 // -- keyboard, help, toast ------------------------------------------------------------------------

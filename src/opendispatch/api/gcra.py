@@ -1,4 +1,4 @@
-"""Per-key, per-endpoint rate limits with GCRA, the smooth form of a token bucket.
+"""GCRA, the smooth form of a token bucket: the algorithm and its in-process store.
 
 A limit of N per minute lets a key burst N requests, then one every 60/N seconds. The wait it reports is
 the real one, so a client that sleeps ``Retry-After`` seconds gets through; the official SDKs cap their
@@ -10,33 +10,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-
-# Per-key requests per minute. The first three are the reference's; the reference is silent on the rest,
-# so they are set for a busy community (location feeds report often). Operators override any of them per
-# community with `opendispatch limits set`.
-DEFAULT_LIMITS: dict[str, int] = {
-    "create_911": 10,
-    "create_dispatch": 20,
-    "get_calls": 3,
-    "remove_911": 60,
-    "update_dispatch": 60,
-    "attach_units": 60,
-    "detach_units": 60,
-    "add_note": 60,
-    "close_calls": 60,
-    "set_postal": 60,
-    "set_primary": 60,
-    "call_history": 30,
-    "get_units": 30,
-    "unit_status": 60,
-    "unit_panic": 60,
-    "unit_locations": 120,
-    "identifiers": 60,
-    "links": 60,
-    # The console's two v2 endpoints; a snapshot renders a PNG, so it costs more than a read.
-    "snapshot": 30,
-    "nearest_units": 60,
-}
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,154 @@
+"""Who is calling: every door turns its credentials into one ``Caller``.
+
+v2 sends the community API key as ``Authorization: Bearer``; the console sends its session cookie (and,
+for a change, the session's CSRF token). Either way a route gets the same ``Caller``: the community every
+query is scoped to, the actor the history names, and the database and clock the request works with.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPBearer
+
+from opendispatch.api.limits import DEFAULT_LIMITS, charge
+from opendispatch.api.state import AppState, app_state
+from opendispatch.clock import Clock
+from opendispatch.communities.schemas import Principal
+from opendispatch.communities.service import authenticate
+from opendispatch.errors import Forbidden, NotAuthenticated
+from opendispatch.history.schemas import Actor
+from opendispatch.storage.database import Database
+from opendispatch.web.schemas import ConsoleUser
+from opendispatch.web.sessions import session_user
+
+T = TypeVar("T")
+
+SESSION_COOKIE = "od_console"
+CSRF_HEADER = "X-CSRF-Token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """An authenticated caller: one per request, whatever door it came through."""
+
+    community_id: str
+    actor: Actor
+    db: Database
+    clock: Clock
+    key: Principal | None = None  # the API key behind the request
+    session: ConsoleUser | None = None  # or the console session
+
+    def now(self) -> int:
+        """The wall-clock time a change is stamped with."""
+        return self.clock.now_ms()
+
+    async def read(self, work: Callable[..., T], /, **kwargs: Any) -> T:
+        """Run a read of the caller's community in a snapshot."""
+        return await self.db.read(work, community_id=self.community_id, **kwargs)
+
+    async def write(self, work: Callable[..., T], /, **kwargs: Any) -> T:
+        """Run a change of the caller's community; return once it is committed."""
+        return await self.db.write(work, community_id=self.community_id, **kwargs)
+
+
+async def lookup_key(state: AppState, api_key: str) -> Principal | None:
+    """The principal behind a key, from the short-lived cache or the database."""
+    now = state.clock.monotonic()
+    found, principal = state.keys.get(api_key, now)
+    if not found:
+        principal = await state.db.read(authenticate, api_key)
+        state.keys.put(api_key, principal, now)
+    return principal
+
+
+def key_caller(state: AppState, principal: Principal) -> Caller:
+    """The caller behind a checked API key."""
+    return Caller(principal.community_id, principal.actor, state.db, state.clock, key=principal)
+
+
+async def bearer_key(request: Request) -> Principal:
+    """The principal of ``Authorization: Bearer <key>``, or a 401."""
+    scheme, _, api_key = request.headers.get("authorization", "").partition(" ")
+    api_key = api_key.strip()
+    if scheme.lower() != "bearer" or not api_key:
+        raise NotAuthenticated("Send the community API key as 'Authorization: Bearer <key>'.")
+    principal = await lookup_key(app_state(request), api_key)
+    if principal is None:
+        raise NotAuthenticated("The API key is unknown or has been revoked.")
+    return principal
+
+
+class ApiCaller(HTTPBearer):
+    """The caller of a v2 operation: an API key, charged against ``operation``'s per-key limit if named.
+
+    With ``console=True`` a console session may call it too (no key sent, the session cookie instead):
+    the console's buttons go through the very routes the API documents. Being an ``HTTPBearer`` keeps
+    the scheme in the OpenAPI document; being one dependency (not a chain) keeps it cheap.
+    """
+
+    def __init__(self, operation: str | None = None, *, console: bool = False) -> None:
+        super().__init__(auto_error=False, scheme_name="bearerAuth", description="The community's API key.")
+        if operation is not None and operation not in DEFAULT_LIMITS:  # fail at import, not on a request
+            raise KeyError(operation)
+        self.operation = operation
+        self.console = console
+
+    async def __call__(self, request: Request) -> Caller:  # type: ignore[override]
+        if self.console and "authorization" not in request.headers and SESSION_COOKIE in request.cookies:
+            return await console_caller(request)
+        principal = await bearer_key(request)
+        state = app_state(request)
+        if self.operation is not None:
+            charge(state.limiter, state.clock, principal, self.operation)
+        return key_caller(state, principal)
+
+
+class ConsoleSession:
+    """The caller behind a console session cookie; a change must come from the console's own pages."""
+
+    async def __call__(self, request: Request) -> Caller:
+        return await console_caller(request)
+
+
+async def console_caller(request: Request) -> Caller:
+    """The dispatcher behind the session cookie as a caller, or a 401; a change also needs CSRF proof."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise NotAuthenticated("Log in to the console first.")
+    state = app_state(request)
+    user = await state.db.read(session_user, token=token, now=state.clock.now_ms())
+    if user is None:
+        raise NotAuthenticated("The console session has ended; log in again.")
+    if request.method not in _SAFE_METHODS:
+        require_same_origin(request)
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(sent.encode(), user.csrf_token.encode()):
+            raise Forbidden(f"A console change needs the session's {CSRF_HEADER} header.")
+    return Caller(user.community_id, user.actor, state.db, state.clock, session=user)
+
+
+def require_same_origin(request: Request) -> None:
+    """Refuse a change sent from a page on another site, before any token is looked at."""
+    # Browsers send Origin with every state-changing request.
+    origin = request.headers.get("origin")
+    if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
+        raise Forbidden("The console accepts changes only from its own pages.")
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        raise Forbidden("The console accepts changes only from its own pages.")
+
+
+def api_caller(operation: str | None = None, *, console: bool = False) -> Any:
+    """The dependency of a v2 route: its caller, charged against ``operation`` (see ``ApiCaller``)."""
+    return Depends(ApiCaller(operation, console=console))
+
+
+def console_session() -> Any:
+    """The dependency of a console route: the dispatcher behind the session cookie."""
+    return Depends(ConsoleSession())

@@ -1,0 +1,57 @@
+"""The rate-limit policy: each operation's default per-key limit, and charging a caller against it.
+
+The algorithm and its store are in ``gcra``; this module only decides what is counted against what.
+"""
+
+from __future__ import annotations
+
+from opendispatch.api.gcra import RateLimiter
+from opendispatch.clock import Clock
+from opendispatch.communities.schemas import Principal
+
+# Per-key requests per minute. The first three are the reference's; the reference is silent on the rest,
+# so they are set for a busy community (location feeds report often). Operators override any of them per
+# community with `opendispatch limits set`.
+DEFAULT_LIMITS: dict[str, int] = {
+    "create_911": 10,
+    "create_dispatch": 20,
+    "get_calls": 3,
+    "remove_911": 60,
+    "update_dispatch": 60,
+    "attach_units": 60,
+    "detach_units": 60,
+    "add_note": 60,
+    "close_calls": 60,
+    "set_postal": 60,
+    "set_primary": 60,
+    "call_history": 30,
+    "get_units": 30,
+    "unit_status": 60,
+    "unit_panic": 60,
+    "unit_locations": 120,
+    "identifiers": 60,
+    "links": 60,
+    # The console's two v2 endpoints; a snapshot renders a PNG, so it costs more than a read.
+    "snapshot": 30,
+    "nearest_units": 60,
+}
+
+
+class RateLimited(Exception):
+    """The key has used up this endpoint's limit; ``retry_after`` whole seconds until it may retry."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
+def limit_of(principal: Principal, endpoint: str) -> int:
+    """The key's requests per minute on ``endpoint``: its community's override, or the default."""
+    return principal.limits.get(endpoint, DEFAULT_LIMITS[endpoint])
+
+
+def charge(limiter: RateLimiter, clock: Clock, principal: Principal, endpoint: str, cost: int = 1) -> None:
+    """Count ``cost`` requests of the key against ``endpoint``'s limit, all or none; RateLimited if over."""
+    decision = limiter.hit(principal.key_id, endpoint, limit_of(principal, endpoint), clock.monotonic(), cost)
+    if not decision.allowed:
+        raise RateLimited(decision.retry_after)
