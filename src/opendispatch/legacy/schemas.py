@@ -531,6 +531,7 @@ def _raw_items(data: Any, nested: bool) -> list[tuple[str, Any]]:
     items: list[tuple[str, Any]] = []
     for index, raw in enumerate(data):
         if nested and isinstance(raw, list):
+            # The JS SDK wraps its array of locations in one more array.
             items.extend((f"data[{index}][{inner}]", value) for inner, value in enumerate(raw))
         else:
             items.append((f"data[{index}]", raw))
@@ -570,11 +571,7 @@ def parse_items(
     max_items: int = MAX_ITEMS,
     nested: bool = False,
 ) -> list[ItemT]:
-    """Every item of a changing request, parsed; InvalidItems naming each bad field of each bad item.
-
-    ``positional`` names the fields of the JS SDK's positional items, in order; ``nested`` unwraps the one
-    more array the JS SDK puts around its items.
-    """
+    """Every item of a changing request, parsed; InvalidItems naming each bad field of each bad item."""
     raw_items = _raw_items(data, nested)
     if not raw_items:
         raise InvalidItems(["data: send at least one item"])
