@@ -1,7 +1,7 @@
 """HTTP door of the v1 legacy API: ``POST /{area}/{type}`` with ``{id, key, type, data: [...]}``.
 
-A thin door onto the v2 services: it reads the envelope, checks the community, key, plan and limits,
-parses every item into its v2 request, runs all items in order as one unit of work, and answers plain
+The same few steps for every type: read the envelope, look the type up in ``service.TYPES``, authenticate,
+check the plan, parse the items, charge the limit, run the items in one unit of work and answer, in plain
 text lines that in-game scripts match with string patterns (docs/v1.md lists every one). Its router is
 registered last, so the two-segment catch-all shadows no other route.
 """
@@ -9,15 +9,10 @@ registered last, so the two-segment catch-all shadows no other route.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
-from pydantic import TypeAdapter
-from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 from starlette.responses import PlainTextResponse, Response
@@ -26,44 +21,12 @@ from opendispatch.api.auth import lookup_key
 from opendispatch.api.bodies import json_response
 from opendispatch.api.limits import RateLimited, charge, limit_of
 from opendispatch.api.state import AppState, app_state
-from opendispatch.calls import service as calls
-from opendispatch.calls.schemas import CallTableType
 from opendispatch.communities.schemas import Principal
 from opendispatch.communities.service import require_community
 from opendispatch.errors import Conflict, DomainError, NotFound
-from opendispatch.events.service import server_settings
-from opendispatch.history.schemas import Actor
 from opendispatch.legacy import service
-from opendispatch.legacy.schemas import (
-    Attach,
-    CallNote,
-    CallPostal,
-    CallPrimary,
-    CallsQuery,
-    CloseCall,
-    Detach,
-    DispatchEdit,
-    Envelope,
-    InvalidItems,
-    Item,
-    LocationReport,
-    NewCall911,
-    NewDispatch,
-    PanicChange,
-    Remove911,
-    StatusChange,
-    UnitsQuery,
-    V1Type,
-    V1Unit,
-    parse_items,
-    parse_query,
-    read_envelope,
-    resolve_type,
-    v1_unit,
-)
+from opendispatch.legacy.schemas import Envelope, InvalidItems, read_envelope
 from opendispatch.storage.database import StorageUnavailable
-from opendispatch.units import service as units
-from opendispatch.units.schemas import UnitLocations
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +36,8 @@ INVALID_COMMUNITY_ID = "INVALID COMMUNITY ID"
 API_NOT_ENABLED = "API IS NOT ENABLED FOR THIS COMMUNITY"
 INVALID_API_KEY = "INVALID API KEY"
 
-UNIT_LOCATION_UPDATED = "UNIT LOCATION UPDATED"
-
 # The areas of the hosted v1 API; civilian types are not served, so they answer INVALID REQUEST TYPE.
 AREAS = frozenset({"general", "emergency", "civilian"})
-
-_UNITS = TypeAdapter(list[V1Unit])
 
 _EXAMPLE = {
     "id": "YOUR_COMMUNITY_ID",
@@ -153,13 +112,19 @@ async def _serve(request: Request, area: str, path_type: str | None) -> Response
     state = app_state(request)
     try:
         envelope = _envelope(await request.body())
-        spec = resolve_type(area, path_type, envelope.type_name)
+        spec = service.resolve_type(area, path_type, envelope.type_name)
         if spec is None:
             raise Refused(400, INVALID_REQUEST_TYPE)
         principal = await _authenticate(state, envelope)
         if not principal.api_enabled or principal.plan < spec.min_plan:
             raise Refused(400, API_NOT_ENABLED)
-        return await _answer(state, principal, spec, envelope.data)
+        items = spec.items(envelope.data)
+        _charge(state, principal, spec, spec.cost(items))
+        now = state.clock.now_ms()
+        context = service.Context(principal.community_id, principal.plan, principal.actor, now)
+        unit_of_work = state.db.write if spec.writes else state.db.read
+        answer = await unit_of_work(spec.run, items, context)
+        return _text(answer) if isinstance(answer, str) else json_response(answer)
     except Refused as refused:
         return _text(refused.text, refused.status, refused.headers)
     except InvalidItems as exc:
@@ -215,7 +180,7 @@ async def _authenticate(state: AppState, envelope: Envelope) -> Principal:
     raise Refused(400, INVALID_API_KEY)
 
 
-def _charge(state: AppState, principal: Principal, spec: V1Type, cost: int) -> None:
+def _charge(state: AppState, principal: Principal, spec: service.V1Type[Any], cost: int) -> None:
     """Count the request against its v2 twin's per-key limit: ``cost`` requests, all or none."""
     if spec.endpoint is None:
         return
@@ -227,284 +192,3 @@ def _charge(state: AppState, principal: Principal, spec: V1Type, cost: int) -> N
             "send them in smaller requests",
         )
     charge(state.limiter, state.clock, principal, spec.endpoint, cost)
-
-
-async def _answer(state: AppState, principal: Principal, spec: V1Type, data: Any) -> Response:
-    community_id = principal.community_id
-    if spec.name == "GET_VERSION":
-        return _text(str(principal.plan))
-    if spec.name == "GET_SERVERS":
-        # Exactly what v2 GET /v2/general/servers answers: the servers with their push settings.
-        return json_response(await state.db.read(server_settings, community_id))
-    if spec.name == "GET_CALLS":
-        label, calls_query = parse_query(spec, data, CallsQuery)
-        _charge(state, principal, spec, 1)
-        read_calls = partial(
-            calls.list_calls,
-            community_id=community_id,
-            server_id=calls_query.serverId,
-            table_type=CallTableType.SEARCH_ALL,
-            closed_limit=calls_query.closedLimit,
-            closed_offset=calls_query.closedOffset,
-        )
-        [listing] = await state.db.read(service.run_items, [(label, read_calls)])
-        return json_response(listing)
-    if spec.name == "GET_ACTIVE_UNITS":
-        label, units_query = parse_query(spec, data, UnitsQuery)
-        _charge(state, principal, spec, 1)
-        read_units = partial(
-            units.list_units,
-            community_id=community_id,
-            server_id=units_query.serverId,
-            include_offline=units_query.includeOffline,
-            limit=units_query.limit,
-            offset=units_query.offset,
-        )
-        [found] = await state.db.read(service.run_items, [(label, read_units)])
-        body = _UNITS.dump_json([v1_unit(unit) for unit in found.units])
-        return Response(body, media_type="application/json")
-
-    items = parse_items(spec, data)
-    _charge(state, principal, spec, len(items) if spec.per_item else 1)
-    context = _Context(community_id, principal.actor, state.clock.now_ms())
-    if spec.name == "UNIT_LOCATION":
-        await state.db.write(service.run_items, _location_steps(items, context))
-        return _text(UNIT_LOCATION_UPDATED)
-    steps = [(item.label, _STEPS[type(item)](item, context)) for item in items]
-    lines = await state.db.write(service.run_items, steps)
-    return _text("\n".join(lines))
-
-
-# -- one step per item: the v2 service it calls and the line it answers ----------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Context:
-    community_id: str
-    actor: Actor
-    now: int
-
-
-Run = Callable[[Connection], str]
-
-
-def _new_911(item: NewCall911, ctx: _Context) -> Run:
-    def run(conn: Connection) -> str:
-        created = calls.open_emergency_call(
-            conn,
-            community_id=ctx.community_id,
-            server_id=item.server_id,
-            call=item.call,
-            now=ctx.now,
-            actor=ctx.actor,
-        )
-        return f"EMERGENCY CALL ADDED ID: {created.callId}"
-
-    return run
-
-
-def _remove_911(item: Remove911, ctx: _Context) -> Run:
-    def run(conn: Connection) -> str:
-        removed = calls.remove_emergency_call(
-            conn,
-            community_id=ctx.community_id,
-            server_id=item.server_id,
-            call_id=item.call_id,
-            now=ctx.now,
-            actor=ctx.actor,
-        )
-        return f"EMERGENCY CALL REMOVED ID: {removed.callId}"
-
-    return run
-
-
-def _close(item: CloseCall, ctx: _Context) -> Run:
-    def run(conn: Connection) -> str:
-        calls.close_calls(
-            conn,
-            community_id=ctx.community_id,
-            server_id=item.server_id,
-            call_ids=[item.call_id],
-            now=ctx.now,
-            actor=ctx.actor,
-        )
-        return f"DISPATCH CALL {item.call_id} CLOSED"
-
-    return run
-
-
-def _new_dispatch(item: NewDispatch, ctx: _Context) -> Run:
-    def run(conn: Connection) -> str:
-        created = calls.open_dispatch_call(
-            conn,
-            community_id=ctx.community_id,
-            server_id=item.server_id,
-            call=item.call,
-            now=ctx.now,
-            actor=ctx.actor,
-        )
-        return f"NEW DISPATCH CREATED - ID: {created.callId}"
-
-    return run
-
-
-def _edit_dispatch(item: DispatchEdit, ctx: _Context) -> Run:
-    def run(conn: Connection) -> str:
-        service.edit_dispatch_call(
-            conn,
-            community_id=ctx.community_id,
-            server_id=item.server_id,
-            call_id=item.call_id,
-            changes=item.changes.changes(),
-            primary=item.primary,
-            track_primary=item.track_primary,
-            now=ctx.now,
-            actor=ctx.actor,
-        )
-        return f"DISPATCH CALL {item.call_id} UPDATED"
-
-    return run
-
-
-def _attach(item: Attach, ctx: _Context) -> Run:
-    def run(conn: Connection) -> str:
-        calls.attach_to_call(
-            conn,
-            community_id=ctx.community_id,
-            server_id=item.server_id,
-            call_id=item.call_id,
-            targets=item.targets,
-            now=ctx.now,
-            actor=ctx.actor,
-        )
-        return "UNITS ATTACHED"
-
-    return run
-
-
-def _detach(item: Detach, ctx: _Context) -> Run:
-    def run(conn: Connection) -> str:
-        calls.detach_from_calls(
-            conn,
-            community_id=ctx.community_id,
-            server_id=item.server_id,
-            targets=item.targets,
-            now=ctx.now,
-            actor=ctx.actor,
-        )
-        return "UNITS DETACHED"
-
-    return run
-
-
-def _note(item: CallNote, ctx: _Context) -> Run:
-    def run(conn: Connection) -> str:
-        calls.add_note(
-            conn,
-            community_id=ctx.community_id,
-            server_id=item.server_id,
-            call_id=item.call_id,
-            note=item.note,
-            now=ctx.now,
-            actor=ctx.actor,
-        )
-        return f"NOTE '{item.note.note}' added to call #{item.call_id}"
-
-    return run
-
-
-def _postal(item: CallPostal, ctx: _Context) -> Run:
-    def run(conn: Connection) -> str:
-        calls.update_dispatch_call(
-            conn,
-            community_id=ctx.community_id,
-            server_id=item.server_id,
-            call_id=item.call_id,
-            changes={"postal": item.body.postal},
-            now=ctx.now,
-            actor=ctx.actor,
-        )
-        return f"CALL {item.call_id} POSTAL SET TO {item.body.postal}"
-
-    return run
-
-
-def _primary(item: CallPrimary, ctx: _Context) -> Run:
-    def run(conn: Connection) -> str:
-        calls.set_primary(
-            conn,
-            community_id=ctx.community_id,
-            server_id=item.server_id,
-            call_id=item.call_id,
-            ident_id=item.body.identId,
-            track_primary=item.body.trackPrimary,
-            now=ctx.now,
-            actor=ctx.actor,
-        )
-        return f"CALL {item.call_id} PRIMARY SET TO {item.body.identId}"
-
-    return run
-
-
-def _status(item: StatusChange, ctx: _Context) -> Run:
-    def run(conn: Connection) -> str:
-        units.set_unit_status(
-            conn,
-            community_id=ctx.community_id,
-            server_id=item.server_id,
-            change=item.change,
-            now=ctx.now,
-            actor=ctx.actor,
-        )
-        return "UNIT STATUS UPDATED"
-
-    return run
-
-
-def _panic(item: PanicChange, ctx: _Context) -> Run:
-    def run(conn: Connection) -> str:
-        units.set_unit_panic(
-            conn, community_id=ctx.community_id, server_id=item.server_id, change=item.change, now=ctx.now
-        )
-        return "UNIT PANIC UPDATED"
-
-    return run
-
-
-def _location_steps(items: list[Item], ctx: _Context) -> list[tuple[str, Run]]:
-    """One v2 unit-locations batch per server the reports name, in the order the servers first appear."""
-    by_server: dict[int, list[LocationReport]] = {}
-    for item in items:
-        assert isinstance(item, LocationReport)
-        by_server.setdefault(item.server_id, []).append(item)
-
-    def batch(server_id: int, reports: list[LocationReport]) -> Run:
-        def run(conn: Connection) -> str:
-            units.update_unit_locations(
-                conn,
-                community_id=ctx.community_id,
-                server_id=server_id,
-                updates=UnitLocations(updates=[report.update for report in reports]),
-                now=ctx.now,
-            )
-            return UNIT_LOCATION_UPDATED
-
-        return run
-
-    return [(reports[0].label, batch(server_id, reports)) for server_id, reports in by_server.items()]
-
-
-_STEPS: dict[type, Callable[[Any, _Context], Run]] = {
-    NewCall911: _new_911,
-    Remove911: _remove_911,
-    CloseCall: _close,
-    NewDispatch: _new_dispatch,
-    DispatchEdit: _edit_dispatch,
-    Attach: _attach,
-    Detach: _detach,
-    CallNote: _note,
-    CallPostal: _postal,
-    CallPrimary: _primary,
-    StatusChange: _status,
-    PanicChange: _panic,
-}

@@ -1,4 +1,4 @@
-"""Wire format of the v1 legacy API: the envelope, its types, and each type's items as v2 requests.
+"""Wire format of the v1 legacy API: the envelope, each type's items as v2 requests, and v1 answers.
 
 A v1 request is ``POST /{area}/{type}`` with ``{id, key, type, data: [...]}``; each item of ``data`` is one
 request of that type. Items are parsed here into the v2 request models (``NewEmergencyCall``,
@@ -18,9 +18,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
 
 from opendispatch.calls.schemas import (
     DispatchCallChanges,
@@ -31,7 +31,6 @@ from opendispatch.calls.schemas import (
     SetPrimary,
     parse_note_time,
 )
-from opendispatch.communities.schemas import Plan
 from opendispatch.units.schemas import (
     LocationUpdate,
     Targets,
@@ -45,75 +44,6 @@ MAX_ITEMS = 100
 MAX_LOCATION_ITEMS = 500  # what one v2 unit-locations request takes
 
 Raw = dict[str, Any]
-
-
-# -- the types -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class V1Type:
-    """One v1 request type: where it is sent, who may send it, and which v2 limit it counts against."""
-
-    name: str
-    area: str
-    min_plan: Plan
-    endpoint: str | None  # the v2 twin's rate-limit name (ratelimit.DEFAULT_LIMITS); None: not limited
-    per_item: bool = True  # each item counts once; False: the whole request counts once
-    positional: tuple[str, ...] = ()  # field names of the JS SDK's positional items, in order
-
-    @property
-    def max_items(self) -> int:
-        """Most items one request of this type may carry."""
-        return MAX_LOCATION_ITEMS if self.name == "UNIT_LOCATION" else MAX_ITEMS
-
-
-_CALL_911_FIELDS = ("serverId", "isEmergency", "caller", "location", "description", "metaData")
-_CALL_REF_FIELDS = ("serverId", "callId")
-_POSTAL_FIELDS = ("serverId", "callId", "postal")
-_PRIMARY_FIELDS = ("serverId", "callId", "primary", "trackPrimary")
-
-# Plans follow the JS SDK's table of minimum versions (the hosted product's), except that FREE has no API
-# at all: GET_VERSION needs STARTER.
-TYPES: dict[str, V1Type] = {
-    spec.name: spec
-    for spec in (
-        V1Type("CALL_911", "emergency", Plan.STANDARD, "create_911", positional=_CALL_911_FIELDS),
-        V1Type("911_CALL", "emergency", Plan.STANDARD, "create_911", positional=_CALL_911_FIELDS),
-        V1Type("REMOVE_911", "emergency", Plan.STANDARD, "remove_911", positional=_CALL_REF_FIELDS),
-        V1Type("GET_CALLS", "emergency", Plan.PLUS, "get_calls"),
-        V1Type("NEW_DISPATCH", "emergency", Plan.PLUS, "create_dispatch"),
-        V1Type("EDIT_DISPATCH", "emergency", Plan.PLUS, "update_dispatch"),
-        V1Type("ATTACH_UNIT", "emergency", Plan.PLUS, "attach_units"),
-        V1Type("DETACH_UNIT", "emergency", Plan.PLUS, "detach_units"),
-        V1Type("ADD_CALL_NOTE", "emergency", Plan.PLUS, "add_note"),
-        V1Type("CLOSE_CALL", "emergency", Plan.STANDARD, "close_calls", positional=_CALL_REF_FIELDS),
-        V1Type("SET_CALL_POSTAL", "emergency", Plan.PLUS, "set_postal", positional=_POSTAL_FIELDS),
-        V1Type("SET_CALL_PRIMARY", "emergency", Plan.PLUS, "set_primary", positional=_PRIMARY_FIELDS),
-        V1Type("UNIT_STATUS", "emergency", Plan.STANDARD, "unit_status"),
-        V1Type("UNIT_PANIC", "emergency", Plan.STANDARD, "unit_panic"),
-        V1Type("UNIT_LOCATION", "emergency", Plan.STANDARD, "unit_locations", per_item=False),
-        V1Type("GET_ACTIVE_UNITS", "emergency", Plan.PLUS, "get_units"),
-        V1Type("GET_VERSION", "general", Plan.STARTER, None),
-        V1Type("GET_SERVERS", "general", Plan.STANDARD, None),
-    )
-}
-
-
-def resolve_type(area: str, path_type: str | None, body_type: Any) -> V1Type | None:
-    """The type a request names, or None when it names none we serve or its path and body disagree.
-
-    The body's ``type`` decides; the path's type, when there is one, must be the same in lower case, and
-    the path's area must be the type's. A body without ``type`` takes the path's.
-    """
-    name = body_type if isinstance(body_type, str) and body_type else path_type
-    if not name:
-        return None
-    spec = TYPES.get(name.strip().upper())
-    if spec is None or area.lower() != spec.area:
-        return None
-    if path_type is not None and path_type.lower() != spec.name.lower():
-        return None
-    return spec
 
 
 # -- the envelope ----------------------------------------------------------------------------------------
@@ -147,182 +77,6 @@ def read_envelope(body: Any) -> Envelope | None:
         type_name=body.get("type"),
         data=body.get("data"),
     )
-
-
-# -- items -----------------------------------------------------------------------------------------------
-
-
-class InvalidItems(Exception):
-    """Items that cannot be taken; ``problems`` are lines like ``data[0].caller: Field required``."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
-
-
-@dataclass(frozen=True, slots=True)
-class NewCall911:
-    """CALL_911 / 911_CALL: one 911 call."""
-
-    label: str
-    server_id: int
-    call: NewEmergencyCall
-
-
-@dataclass(frozen=True, slots=True)
-class Remove911:
-    """REMOVE_911: one 911 call by id."""
-
-    label: str
-    server_id: int
-    call_id: int
-
-
-@dataclass(frozen=True, slots=True)
-class CloseCall:
-    """CLOSE_CALL: one dispatch call by id."""
-
-    label: str
-    server_id: int
-    call_id: int
-
-
-@dataclass(frozen=True, slots=True)
-class NewDispatch:
-    """NEW_DISPATCH: one dispatch call."""
-
-    label: str
-    server_id: int
-    call: NewDispatchCall
-
-
-@dataclass(frozen=True, slots=True)
-class DispatchEdit:
-    """EDIT_DISPATCH: fields of a call, and its primary when ``primary``/``trackPrimary`` are sent."""
-
-    label: str
-    server_id: int
-    call_id: int
-    changes: DispatchCallChanges
-    primary: int | None
-    track_primary: bool | None
-
-
-@dataclass(frozen=True, slots=True)
-class Attach:
-    """ATTACH_UNIT: units onto a call."""
-
-    label: str
-    server_id: int
-    call_id: int
-    targets: Targets
-
-
-@dataclass(frozen=True, slots=True)
-class Detach:
-    """DETACH_UNIT: units off the calls they are on."""
-
-    label: str
-    server_id: int
-    targets: Targets
-
-
-@dataclass(frozen=True, slots=True)
-class CallNote:
-    """ADD_CALL_NOTE: one note on a call."""
-
-    label: str
-    server_id: int
-    call_id: int
-    note: NewCallNote
-
-
-@dataclass(frozen=True, slots=True)
-class CallPostal:
-    """SET_CALL_POSTAL: a call's postal."""
-
-    label: str
-    server_id: int
-    call_id: int
-    body: SetPostal
-
-
-@dataclass(frozen=True, slots=True)
-class CallPrimary:
-    """SET_CALL_PRIMARY: a call's primary unit."""
-
-    label: str
-    server_id: int
-    call_id: int
-    body: SetPrimary
-
-
-@dataclass(frozen=True, slots=True)
-class StatusChange:
-    """UNIT_STATUS: the status of units."""
-
-    label: str
-    server_id: int
-    change: UnitStatusChange
-
-
-@dataclass(frozen=True, slots=True)
-class PanicChange:
-    """UNIT_PANIC: the panic flag of units."""
-
-    label: str
-    server_id: int
-    change: UnitPanicChange
-
-
-@dataclass(frozen=True, slots=True)
-class LocationReport:
-    """UNIT_LOCATION: one unit's location."""
-
-    label: str
-    server_id: int
-    update: LocationUpdate
-
-
-class _Query(BaseModel):
-    model_config = ConfigDict(strict=True, extra="ignore")
-
-
-Q = TypeVar("Q", bound=_Query)
-
-
-class CallsQuery(_Query):
-    """GET_CALLS: the bounds of v2 Get Calls' query parameters."""
-
-    serverId: int = DEFAULT_SERVER_ID
-    closedLimit: Annotated[int, Field(ge=0, le=100)] = 10
-    closedOffset: Annotated[int, Field(ge=0)] = 0
-
-
-class UnitsQuery(_Query):
-    """GET_ACTIVE_UNITS: the bounds of v2 Get Units' query parameters."""
-
-    serverId: int = DEFAULT_SERVER_ID
-    includeOffline: bool = False
-    limit: Annotated[int, Field(ge=1, le=500)] = 100
-    offset: Annotated[int, Field(ge=0)] = 0
-
-
-Item = (
-    NewCall911
-    | Remove911
-    | CloseCall
-    | NewDispatch
-    | DispatchEdit
-    | Attach
-    | Detach
-    | CallNote
-    | CallPostal
-    | CallPrimary
-    | StatusChange
-    | PanicChange
-    | LocationReport
-)
 
 
 # -- leniency for the ways v1 clients write values -------------------------------------------------------
@@ -472,28 +226,284 @@ def _coordinates(value: Any) -> Any:
     return value
 
 
-# -- one parser per type ---------------------------------------------------------------------------------
+# -- items: each the v2 request it stands for, parsed from one normalized v1 item ------------------------
 
 
-def _call_911(label: str, item: Raw) -> Item:
-    return NewCall911(label, item["serverId"], NewEmergencyCall.model_validate(item))
+class InvalidItems(Exception):
+    """Items that cannot be taken; ``problems`` are lines like ``data[0].caller: Field required``."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
 
 
-def _remove_911(label: str, item: Raw) -> Item:
-    ref = _CallRefFields.model_validate(item)
-    return Remove911(label, ref.serverId, ref.callId)
+class _Query(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
 
 
-def _close_call(label: str, item: Raw) -> Item:
-    ref = _CallRefFields.model_validate(item)
-    return CloseCall(label, ref.serverId, ref.callId)
+Q = TypeVar("Q", bound=_Query)
+ItemT = TypeVar("ItemT")
 
 
-def _new_dispatch(label: str, item: Raw) -> Item:
-    fields = {**item, **_targets(item)}
-    if "notes" in item:
-        fields["notes"] = _without_bad_note_times(item["notes"])
-    return NewDispatch(label, item["serverId"], NewDispatchCall.model_validate(fields))
+class _CallRefFields(_Query):
+    serverId: int
+    callId: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewCall911:
+    """CALL_911 / 911_CALL: one 911 call."""
+
+    label: str
+    server_id: int
+    call: NewEmergencyCall
+
+    @classmethod
+    def parse(cls, label: str, item: Raw) -> NewCall911:
+        """The item as v2 Create 911 Call's body."""
+        return cls(label, item["serverId"], NewEmergencyCall.model_validate(item))
+
+
+@dataclass(frozen=True, slots=True)
+class Remove911:
+    """REMOVE_911: one 911 call by id."""
+
+    label: str
+    server_id: int
+    call_id: int
+
+    @classmethod
+    def parse(cls, label: str, item: Raw) -> Remove911:
+        """The item's server and call."""
+        ref = _CallRefFields.model_validate(item)
+        return cls(label, ref.serverId, ref.callId)
+
+
+@dataclass(frozen=True, slots=True)
+class CloseCall:
+    """CLOSE_CALL: one dispatch call by id."""
+
+    label: str
+    server_id: int
+    call_id: int
+
+    @classmethod
+    def parse(cls, label: str, item: Raw) -> CloseCall:
+        """The item's server and call."""
+        ref = _CallRefFields.model_validate(item)
+        return cls(label, ref.serverId, ref.callId)
+
+
+@dataclass(frozen=True, slots=True)
+class NewDispatch:
+    """NEW_DISPATCH: one dispatch call."""
+
+    label: str
+    server_id: int
+    call: NewDispatchCall
+
+    @classmethod
+    def parse(cls, label: str, item: Raw) -> NewDispatch:
+        """The item as v2 Create Dispatch Call's body, its v1 unit names as targets."""
+        fields = {**item, **_targets(item)}
+        if "notes" in item:
+            fields["notes"] = _without_bad_note_times(item["notes"])
+        return cls(label, item["serverId"], NewDispatchCall.model_validate(fields))
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchEdit:
+    """EDIT_DISPATCH: fields of a call, and its primary when ``primary``/``trackPrimary`` are sent."""
+
+    label: str
+    server_id: int
+    call_id: int
+    changes: DispatchCallChanges
+    primary: int | None
+    track_primary: bool | None
+
+    @classmethod
+    def parse(cls, label: str, item: Raw) -> DispatchEdit:
+        """The item as v2 Update Dispatch Call's body, plus the primary to set after it."""
+        ref = _CallRefFields.model_validate(item)
+        primary = item.get("primary")
+        if primary is not None:
+            _set_primary(label, item)  # the same bounds as SET_CALL_PRIMARY
+        return cls(
+            label,
+            ref.serverId,
+            ref.callId,
+            DispatchCallChanges.model_validate(item),
+            primary,
+            item.get("trackPrimary"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Attach:
+    """ATTACH_UNIT: units onto a call."""
+
+    label: str
+    server_id: int
+    call_id: int
+    targets: Targets
+
+    @classmethod
+    def parse(cls, label: str, item: Raw) -> Attach:
+        """The item's call and its v1 unit names as targets."""
+        ref = _CallRefFields.model_validate(item)
+        return cls(label, ref.serverId, ref.callId, Targets.model_validate(_targets(item)))
+
+
+@dataclass(frozen=True, slots=True)
+class Detach:
+    """DETACH_UNIT: units off the calls they are on."""
+
+    label: str
+    server_id: int
+    targets: Targets
+
+    @classmethod
+    def parse(cls, label: str, item: Raw) -> Detach:
+        """The item's v1 unit names as targets."""
+        return cls(label, item["serverId"], Targets.model_validate(_targets(item)))
+
+
+@dataclass(frozen=True, slots=True)
+class CallNote:
+    """ADD_CALL_NOTE: one note on a call."""
+
+    label: str
+    server_id: int
+    call_id: int
+    note: NewCallNote
+
+    @classmethod
+    def parse(cls, label: str, item: Raw) -> CallNote:
+        """The item's call and v2 Add Note's body."""
+        ref = _CallRefFields.model_validate(item)
+        return cls(label, ref.serverId, ref.callId, NewCallNote.model_validate(item))
+
+
+@dataclass(frozen=True, slots=True)
+class CallPostal:
+    """SET_CALL_POSTAL: a call's postal."""
+
+    label: str
+    server_id: int
+    call_id: int
+    body: SetPostal
+
+    @classmethod
+    def parse(cls, label: str, item: Raw) -> CallPostal:
+        """The item's call and v2 Set Postal's body."""
+        ref = _CallRefFields.model_validate(item)
+        return cls(label, ref.serverId, ref.callId, SetPostal.model_validate(item))
+
+
+@dataclass(frozen=True, slots=True)
+class CallPrimary:
+    """SET_CALL_PRIMARY: a call's primary unit."""
+
+    label: str
+    server_id: int
+    call_id: int
+    body: SetPrimary
+
+    @classmethod
+    def parse(cls, label: str, item: Raw) -> CallPrimary:
+        """The item's call and v2 Set Primary's body."""
+        ref = _CallRefFields.model_validate(item)
+        return cls(label, ref.serverId, ref.callId, _set_primary(label, item))
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """UNIT_STATUS: the status of units."""
+
+    label: str
+    server_id: int
+    change: UnitStatusChange
+
+    @classmethod
+    def parse(cls, label: str, item: Raw) -> StatusChange:
+        """The item as v2 Set Unit Status's body."""
+        fields = {**_targets(item), **{name: item[name] for name in ("status",) if name in item}}
+        return cls(label, item["serverId"], UnitStatusChange.model_validate(fields))
+
+
+@dataclass(frozen=True, slots=True)
+class PanicChange:
+    """UNIT_PANIC: the panic flag of units."""
+
+    label: str
+    server_id: int
+    change: UnitPanicChange
+
+    @classmethod
+    def parse(cls, label: str, item: Raw) -> PanicChange:
+        """The item as v2 Set Unit Panic's body."""
+        fields = {**_targets(item), **{name: item[name] for name in ("isPanic",) if name in item}}
+        return cls(label, item["serverId"], UnitPanicChange.model_validate(fields))
+
+
+@dataclass(frozen=True, slots=True)
+class LocationReport:
+    """UNIT_LOCATION: one unit's location."""
+
+    label: str
+    server_id: int
+    update: LocationUpdate
+
+    @classmethod
+    def parse(cls, label: str, item: Raw) -> LocationReport:
+        """The item as one update of v2 Update Unit Locations."""
+        user = item.get("communityUserId", item.get("apiId"))
+        fields = {
+            "communityUserId": _user_id(user),
+            "accountUuid": item.get("accountUuid", item.get("account")),
+            "identId": item.get("identId"),
+            "location": item.get("location", ""),
+            "coordinates": _coordinates(item.get("coordinates", item.get("coords"))),
+        }
+        update = LocationUpdate.model_validate(
+            {name: value for name, value in fields.items() if value is not None}
+        )
+        return cls(label, item["serverId"], update)
+
+
+class CallsQuery(_Query):
+    """GET_CALLS: the bounds of v2 Get Calls' query parameters."""
+
+    serverId: int = DEFAULT_SERVER_ID
+    closedLimit: Annotated[int, Field(ge=0, le=100)] = 10
+    closedOffset: Annotated[int, Field(ge=0)] = 0
+
+
+class UnitsQuery(_Query):
+    """GET_ACTIVE_UNITS: the bounds of v2 Get Units' query parameters."""
+
+    serverId: int = DEFAULT_SERVER_ID
+    includeOffline: bool = False
+    limit: Annotated[int, Field(ge=1, le=500)] = 100
+    offset: Annotated[int, Field(ge=0)] = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Query(Generic[Q]):
+    """The one item of a reading type: its query parameters."""
+
+    label: str
+    params: Q
+
+
+def query(model: type[Q]) -> Callable[[str, Raw], Query[Q]]:
+    """The parser of a reading type whose item is ``model``."""
+
+    def parse(label: str, item: Raw) -> Query[Q]:
+        return Query(label, model.model_validate(item))
+
+    return parse
 
 
 def _set_primary(label: str, item: Raw) -> SetPrimary:
@@ -507,94 +517,10 @@ def _set_primary(label: str, item: Raw) -> SetPrimary:
         ) from None
 
 
-def _edit_dispatch(label: str, item: Raw) -> Item:
-    ref = _CallRefFields.model_validate(item)
-    primary = item.get("primary")
-    if primary is not None:
-        _set_primary(label, item)  # the same bounds as SET_CALL_PRIMARY
-    return DispatchEdit(
-        label,
-        ref.serverId,
-        ref.callId,
-        DispatchCallChanges.model_validate(item),
-        primary,
-        item.get("trackPrimary"),
-    )
+# -- reading ``data`` ------------------------------------------------------------------------------------
 
 
-def _attach(label: str, item: Raw) -> Item:
-    ref = _CallRefFields.model_validate(item)
-    return Attach(label, ref.serverId, ref.callId, Targets.model_validate(_targets(item)))
-
-
-def _detach(label: str, item: Raw) -> Item:
-    return Detach(label, item["serverId"], Targets.model_validate(_targets(item)))
-
-
-def _note(label: str, item: Raw) -> Item:
-    ref = _CallRefFields.model_validate(item)
-    return CallNote(label, ref.serverId, ref.callId, NewCallNote.model_validate(item))
-
-
-def _postal(label: str, item: Raw) -> Item:
-    ref = _CallRefFields.model_validate(item)
-    return CallPostal(label, ref.serverId, ref.callId, SetPostal.model_validate(item))
-
-
-def _primary(label: str, item: Raw) -> Item:
-    ref = _CallRefFields.model_validate(item)
-    return CallPrimary(label, ref.serverId, ref.callId, _set_primary(label, item))
-
-
-def _status(label: str, item: Raw) -> Item:
-    fields = {**_targets(item), **{name: item[name] for name in ("status",) if name in item}}
-    return StatusChange(label, item["serverId"], UnitStatusChange.model_validate(fields))
-
-
-def _panic(label: str, item: Raw) -> Item:
-    fields = {**_targets(item), **{name: item[name] for name in ("isPanic",) if name in item}}
-    return PanicChange(label, item["serverId"], UnitPanicChange.model_validate(fields))
-
-
-def _location(label: str, item: Raw) -> Item:
-    user = item.get("communityUserId", item.get("apiId"))
-    fields = {
-        "communityUserId": _user_id(user),
-        "accountUuid": item.get("accountUuid", item.get("account")),
-        "identId": item.get("identId"),
-        "location": item.get("location", ""),
-        "coordinates": _coordinates(item.get("coordinates", item.get("coords"))),
-    }
-    update = LocationUpdate.model_validate(
-        {name: value for name, value in fields.items() if value is not None}
-    )
-    return LocationReport(label, item["serverId"], update)
-
-
-class _CallRefFields(_Query):
-    serverId: int
-    callId: int
-
-
-_PARSERS: dict[str, Callable[[str, Raw], Item]] = {
-    "CALL_911": _call_911,
-    "911_CALL": _call_911,
-    "REMOVE_911": _remove_911,
-    "CLOSE_CALL": _close_call,
-    "NEW_DISPATCH": _new_dispatch,
-    "EDIT_DISPATCH": _edit_dispatch,
-    "ATTACH_UNIT": _attach,
-    "DETACH_UNIT": _detach,
-    "ADD_CALL_NOTE": _note,
-    "SET_CALL_POSTAL": _postal,
-    "SET_CALL_PRIMARY": _primary,
-    "UNIT_STATUS": _status,
-    "UNIT_PANIC": _panic,
-    "UNIT_LOCATION": _location,
-}
-
-
-def _raw_items(spec: V1Type, data: Any) -> list[tuple[str, Any]]:
+def _raw_items(data: Any, nested: bool) -> list[tuple[str, Any]]:
     """``data`` as labelled raw items: an array is the norm; one bare object is taken as one item."""
     if data is None or _empty_table(data):
         return []
@@ -604,7 +530,7 @@ def _raw_items(spec: V1Type, data: Any) -> list[tuple[str, Any]]:
         raise InvalidItems(["data: must be an array of items"])
     items: list[tuple[str, Any]] = []
     for index, raw in enumerate(data):
-        if spec.name == "UNIT_LOCATION" and isinstance(raw, list):
+        if nested and isinstance(raw, list):
             # The JS SDK wraps its array of locations in one more array.
             items.extend((f"data[{index}][{inner}]", value) for inner, value in enumerate(raw))
         else:
@@ -621,49 +547,55 @@ def _problems(label: str, error: ValidationError) -> list[str]:
     return found
 
 
-def _prepared(spec: V1Type, label: str, raw: Any) -> Raw:
-    if isinstance(raw, list) and spec.positional:
+def _parse_one(
+    parse: Callable[[str, Raw], ItemT], label: str, raw: Any, positional: tuple[str, ...]
+) -> ItemT:
+    if isinstance(raw, list) and positional:
         raw = {str(index): value for index, value in enumerate(raw)}
     if not isinstance(raw, dict):
         raise InvalidItems([f"{label}: must be an object"])
-    item, problems = _normalize(raw, spec.positional)
+    item, problems = _normalize(raw, positional)
     if problems:
         raise InvalidItems([f"{label}.{field}: {message}" for field, message in problems])
-    return item
+    try:
+        return parse(label, item)
+    except ValidationError as exc:
+        raise InvalidItems(_problems(label, exc)) from None
 
 
-def parse_items(spec: V1Type, data: Any) -> list[Item]:
+def parse_items(
+    data: Any,
+    parse: Callable[[str, Raw], ItemT],
+    *,
+    positional: tuple[str, ...] = (),
+    max_items: int = MAX_ITEMS,
+    nested: bool = False,
+) -> list[ItemT]:
     """Every item of a changing request, parsed; InvalidItems naming each bad field of each bad item."""
-    raw_items = _raw_items(spec, data)
+    raw_items = _raw_items(data, nested)
     if not raw_items:
         raise InvalidItems(["data: send at least one item"])
-    if len(raw_items) > spec.max_items:
-        raise InvalidItems([f"data: at most {spec.max_items} items in one request"])
-    parse = _PARSERS[spec.name]
-    items: list[Item] = []
+    if len(raw_items) > max_items:
+        raise InvalidItems([f"data: at most {max_items} items in one request"])
+    items: list[ItemT] = []
     problems: list[str] = []
     for label, raw in raw_items:
         try:
-            items.append(parse(label, _prepared(spec, label, raw)))
+            items.append(_parse_one(parse, label, raw, positional))
         except InvalidItems as exc:
             problems += exc.problems
-        except ValidationError as exc:
-            problems += _problems(label, exc)
     if problems:
         raise InvalidItems(problems)
     return items
 
 
-def parse_query(spec: V1Type, data: Any, model: type[Q]) -> tuple[str, Q]:
-    """The one item of a reading request (none: every default), with its label."""
-    raw_items = _raw_items(spec, data)
+def parse_query(type_name: str, data: Any, parse: Callable[[str, Raw], ItemT]) -> ItemT:
+    """The one item of a reading request (none: every default)."""
+    raw_items = _raw_items(data, nested=False)
     if len(raw_items) > 1:
-        raise InvalidItems([f"data: {spec.name} takes one item"])
+        raise InvalidItems([f"data: {type_name} takes one item"])
     label, raw = raw_items[0] if raw_items else ("data", {})
-    try:
-        return label, model.model_validate(_prepared(spec, label, raw))
-    except ValidationError as exc:
-        raise InvalidItems(_problems(label, exc)) from None
+    return _parse_one(parse, label, raw, positional=())
 
 
 # -- answers ---------------------------------------------------------------------------------------------
@@ -695,6 +627,10 @@ class V1Unit(BaseModel):
     aop: str
     isDispatch: bool
     data: V1UnitData
+
+
+class V1Units(RootModel[list[V1Unit]]):
+    """GET_ACTIVE_UNITS' answer: a bare JSON array of v1 units."""
 
 
 def v1_unit(unit: Unit) -> V1Unit:

@@ -1,20 +1,58 @@
-"""The rules v1 adds to the v2 services: a request's items run in order as one unit of work, all or none,
-and EDIT_DISPATCH carries what v2 splits into two requests (the call's fields, then its primary).
+"""The v1 types, one table: each names its area, minimum plan, limit, parser and the service call it makes.
+
+Every type runs on the v2 services; what v1 adds is only that a request's items run in order as one unit
+of work, all or none, and that EDIT_DISPATCH carries what v2 splits into two requests (the call's fields,
+then its primary).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from opendispatch.calls import service as calls
-from opendispatch.calls.schemas import DispatchCall
+from opendispatch.calls.schemas import CallListing, CallTableType, DispatchCall
+from opendispatch.communities.schemas import Plan
 from opendispatch.errors import DomainError
+from opendispatch.events.schemas import ServerSettingsList
+from opendispatch.events.service import server_settings
 from opendispatch.history.schemas import Actor
+from opendispatch.legacy.schemas import (
+    MAX_ITEMS,
+    MAX_LOCATION_ITEMS,
+    Attach,
+    CallNote,
+    CallPostal,
+    CallPrimary,
+    CallsQuery,
+    CloseCall,
+    Detach,
+    DispatchEdit,
+    LocationReport,
+    NewCall911,
+    NewDispatch,
+    PanicChange,
+    Query,
+    Raw,
+    Remove911,
+    StatusChange,
+    UnitsQuery,
+    V1Units,
+    parse_items,
+    parse_query,
+    query,
+    v1_unit,
+)
+from opendispatch.units import service as units
+from opendispatch.units.schemas import UnitLocations
 
-T = TypeVar("T")
+ItemT = TypeVar("ItemT")
+Answer = str | BaseModel  # plain text, or a wire model answered as JSON
 
 
 class ItemFailed(Exception):
@@ -26,15 +64,350 @@ class ItemFailed(Exception):
         self.error = error
 
 
-def run_items(conn: Connection, steps: Sequence[tuple[str, Callable[[Connection], T]]]) -> list[T]:
-    """Run each labelled step in order in this one unit of work; the first that fails undoes them all."""
-    results: list[T] = []
-    for label, step in steps:
-        try:
-            results.append(step(conn))
-        except DomainError as exc:
-            raise ItemFailed(label, exc) from exc
-    return results
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Whom a request acts for, and when."""
+
+    community_id: str
+    plan: int
+    actor: Actor
+    now: int
+
+
+Run = Callable[[Connection, list[ItemT], Context], Answer]
+
+
+@dataclass(frozen=True, slots=True)
+class V1Type(Generic[ItemT]):
+    """One v1 request type: where it is sent, who may send it, its limit, its items and what they do."""
+
+    name: str
+    area: str
+    min_plan: Plan
+    endpoint: str | None  # the v2 twin's rate-limit name (api.limits.DEFAULT_LIMITS); None: not limited
+    parse: Callable[[str, Raw], ItemT] | None  # one item into its v2 request; None: ``data`` is not read
+    run: Run[ItemT]  # every item, in order, in one unit of work; what it returns is the answer
+    writes: bool = True  # False: a reading type, with at most one item, run in a read snapshot
+    per_item: bool = True  # each item counts once against the limit; False: the request counts once
+    positional: tuple[str, ...] = ()  # field names of the JS SDK's positional items, in order
+    max_items: int = MAX_ITEMS
+    nested: bool = False  # the JS SDK may wrap the items in one more array
+
+    def items(self, data: Any) -> list[ItemT]:
+        """The request's ``data`` parsed; InvalidItems naming each bad field of each bad item."""
+        if self.parse is None:
+            return []
+        if not self.writes:
+            return [parse_query(self.name, data, self.parse)]
+        return parse_items(
+            data, self.parse, positional=self.positional, max_items=self.max_items, nested=self.nested
+        )
+
+    def cost(self, items: list[ItemT]) -> int:
+        """How many requests of its v2 twin the items count as against the limit."""
+        return len(items) if self.per_item else 1
+
+
+class _Labelled(Protocol):
+    @property
+    def label(self) -> str: ...
+
+
+LabelledT = TypeVar("LabelledT", bound=_Labelled)
+
+
+@contextmanager
+def _item(label: str) -> Iterator[None]:
+    """A service's refusal inside is the item's: ItemFailed names it, and undoes the whole unit of work."""
+    try:
+        yield
+    except DomainError as exc:
+        raise ItemFailed(label, exc) from exc
+
+
+def _each(step: Callable[[Connection, LabelledT, Context], str]) -> Run[LabelledT]:
+    """Run ``step`` on every item in order, answering one line per item."""
+
+    def run(conn: Connection, items: list[LabelledT], ctx: Context) -> str:
+        lines = []
+        for item in items:
+            with _item(item.label):
+                lines.append(step(conn, item, ctx))
+        return "\n".join(lines)
+
+    return run
+
+
+# -- the service call of each type, and the answer it makes ----------------------------------------------
+
+
+def _new_911(conn: Connection, item: NewCall911, ctx: Context) -> str:
+    created = calls.open_emergency_call(
+        conn,
+        community_id=ctx.community_id,
+        server_id=item.server_id,
+        call=item.call,
+        now=ctx.now,
+        actor=ctx.actor,
+    )
+    return f"EMERGENCY CALL ADDED ID: {created.callId}"
+
+
+def _remove_911(conn: Connection, item: Remove911, ctx: Context) -> str:
+    removed = calls.remove_emergency_call(
+        conn,
+        community_id=ctx.community_id,
+        server_id=item.server_id,
+        call_id=item.call_id,
+        now=ctx.now,
+        actor=ctx.actor,
+    )
+    return f"EMERGENCY CALL REMOVED ID: {removed.callId}"
+
+
+def _close(conn: Connection, item: CloseCall, ctx: Context) -> str:
+    calls.close_calls(
+        conn,
+        community_id=ctx.community_id,
+        server_id=item.server_id,
+        call_ids=[item.call_id],
+        now=ctx.now,
+        actor=ctx.actor,
+    )
+    return f"DISPATCH CALL {item.call_id} CLOSED"
+
+
+def _new_dispatch(conn: Connection, item: NewDispatch, ctx: Context) -> str:
+    created = calls.open_dispatch_call(
+        conn,
+        community_id=ctx.community_id,
+        server_id=item.server_id,
+        call=item.call,
+        now=ctx.now,
+        actor=ctx.actor,
+    )
+    return f"NEW DISPATCH CREATED - ID: {created.callId}"
+
+
+def _edit_dispatch(conn: Connection, item: DispatchEdit, ctx: Context) -> str:
+    edit_dispatch_call(
+        conn,
+        community_id=ctx.community_id,
+        server_id=item.server_id,
+        call_id=item.call_id,
+        changes=item.changes.changes(),
+        primary=item.primary,
+        track_primary=item.track_primary,
+        now=ctx.now,
+        actor=ctx.actor,
+    )
+    return f"DISPATCH CALL {item.call_id} UPDATED"
+
+
+def _attach(conn: Connection, item: Attach, ctx: Context) -> str:
+    calls.attach_to_call(
+        conn,
+        community_id=ctx.community_id,
+        server_id=item.server_id,
+        call_id=item.call_id,
+        targets=item.targets,
+        now=ctx.now,
+        actor=ctx.actor,
+    )
+    return "UNITS ATTACHED"
+
+
+def _detach(conn: Connection, item: Detach, ctx: Context) -> str:
+    calls.detach_from_calls(
+        conn,
+        community_id=ctx.community_id,
+        server_id=item.server_id,
+        targets=item.targets,
+        now=ctx.now,
+        actor=ctx.actor,
+    )
+    return "UNITS DETACHED"
+
+
+def _note(conn: Connection, item: CallNote, ctx: Context) -> str:
+    calls.add_note(
+        conn,
+        community_id=ctx.community_id,
+        server_id=item.server_id,
+        call_id=item.call_id,
+        note=item.note,
+        now=ctx.now,
+        actor=ctx.actor,
+    )
+    return f"NOTE '{item.note.note}' added to call #{item.call_id}"
+
+
+def _postal(conn: Connection, item: CallPostal, ctx: Context) -> str:
+    calls.update_dispatch_call(
+        conn,
+        community_id=ctx.community_id,
+        server_id=item.server_id,
+        call_id=item.call_id,
+        changes={"postal": item.body.postal},
+        now=ctx.now,
+        actor=ctx.actor,
+    )
+    return f"CALL {item.call_id} POSTAL SET TO {item.body.postal}"
+
+
+def _primary(conn: Connection, item: CallPrimary, ctx: Context) -> str:
+    calls.set_primary(
+        conn,
+        community_id=ctx.community_id,
+        server_id=item.server_id,
+        call_id=item.call_id,
+        ident_id=item.body.identId,
+        track_primary=item.body.trackPrimary,
+        now=ctx.now,
+        actor=ctx.actor,
+    )
+    return f"CALL {item.call_id} PRIMARY SET TO {item.body.identId}"
+
+
+def _status(conn: Connection, item: StatusChange, ctx: Context) -> str:
+    units.set_unit_status(
+        conn,
+        community_id=ctx.community_id,
+        server_id=item.server_id,
+        change=item.change,
+        now=ctx.now,
+        actor=ctx.actor,
+    )
+    return "UNIT STATUS UPDATED"
+
+
+def _panic(conn: Connection, item: PanicChange, ctx: Context) -> str:
+    units.set_unit_panic(
+        conn, community_id=ctx.community_id, server_id=item.server_id, change=item.change, now=ctx.now
+    )
+    return "UNIT PANIC UPDATED"
+
+
+def _locations(conn: Connection, reports: list[LocationReport], ctx: Context) -> str:
+    """One v2 unit-locations batch per server the reports name, in the order the servers first appear."""
+    by_server: dict[int, list[LocationReport]] = {}
+    for report in reports:
+        by_server.setdefault(report.server_id, []).append(report)
+    for server_id, batch in by_server.items():
+        with _item(batch[0].label):
+            units.update_unit_locations(
+                conn,
+                community_id=ctx.community_id,
+                server_id=server_id,
+                updates=UnitLocations(updates=[report.update for report in batch]),
+                now=ctx.now,
+            )
+    return "UNIT LOCATION UPDATED"
+
+
+def _calls(conn: Connection, queries: list[Query[CallsQuery]], ctx: Context) -> CallListing:
+    [query] = queries
+    with _item(query.label):
+        listing = calls.list_calls(
+            conn,
+            community_id=ctx.community_id,
+            server_id=query.params.serverId,
+            table_type=CallTableType.SEARCH_ALL,
+            closed_limit=query.params.closedLimit,
+            closed_offset=query.params.closedOffset,
+        )
+    return listing
+
+
+def _units(conn: Connection, queries: list[Query[UnitsQuery]], ctx: Context) -> V1Units:
+    [query] = queries
+    with _item(query.label):
+        found = units.list_units(
+            conn,
+            community_id=ctx.community_id,
+            server_id=query.params.serverId,
+            include_offline=query.params.includeOffline,
+            limit=query.params.limit,
+            offset=query.params.offset,
+        )
+    return V1Units([v1_unit(unit) for unit in found.units])
+
+
+def _version(conn: Connection, items: list[object], ctx: Context) -> str:
+    return str(ctx.plan)
+
+
+def _servers(conn: Connection, items: list[object], ctx: Context) -> ServerSettingsList:
+    # Exactly what v2 GET /v2/general/servers answers: the servers with their push settings.
+    return server_settings(conn, ctx.community_id)
+
+
+# -- the table -------------------------------------------------------------------------------------------
+
+
+_CALL_911_FIELDS = ("serverId", "isEmergency", "caller", "location", "description", "metaData")
+_CALL_REF_FIELDS = ("serverId", "callId")
+_POSTAL_FIELDS = ("serverId", "callId", "postal")
+_PRIMARY_FIELDS = ("serverId", "callId", "primary", "trackPrimary")
+
+# Plans follow the JS SDK's table of minimum versions (the hosted product's), except that FREE has no API
+# at all: GET_VERSION needs STARTER. GET_VERSION and GET_SERVERS are not limited, as in v2; UNIT_LOCATION's
+# items together make one v2 unit-locations batch, so its request counts once.
+# The rows are inferred one by one, so mypy holds each row's parser and service call to one item type (a
+# V1Type[Any] context on them would let any pair through); laid out by hand, so the table reads as one.
+# fmt: off
+TYPES: dict[str, V1Type[Any]] = {
+    spec.name: spec
+    for spec in (
+        # name, area, minimum plan, limit, parser of one item, service call of all items; then the options
+        V1Type("CALL_911", "emergency", Plan.STANDARD, "create_911", NewCall911.parse, _each(_new_911),
+               positional=_CALL_911_FIELDS),
+        V1Type("911_CALL", "emergency", Plan.STANDARD, "create_911", NewCall911.parse, _each(_new_911),
+               positional=_CALL_911_FIELDS),
+        V1Type("REMOVE_911", "emergency", Plan.STANDARD, "remove_911", Remove911.parse, _each(_remove_911),
+               positional=_CALL_REF_FIELDS),
+        V1Type("GET_CALLS", "emergency", Plan.PLUS, "get_calls", query(CallsQuery), _calls, writes=False),
+        V1Type("NEW_DISPATCH", "emergency", Plan.PLUS, "create_dispatch", NewDispatch.parse,
+               _each(_new_dispatch)),
+        V1Type("EDIT_DISPATCH", "emergency", Plan.PLUS, "update_dispatch", DispatchEdit.parse,
+               _each(_edit_dispatch)),
+        V1Type("ATTACH_UNIT", "emergency", Plan.PLUS, "attach_units", Attach.parse, _each(_attach)),
+        V1Type("DETACH_UNIT", "emergency", Plan.PLUS, "detach_units", Detach.parse, _each(_detach)),
+        V1Type("ADD_CALL_NOTE", "emergency", Plan.PLUS, "add_note", CallNote.parse, _each(_note)),
+        V1Type("CLOSE_CALL", "emergency", Plan.STANDARD, "close_calls", CloseCall.parse, _each(_close),
+               positional=_CALL_REF_FIELDS),
+        V1Type("SET_CALL_POSTAL", "emergency", Plan.PLUS, "set_postal", CallPostal.parse, _each(_postal),
+               positional=_POSTAL_FIELDS),
+        V1Type("SET_CALL_PRIMARY", "emergency", Plan.PLUS, "set_primary", CallPrimary.parse, _each(_primary),
+               positional=_PRIMARY_FIELDS),
+        V1Type("UNIT_STATUS", "emergency", Plan.STANDARD, "unit_status", StatusChange.parse, _each(_status)),
+        V1Type("UNIT_PANIC", "emergency", Plan.STANDARD, "unit_panic", PanicChange.parse, _each(_panic)),
+        V1Type("UNIT_LOCATION", "emergency", Plan.STANDARD, "unit_locations", LocationReport.parse,
+               _locations, per_item=False, max_items=MAX_LOCATION_ITEMS, nested=True),
+        V1Type("GET_ACTIVE_UNITS", "emergency", Plan.PLUS, "get_units", query(UnitsQuery), _units,
+               writes=False),
+        V1Type("GET_VERSION", "general", Plan.STARTER, None, None, _version, writes=False),
+        V1Type("GET_SERVERS", "general", Plan.STANDARD, None, None, _servers, writes=False),
+    )
+}
+# fmt: on
+
+
+def resolve_type(area: str, path_type: str | None, body_type: Any) -> V1Type[Any] | None:
+    """The type a request names, or None when it names none we serve or its path and body disagree.
+
+    The body's ``type`` decides; the path's type, when there is one, must be the same in lower case, and
+    the path's area must be the type's. A body without ``type`` takes the path's.
+    """
+    name = body_type if isinstance(body_type, str) and body_type else path_type
+    if not name:
+        return None
+    spec = TYPES.get(name.strip().upper())
+    if spec is None or area.lower() != spec.area:
+        return None
+    if path_type is not None and path_type.lower() != spec.name.lower():
+        return None
+    return spec
 
 
 def edit_dispatch_call(
