@@ -230,3 +230,31 @@ def test_every_2xx_answer_of_a_concurrent_burst_is_in_the_file(
     stored = stored_calls(database_url, community.community_id)
     assert {call_id for table, call_id in answered if table == "emergency_calls"} == stored["emergency_calls"]
     assert {call_id for table, call_id in answered if table == "dispatch_calls"} == stored["dispatch_calls"]
+
+
+def test_another_process_holding_the_write_lock_delays_writes_only(
+    server: LiveServer, provision: Provisioner, community: Community, database_url: str
+) -> None:
+    lift_limits(provision, community)
+    with server.client(community.api_key) as http:
+        assert http.post("/v2/emergency/servers/1/calls/911", json=new_911()).status_code == 200
+        # Another process takes SQLite's write lock and keeps it.
+        holder = sqlite3.connect(sqlite_file(database_url), isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        with ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(http.post, "/v2/emergency/servers/1/calls/911", json=new_911(caller="Held"))
+            try:
+                # Reads, the API document and the console page are answered while the lock is held...
+                assert http.get("/openapi.json").status_code == 200
+                listed = http.get("/v2/emergency/servers/1/calls")
+                assert listed.status_code == 200
+                assert [call["caller"] for call in listed.json()["emergencyCalls"]] == ["911 Caller"]
+                assert http.get("/console").status_code == 200
+                # ...and the write waits for it: still unanswered now.
+                assert not pending.done()
+            finally:
+                holder.execute("ROLLBACK")
+                holder.close()
+            written = pending.result(timeout=30)
+        assert written.status_code == 200, written.text
+        assert written.json()["callId"] in stored_calls(database_url, community.community_id)["emergency_calls"]

@@ -26,9 +26,9 @@ from opendispatch.events.schemas import (
     ServerSettingsList,
     Shape,
 )
-from opendispatch.storage.database import Prepared, announce
+from opendispatch.storage.database import Prepared, announce, insert_row
 
-_EMIT = Prepared(insert(events))
+_EMIT = Prepared(insert_row(events))
 _TARGET_ENABLED = Prepared(
     select(push_targets.c.enabled).where(
         push_targets.c.community_id == bindparam("community_id"),
@@ -66,7 +66,6 @@ def emit(
     _EMIT.run(
         conn,
         {
-            "event_id": None,
             "uid": "msg_" + secrets.token_hex(12),
             "community_id": community_id,
             "server_id": server_id,
@@ -286,7 +285,7 @@ _DUE = (
     .order_by(events.c.event_id)
 )
 _NEXT_DUE = select(func.min(events.c.next_attempt_at)).where(events.c.state == "pending")
-_LOG_ATTEMPT = Prepared(insert(delivery_attempts))
+_LOG_ATTEMPT = Prepared(insert_row(delivery_attempts))
 _MOVE_ON = Prepared(
     update(events)
     .where(events.c.event_id == bindparam("b_event_id"))
@@ -360,7 +359,6 @@ def record_attempt(
     _LOG_ATTEMPT.run(
         conn,
         {
-            "attempt_id": None,
             "event_id": delivery.event_id,
             "community_id": delivery.community_id,
             "server_id": delivery.server_id,

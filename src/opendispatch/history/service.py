@@ -5,18 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 
 from opendispatch.clock import iso_utc
 from opendispatch.history.models import call_history
 from opendispatch.history.schemas import Actor, CallHistory, HistoryEntry, UnitTimeline
-from opendispatch.storage.database import Prepared
+from opendispatch.storage.database import Prepared, insert_row
 
 # Unit statuses that mark a stint's milestones (see units.schemas.UnitStatus).
 ENROUTE = 3
 ON_SCENE = 4
 
-_APPEND = Prepared(insert(call_history))
+_APPEND = Prepared(insert_row(call_history))
 
 
 def record(
@@ -34,7 +34,6 @@ def record(
     _APPEND.run(
         conn,
         {
-            "entry_id": None,
             "community_id": community_id,
             "call_id": call_id,
             "call_kind": call_kind,

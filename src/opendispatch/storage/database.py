@@ -1,30 +1,36 @@
-"""The database handle: units of work run on the event loop and commit together.
+"""The database handle: units of work run off the event loop, and on SQLite commit together.
 
-SQLite allows one writer at a time, and a Python thread hop per request costs more than the statements
-themselves, so writes run right on the event loop: each request's work runs in its own savepoint inside
-the open transaction, and one commit (and one fsync) covers every request that ran in it (group commit).
-The commit itself runs on a helper thread, so the loop keeps serving while the disk syncs, and requests
-that arrive meanwhile form the next batch: the busier the server, the more each fsync carries.
+No database call runs on the event loop: a lock held by another process may delay writes, never the
+server's other work (reads, the API docs, the live streams).
+
+- **SQLite** allows one writer at a time. One writer thread owns the write connection and runs the
+  queued units of work as a batch, each in its own savepoint inside one transaction, then commits once:
+  one fsync covers every request in the batch (group commit), and requests arriving meanwhile form the
+  next batch, so the busier the server, the more each fsync carries. Reads run on a few reader threads,
+  each with its own connection: WAL readers never wait for the writer.
+- **PostgreSQL** runs each unit of work in its own transaction on a thread of a pool as large as the
+  connection pool, so a thread always gets a connection: a burst of requests queues, never deadlocks.
 
 A request is answered only after the commit that holds its change, so a 2xx always means stored; one
-failing request rolls back alone. Nothing waits for a thread or a pool slot, so a burst of requests
-queues on the loop instead of deadlocking.
+failing request rolls back alone. A database that is down or full answers ``StorageUnavailable``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
-from sqlalchemy import ClauseElement, Connection, Engine, RootTransaction, create_engine, event
+from sqlalchemy import ClauseElement, Connection, Engine, Table, bindparam, create_engine, event, insert
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.dml import Insert
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +41,7 @@ Job = tuple[Work, "asyncio.Future[Any]"]
 
 
 class StorageUnavailable(Exception):
-    """The database refused a commit (disk full, locked too long); nothing of the request was stored."""
+    """The database refused a commit (disk full, locked too long, down); nothing of the request was stored."""
 
 
 class Prepared:
@@ -68,6 +74,16 @@ class Prepared:
         return cursor
 
 
+def insert_row(table: Table) -> Insert:
+    """An INSERT of every column but an autoincrementing key, which the database assigns.
+
+    Passing NULL for such a key works on SQLite only; PostgreSQL refuses it.
+    """
+    generated = table.autoincrement_column
+    columns = [column.name for column in table.columns if column is not generated]
+    return insert(table).values({name: bindparam(name) for name in columns})
+
+
 _TOPICS = "opendispatch.commit_topics"
 
 
@@ -84,7 +100,9 @@ def create_database_engine(url: str, *, pool_size: int = 5, synchronous: str = "
     """Create an engine; SQLite gets WAL, foreign keys, a busy timeout and savepoint-safe transactions."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_size=pool_size, pool_pre_ping=True)
+        # Each database thread keeps its own connection (see Database): no overflow, and no ping on every
+        # checkout; a connection that broke is replaced on its thread's next unit of work.
+        return create_engine(url, pool_size=pool_size, max_overflow=0)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size)
@@ -109,44 +127,54 @@ def create_database_engine(url: str, *, pool_size: int = 5, synchronous: str = "
     return engine
 
 
-class Database:
-    """Runs units of work: ``write`` returns once committed, ``read`` runs in a snapshot."""
+READER_THREADS = 4
 
-    def __init__(self, url: str, *, write_batch_size: int = 256) -> None:
+
+class Database:
+    """Runs units of work off the event loop: ``write`` returns once committed, ``read`` in a snapshot."""
+
+    def __init__(self, url: str, *, write_batch_size: int = 256, pool_size: int = 10) -> None:
         self.url = url
-        self.engine = create_database_engine(url, pool_size=3)
+        self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
+        # SQLite: the writer's connection and one per reader thread; PostgreSQL: one per pool thread.
+        connections = READER_THREADS + 1 if self.is_sqlite else pool_size
+        self.engine = create_database_engine(url, pool_size=connections)
         self.write_batch_size = write_batch_size
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: list[Job] = []
-        self._flush_scheduled = False
+        self._batch_scheduled = False
         self._committing = False
-        self._committer = ThreadPoolExecutor(1, thread_name_prefix="opendispatch-commit")
-        self._writer: Connection | None = None
-        self._reader: Connection | None = None
+        threads = READER_THREADS if self.is_sqlite else pool_size
+        self._workers = ThreadPoolExecutor(threads, thread_name_prefix="opendispatch-db")
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="opendispatch-writer")
+        self._local = threading.local()  # each thread's own connection (SQLite)
+        self._connections: list[Connection] = []
+        self._connections_lock = threading.Lock()
         self._commit_listeners: dict[str, list[Callable[[], None]]] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Open the connections the event loop writes and reads through."""
-        self._writer = self.engine.connect().execution_options(write=True)
-        self._reader = self.engine.connect()
+        """Remember the event loop that awaits the units of work (call from it)."""
+        self._loop = asyncio.get_running_loop()
 
     async def drain(self) -> None:
         """Wait until every queued write has been committed (or failed)."""
-        while self._pending or self._committing:
+        while self._pending or self._committing or self._batch_scheduled:
             await asyncio.sleep(0.005)
 
     def close(self) -> None:
         """Release every connection (call ``drain`` first to finish queued writes)."""
-        self._committer.shutdown(wait=True)
-        for connection in (self._writer, self._reader):
-            if connection is not None:
+        self._writer.shutdown(wait=True)
+        self._workers.shutdown(wait=True)
+        with self._connections_lock:
+            for connection in self._connections:
                 connection.close()
-        self._writer = self._reader = None
+            self._connections.clear()
         self.engine.dispose()
 
     def on_commit(self, topic: str, listener: Callable[[], None]) -> None:
-        """Call ``listener`` after each commit of work that raised ``topic`` (see ``announce``)."""
+        """Call ``listener`` on the event loop after each commit of work that raised ``topic``."""
         self._commit_listeners.setdefault(topic, []).append(listener)
 
     # -- units of work ---------------------------------------------------------------------------------
@@ -154,24 +182,25 @@ class Database:
     async def write(
         self, work: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        """Run ``work(connection, ...)`` in this turn's write transaction; return once it is committed."""
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._pending.append((_bind(work, args, kwargs), future))
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            # Runs after the callbacks already queued for this turn, so their writes join this commit.
-            asyncio.get_running_loop().call_soon(self._flush)
+        """Run ``work(connection, ...)`` in a write transaction; return once it is committed."""
+        job = _bind(work, args, kwargs)
+        loop = self._event_loop()
+        if not self.is_sqlite:
+            return await loop.run_in_executor(self._workers, self._run_alone, job)
+        future: asyncio.Future[T] = loop.create_future()
+        self._pending.append((job, future))
+        if not self._batch_scheduled and not self._committing:
+            self._batch_scheduled = True
+            # After the callbacks already queued for this turn, so their writes join this batch.
+            loop.call_soon(self._next_batch)
         return await future
 
     async def read(
         self, work: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        """Run ``work(connection, ...)`` in a read snapshot (WAL readers never wait for the writer)."""
-        connection = self._reader
-        if connection is None or connection.closed or connection.invalidated:
-            connection = self._reader = self.engine.connect()
-        with connection.begin():
-            return _bind(work, args, kwargs)(connection)
+        """Run ``work(connection, ...)`` in a read snapshot on a reader thread."""
+        job = _bind(work, args, kwargs)
+        return await self._event_loop().run_in_executor(self._workers, self._run_read, job)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -184,48 +213,49 @@ class Database:
             finally:
                 connection.info.pop(_TOPICS, None)  # listeners live in the server process, not here
 
-    # -- group commit ----------------------------------------------------------------------------------
+    def _event_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        return self._loop
 
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        if self._committing or not self._pending:
-            return  # the commit in flight flushes again when it lands
-        batch = [job for job in self._pending[: self.write_batch_size] if not job[1].cancelled()]
-        del self._pending[: self.write_batch_size]
-        outcomes, transaction = self._run_batch(batch)
-        if transaction is None:
-            self._connection().info.pop(_TOPICS, None)  # nothing was committed: nobody to tell
-            self._settle(batch, outcomes)
-            return
-        # The commit (and its fsync) runs off the loop; requests arriving meanwhile form the next batch.
-        self._committing = True
-        landed = asyncio.get_running_loop().run_in_executor(self._committer, transaction.commit)
-        landed.add_done_callback(lambda done: self._landed(done, batch, outcomes))
+    # -- on the database threads -----------------------------------------------------------------------
 
-    def _landed(self, done: asyncio.Future[None], batch: list[Job], outcomes: list[tuple[bool, Any]]) -> None:
-        self._committing = False
-        error = done.exception()
-        if error is not None:
-            outcomes = self._failed(batch, error)
-        self._settle(batch, outcomes)
-        topics = self._connection().info.pop(_TOPICS, set())
-        if error is None:
-            for topic in topics:
-                for listener in self._commit_listeners.get(topic, ()):
-                    listener()
-        self._flush()
+    def _thread_connection(self, *, write: bool = False) -> Connection:
+        """This thread's own connection, opened on first use and again after it broke.
 
-    def _connection(self) -> Connection:
-        if self._writer is None or self._writer.closed or self._writer.invalidated:
-            self._writer = self.engine.connect().execution_options(write=True)
-        return self._writer
+        Each database thread keeps one connection, so a unit of work never waits for the pool, and the
+        pool is never asked for more connections than there are threads.
+        """
+        connection: Connection | None = getattr(self._local, "connection", None)
+        if connection is None or connection.closed or connection.invalidated:
+            connection = self.engine.connect()
+            if write:
+                connection = connection.execution_options(write=True)
+            self._local.connection = connection
+            with self._connections_lock:
+                self._connections.append(connection)
+        return connection
 
-    def _run_batch(self, batch: list[Job]) -> tuple[list[tuple[bool, Any]], RootTransaction | None]:
-        """Run each job in its savepoint; return the outcomes and the transaction left to commit."""
-        if not batch:
-            return [], None
+    def _run_read(self, job: Work) -> Any:
+        connection = self._thread_connection()
+        with connection.begin():
+            return _storage_errors(job, connection)
+
+    def _run_alone(self, job: Work) -> Any:
+        """One unit of work in its own transaction (PostgreSQL), listeners told after the commit."""
+        connection = self._thread_connection()
+        try:
+            with connection.begin():
+                result = _storage_errors(job, connection)
+        finally:
+            topics = connection.info.pop(_TOPICS, set())
+        self._tell(topics)  # only reached when the commit succeeded
+        return result
+
+    def _run_batch(self, batch: list[Job]) -> tuple[list[tuple[bool, Any]], set[str]]:
+        """Run each job in its savepoint, then commit once (the writer thread, SQLite)."""
+        connection = self._thread_connection(write=True)
         outcomes: list[tuple[bool, Any]] = []
-        connection = self._connection()
         try:
             transaction = connection.begin()
             # Savepoints straight on the driver: through SQLAlchemy they cost more than the request's
@@ -247,14 +277,17 @@ class Database:
                     if savepoints is not None:
                         savepoints.execute("RELEASE SAVEPOINT request")
                     outcomes.append((True, result))
+            if transaction.is_active:
+                transaction.commit()
         except Exception as exc:  # the transaction itself failed: nothing of this batch is stored
-            return self._failed(batch, exc), None
-        return outcomes, transaction if transaction.is_active else None
+            return self._failed(connection, batch, exc), set()
+        finally:
+            topics = connection.info.pop(_TOPICS, set())
+        return outcomes, topics
 
-    def _failed(self, batch: list[Job], exc: BaseException) -> list[tuple[bool, Any]]:
+    def _failed(self, connection: Connection, batch: list[Job], exc: BaseException) -> list[tuple[bool, Any]]:
         reason = str(exc.orig) if isinstance(exc, DBAPIError) else repr(exc)
         log.error("commit failed; %d request(s) answered with 503: %s", len(batch), reason)
-        connection = self._connection()
         try:
             if connection.in_transaction():
                 connection.rollback()
@@ -262,8 +295,33 @@ class Database:
             connection.invalidate()
         return [(False, StorageUnavailable(reason))] * len(batch)
 
-    @staticmethod
-    def _settle(batch: list[Job], outcomes: list[tuple[bool, Any]]) -> None:
+    def _tell(self, topics: set[str]) -> None:
+        """Call the listeners of ``topics`` on the event loop."""
+        if not topics or self._loop is None:
+            return
+        for topic in topics:
+            for listener in self._commit_listeners.get(topic, ()):
+                self._loop.call_soon_threadsafe(listener)
+
+    # -- group commit (SQLite) -------------------------------------------------------------------------
+
+    def _next_batch(self) -> None:
+        self._batch_scheduled = False
+        if self._committing or not self._pending:
+            return  # the batch in flight starts the next one when it lands
+        batch = [job for job in self._pending[: self.write_batch_size] if not job[1].cancelled()]
+        del self._pending[: self.write_batch_size]
+        if not batch:
+            self._next_batch()
+            return
+        self._committing = True
+        landed = self._writer.submit(self._run_batch, batch)
+        loop = self._event_loop()
+        landed.add_done_callback(lambda done: loop.call_soon_threadsafe(self._landed, done, batch))
+
+    def _landed(self, done: Future[tuple[list[tuple[bool, Any]], set[str]]], batch: list[Job]) -> None:
+        self._committing = False
+        outcomes, topics = done.result()
         for (_work, future), (ok, value) in zip(batch, outcomes, strict=True):
             if future.done():  # the client went away; its change is committed or rolled back all the same
                 continue
@@ -271,3 +329,13 @@ class Database:
                 future.set_result(value)
             else:
                 future.set_exception(value)
+        self._tell(topics)
+        self._next_batch()
+
+
+def _storage_errors(job: Work, connection: Connection) -> Any:
+    """Run ``job``; a database that is down or cannot store answers StorageUnavailable (a 503)."""
+    try:
+        return job(connection)
+    except OperationalError as exc:
+        raise StorageUnavailable(str(exc.orig)) from exc
