@@ -544,11 +544,19 @@ def remove_due_calls(conn: Connection, *, now: int, limit: int = 500) -> Removed
             .limit(limit)
         ).all()
         for row in due:
-            conn.execute(
+            # Guarded: with several processes sweeping, only the one whose update lands removes the call
+            # (one history entry, one removal event); the others find it already removed.
+            taken = conn.execute(
                 update(table)
-                .where(table.c.community_id == row.community_id, table.c.call_id == row.call_id)
+                .where(
+                    table.c.community_id == row.community_id,
+                    table.c.call_id == row.call_id,
+                    table.c.removed_at.is_(None),
+                )
                 .values(removed_at=now, updated_at=now)
             )
+            if taken.rowcount != 1:
+                continue
             into[(row.community_id, row.server_id)].append(row.call_id)
             _log(
                 conn,

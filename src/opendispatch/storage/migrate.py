@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -19,11 +19,26 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+# Any fixed number: the PostgreSQL advisory lock that several processes starting at once queue on.
+MIGRATION_LOCK = 0x6F64_6D69_6772
+
+
 def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest revision."""
+    """Bring the schema to the newest revision; safe when several processes start at once."""
     config = alembic_config(str(engine.url.render_as_string(hide_password=False)))
     with engine.connect() as connection:
         connection = connection.execution_options(write=True)
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
-        connection.commit()
+        locked = connection.dialect.name == "postgresql"
+        if locked:
+            # The second process waits here, then finds the schema current. (SQLite's BEGIN IMMEDIATE
+            # already lets one writer migrate at a time.)
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            connection.commit()
+        try:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+            connection.commit()
+        finally:
+            if locked:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+                connection.commit()
