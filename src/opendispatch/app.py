@@ -21,7 +21,12 @@ from opendispatch.communities import routes as community_routes
 from opendispatch.communities.service import KeyCache
 from opendispatch.events import routes as event_routes
 from opendispatch.events.service import NEW_DELIVERIES, NEW_EVENTS
-from opendispatch.events.tasks import DeliveryPolicy, DeliveryWorker, StreamBroker
+from opendispatch.events.tasks import (
+    DeliveryPolicy,
+    DeliveryWorker,
+    StreamBroker,
+    listen_for_other_processes,
+)
 from opendispatch.legacy import routes as legacy_routes
 from opendispatch.settings import Settings
 from opendispatch.storage.database import Database
@@ -90,6 +95,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         ]
         if settings.push_worker:
             tasks.append(asyncio.create_task(worker.run_forever()))
+        if not database.is_sqlite:
+            listening = worker if settings.push_worker else None
+            tasks.append(
+                asyncio.create_task(listen_for_other_processes(settings.database_url, broker, listening))
+            )
         try:
             yield
         finally:

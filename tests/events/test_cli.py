@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from click.testing import CliRunner
@@ -62,7 +63,13 @@ def _push_commands(
         [arrival] = receiver.wait_for(1)
         assert arrival.json["key"] == issued and arrival.json["data"]["call"]["caller"] == "a"
 
-        log = run(database_url, "push", "log", "--community", community.community_id)
+        # The attempt is logged once the receiver has answered: wait for it to show.
+        deadline = time.monotonic() + 10
+        while not (log := run(database_url, "push", "log", "--community", community.community_id))[
+            "attempts"
+        ]:
+            assert time.monotonic() < deadline, "the attempt never reached the delivery log"
+            time.sleep(0.02)
         [attempt] = log["attempts"]
         assert attempt["statusCode"] == 200 and attempt["state"] == "delivered"
         event_id = attempt["eventId"]

@@ -257,4 +257,6 @@ def test_another_process_holding_the_write_lock_delays_writes_only(
                 holder.close()
             written = pending.result(timeout=30)
         assert written.status_code == 200, written.text
-        assert written.json()["callId"] in stored_calls(database_url, community.community_id)["emergency_calls"]
+        assert (
+            written.json()["callId"] in stored_calls(database_url, community.community_id)["emergency_calls"]
+        )

@@ -27,6 +27,9 @@ servers = Table(
     # Kept here so closedCallCount never needs a count over every closed call.
     Column("closed_call_count", BigInteger, nullable=False, default=0),
     Column("created_at", BigInteger, nullable=False),
+    # The last event's number on this server. Taking the next one locks this row until the commit, so a
+    # server's events commit in the order of their numbers, whatever process writes them.
+    Column("last_event_seq", BigInteger, nullable=False, default=0, server_default="0"),
 )
 
 api_keys = Table(

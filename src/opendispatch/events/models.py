@@ -47,8 +47,12 @@ events = Table(
     # When to give up (null: created_at plus the worker's maximum age); redelivery sets it anew.
     Column("deadline_at", BigInteger, nullable=True),
     Column("finished_at", BigInteger, nullable=True),
+    # The event's number on its server (1, 2, ...): gap-free and in commit order; the live stream's id.
+    Column("seq", BigInteger, nullable=False),
+    # A delivery worker that took the event owns it until then; after that another may (it died).
+    Column("lease_until", BigInteger, nullable=True),
     Index("ix_events_pending", "state", "community_id", "server_id", "event_id"),
-    Index("ix_events_stream", "community_id", "server_id", "event_id"),
+    Index("ix_events_stream", "community_id", "server_id", "seq", unique=True),
     sqlite_autoincrement=True,
 )
 

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-from sqlalchemy import Connection, Row, and_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, case, func, insert, null, or_, select, text, update
 
 from opendispatch.clock import iso_utc
 from opendispatch.communities.models import servers
@@ -35,16 +35,20 @@ _TARGET_ENABLED = Prepared(
         push_targets.c.server_id == bindparam("server_id"),
     )
 )
-_EVENTS_AFTER = Prepared(
-    select(events.c.event_id, events.c.community_id, events.c.server_id, events.c.type, events.c.data)
-    .where(events.c.event_id > bindparam("after_id"))
-    .order_by(events.c.event_id)
-    .limit(bindparam("limit"))
+_NEXT_SEQ = Prepared(
+    update(servers)
+    .where(servers.c.community_id == bindparam("community_id"), servers.c.server_id == bindparam("server_id"))
+    .values(last_event_seq=servers.c.last_event_seq + 1)
+    .returning(servers.c.last_event_seq)
 )
+_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
 
-# Commit topics (storage.database.announce): the stream reads every event; the worker only deliveries.
+# Commit topics (storage.database.announce): the streams read the servers announced, the worker its
+# deliveries. On PostgreSQL the same news goes to the other server processes as NOTIFY on these channels.
 NEW_EVENTS = "events"
 NEW_DELIVERIES = "deliveries"
+EVENTS_CHANNEL = "opendispatch_events"
+DELIVERIES_CHANNEL = "opendispatch_deliveries"
 
 
 def emit(
@@ -61,11 +65,18 @@ def emit(
     Whether it is to be pushed is decided now, by the server's push target: a target set later
     receives events from then on.
     """
-    target = _TARGET_ENABLED.run(conn, {"community_id": community_id, "server_id": server_id}).fetchone()
+    where = {"community_id": community_id, "server_id": server_id}
+    target = _TARGET_ENABLED.run(conn, where).fetchone()
     deliver = target is not None and bool(target[0])
+    # Numbering locks the server's row until the commit: its events commit in the order of their numbers.
+    cursor = _NEXT_SEQ.run(conn, where)
+    (seq,) = cursor.fetchone()
+    cursor.close()  # RETURNING rows must be read and the cursor closed before the next statement
     _EMIT.run(
         conn,
         {
+            "seq": seq,
+            "lease_until": None,
             "uid": "msg_" + secrets.token_hex(12),
             "community_id": community_id,
             "server_id": server_id,
@@ -79,9 +90,14 @@ def emit(
             "finished_at": None if deliver else now,
         },
     )
-    announce(conn, NEW_EVENTS)
+    announce(conn, NEW_EVENTS, (community_id, server_id))
     if deliver:
         announce(conn, NEW_DELIVERIES)
+    if conn.dialect.name == "postgresql":
+        # Sent by PostgreSQL at the commit, to every process listening (this one included).
+        conn.execute(_NOTIFY, {"channel": EVENTS_CHANNEL, "payload": f"{community_id}\t{server_id}"})
+        if deliver:
+            conn.execute(_NOTIFY, {"channel": DELIVERIES_CHANNEL, "payload": ""})
 
 
 # -- push targets ------------------------------------------------------------------------------------
@@ -281,10 +297,27 @@ _DUE = (
             & (push_targets.c.server_id == events.c.server_id),
         )
     )
-    .where(events.c.event_id.in_(_OLDEST_PENDING), events.c.next_attempt_at <= bindparam("now"))
+    .where(
+        events.c.event_id.in_(_OLDEST_PENDING),
+        events.c.next_attempt_at <= bindparam("now"),
+        events.c.lease_until.is_(None) | (events.c.lease_until <= bindparam("now")),
+    )
     .order_by(events.c.event_id)
 )
-_NEXT_DUE = select(func.min(events.c.next_attempt_at)).where(events.c.state == "pending")
+# An event being delivered (leased) is due again only when its lease ends.
+_DUE_AT = case(
+    (events.c.lease_until > events.c.next_attempt_at, events.c.lease_until), else_=events.c.next_attempt_at
+)
+_NEXT_DUE = select(func.min(_DUE_AT)).where(events.c.state == "pending")
+_CLAIM = (
+    update(events)
+    .where(
+        events.c.event_id == bindparam("b_event_id"),
+        events.c.state == "pending",
+        events.c.lease_until.is_(None) | (events.c.lease_until <= bindparam("b_now")),
+    )
+    .values(lease_until=bindparam("b_until"))
+)
 _LOG_ATTEMPT = Prepared(insert_row(delivery_attempts))
 _MOVE_ON = Prepared(
     update(events)
@@ -294,12 +327,13 @@ _MOVE_ON = Prepared(
         attempts=events.c.attempts + 1,
         next_attempt_at=bindparam("b_next_attempt_at"),
         finished_at=bindparam("b_finished_at"),
+        lease_until=null(),
     )
 )
 
 
 def due_deliveries(conn: Connection, *, now: int) -> list[Delivery]:
-    """For each server with pending events, its oldest one if that one is due: order within a server."""
+    """For each server with pending events, its oldest one if that one is due and not being delivered."""
     rows = conn.execute(_DUE, {"now": now}).all()
     return [
         Delivery(
@@ -319,6 +353,26 @@ def due_deliveries(conn: Connection, *, now: int) -> list[Delivery]:
         )
         for row in rows
     ]
+
+
+def claim_deliveries(conn: Connection, *, now: int, lease_ms: int) -> list[Delivery]:
+    """The due deliveries this worker takes: each leased to it alone until ``now + lease_ms``.
+
+    With several workers (processes) each event is taken by one; one whose worker died mid-delivery
+    is taken again when the lease ends (delivery is at least once). A server's next event waits for its
+    oldest, so order within a server holds.
+    """
+    claimed = []
+    for delivery in due_deliveries(conn, now=now):
+        if delivery.url is None:
+            claimed.append(delivery)  # no target any more: the worker skips it, no lease needed
+            continue
+        taken = conn.execute(
+            _CLAIM, {"b_event_id": delivery.event_id, "b_now": now, "b_until": now + lease_ms}
+        )
+        if taken.rowcount == 1:
+            claimed.append(delivery)
+    return claimed
 
 
 def next_due_at(conn: Connection) -> int | None:
@@ -459,7 +513,7 @@ def redeliver(
 class StoredEvent:
     """An event as the stream sends it, with its Server-Sent Events frame encoded once for everybody."""
 
-    event_id: int
+    seq: int
     community_id: str
     server_id: int
     type: str
@@ -468,39 +522,50 @@ class StoredEvent:
 
 
 def _stored(row: Any) -> StoredEvent:
-    event_id, community_id, server_id, type_, data = row
-    # The data is compact JSON (no newlines), so it fits one "data:" line.
-    frame = f"id: {event_id}\nevent: {type_}\ndata: {data}\n\n".encode()
-    return StoredEvent(event_id, community_id, server_id, type_, data, frame)
+    seq, community_id, server_id, type_, data = row
+    # The data is compact JSON (no newlines), so it fits one "data:" line. The id is the event's number on
+    # its server, which a stream resumes after.
+    frame = f"id: {seq}\nevent: {type_}\ndata: {data}\n\n".encode()
+    return StoredEvent(seq, community_id, server_id, type_, data, frame)
 
 
-_STREAM_COLUMNS = (events.c.event_id, events.c.community_id, events.c.server_id, events.c.type, events.c.data)
+_STREAM_COLUMNS = (events.c.seq, events.c.community_id, events.c.server_id, events.c.type, events.c.data)
+STREAM_READ_LIMIT = 1000
 
 
-def events_after(conn: Connection, *, after_id: int, limit: int = 1000) -> list[StoredEvent]:
-    """Events of every community written after ``after_id``, oldest first (one read for all streams)."""
-    rows = _EVENTS_AFTER.run(conn, {"after_id": after_id, "limit": limit}).fetchall()
-    return [_stored(row) for row in rows]
-
-
-def server_events_after(
-    conn: Connection, *, community_id: str, server_id: int, after_id: int, limit: int = 1000
+def events_since(
+    conn: Connection, *, cursors: Mapping[tuple[str, int], int], limit: int = STREAM_READ_LIMIT
 ) -> list[StoredEvent]:
-    """One server's events after ``after_id``: what a reconnecting stream missed."""
-    require_server(conn, community_id, server_id)
+    """The events of several servers after each one's cursor, in order per server (one read for all)."""
+    if not cursors:
+        return []
+    after = [
+        and_(events.c.community_id == community_id, events.c.server_id == server_id, events.c.seq > seq)
+        for (community_id, server_id), seq in cursors.items()
+    ]
     rows = conn.execute(
         select(*_STREAM_COLUMNS)
-        .where(
-            events.c.community_id == community_id,
-            events.c.server_id == server_id,
-            events.c.event_id > after_id,
-        )
-        .order_by(events.c.event_id)
+        .where(or_(*after))
+        .order_by(events.c.community_id, events.c.server_id, events.c.seq)
         .limit(limit)
     )
     return [_stored(row) for row in rows]
 
 
-def last_event_id(conn: Connection) -> int:
-    """The newest event id (0 when there is none)."""
-    return int(conn.execute(select(func.coalesce(func.max(events.c.event_id), 0))).scalar_one())
+def server_events_after(
+    conn: Connection, *, community_id: str, server_id: int, after_seq: int, limit: int = STREAM_READ_LIMIT
+) -> list[StoredEvent]:
+    """One server's events after ``after_seq``: what a reconnecting stream missed."""
+    require_server(conn, community_id, server_id)
+    return events_since(conn, cursors={(community_id, server_id): after_seq}, limit=limit)
+
+
+def last_event_seq(conn: Connection, *, community_id: str, server_id: int) -> int:
+    """The number of the server's newest committed event (0 when it has none); 404 for no such server."""
+    require_server(conn, community_id, server_id)
+    found = conn.execute(
+        select(servers.c.last_event_seq).where(
+            servers.c.community_id == community_id, servers.c.server_id == server_id
+        )
+    ).scalar_one()
+    return int(found)

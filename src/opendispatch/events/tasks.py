@@ -17,9 +17,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import orjson
+import psycopg
+from sqlalchemy.engine import make_url
 from standardwebhooks import Webhook
 
 from opendispatch import __version__
@@ -73,6 +76,9 @@ def signed_headers(delivery: Delivery, body: bytes) -> dict[str, str]:
     return headers
 
 
+LEASE_MARGIN_MS = 5_000
+
+
 class DeliveryWorker:
     """Delivers pending events until stopped; ``wake()`` after a commit makes it look at once."""
 
@@ -85,8 +91,8 @@ class DeliveryWorker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None
 
-    def wake(self) -> None:
-        """Look for due events now (called after every commit)."""
+    def wake(self, _servers: object = None) -> None:
+        """Look for due events now (called after every commit that has some)."""
         self._wake.set()
 
     async def run_forever(self) -> None:
@@ -112,7 +118,9 @@ class DeliveryWorker:
             await self._client.aclose()
 
     async def _start_due(self) -> None:
-        due = await self.db.read(service.due_deliveries, now=self.clock.now_ms())
+        # Taken with a lease: long enough for one attempt, so another worker waits unless this one died.
+        lease_ms = int(self.policy.timeout_seconds * 1000) * 2 + LEASE_MARGIN_MS
+        due = await self.db.write(service.claim_deliveries, now=self.clock.now_ms(), lease_ms=lease_ms)
         if any(delivery.url is None for delivery in due):
             # Targets switched off while their events waited: those events are skipped, not retried.
             await self.db.write(service.skip_untargeted, now=self.clock.now_ms())
@@ -213,18 +221,20 @@ class LiveStream:
     ) -> LiveStream:
         """Subscribe first, then read what was missed after ``resume``, so nothing falls between the two.
 
-        Raises what reading the backlog raises (NotFound for a server the community does not have).
+        ``resume`` is the number of the last event the client saw on this server; without one the stream
+        starts after the newest. Raises NotFound for a server the community does not have.
         """
-        start = broker.last_id if resume is None else resume
-        subscription = broker.subscribe(community_id, server_id)
+        if resume is None:
+            resume = await db.read(service.last_event_seq, community_id=community_id, server_id=server_id)
+        subscription = broker.subscribe(community_id, server_id, after=resume)
         try:
             backlog = await db.read(
-                service.server_events_after, community_id=community_id, server_id=server_id, after_id=start
+                service.server_events_after, community_id=community_id, server_id=server_id, after_seq=resume
             )
         except BaseException:
             broker.unsubscribe(subscription)
             raise
-        return cls(broker, subscription, backlog, start)
+        return cls(broker, subscription, backlog, resume)
 
     async def frames(
         self, *, greeting: bytes = b"", still_allowed: Callable[[], Awaitable[bool]] | None = None
@@ -248,30 +258,39 @@ class LiveStream:
             self.broker.unsubscribe(self.subscription)
 
     def _render(self, events: list[StoredEvent]) -> bytes:
-        fresh = [event for event in events if event.event_id > self.last_sent]
+        fresh = [event for event in events if event.seq > self.last_sent]
         if fresh:
-            self.last_sent = fresh[-1].event_id
+            self.last_sent = fresh[-1].seq
         return b"".join(event.frame for event in fresh)
 
 
 class StreamBroker:
-    """Fans new events out to the live streams of their server, one database read per commit."""
+    """Fans new events out to the live streams of their server, one database read per wake-up for all.
+
+    It keeps, for each server that has subscribers, the number of the last event it handed out, and on
+    news of a commit (of this process, or on PostgreSQL a NOTIFY from any process) reads what is newer
+    on the servers named. A server's events commit in number order, so reading after a number never
+    skips one that commits later.
+    """
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.last_id = 0
         self._subscriptions: dict[tuple[str, int], set[Subscription]] = {}
+        self._cursors: dict[tuple[str, int], int] = {}
+        self._dirty: set[tuple[str, int]] = set()
         self._polling = False
-        self._again = False
 
     async def start(self) -> None:
-        """Begin after the newest event already stored."""
-        self.last_id = await self.db.read(service.last_event_id)
+        """Nothing to read ahead: each server's place is taken when its first stream subscribes."""
 
-    def subscribe(self, community_id: str, server_id: int) -> Subscription:
-        """A queue that receives this server's events from now on."""
+    def subscribe(self, community_id: str, server_id: int, *, after: int) -> Subscription:
+        """A queue that receives this server's events after number ``after`` (at the latest)."""
+        key = (community_id, server_id)
         subscription = Subscription(community_id, server_id)
-        self._subscriptions.setdefault((community_id, server_id), set()).add(subscription)
+        self._subscriptions.setdefault(key, set()).add(subscription)
+        # Never ahead of a subscriber: events it already has are dropped by its stream, none is missed.
+        self._cursors[key] = min(self._cursors.get(key, after), after)
+        self.committed({key})
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
@@ -282,6 +301,12 @@ class StreamBroker:
             subscribers.discard(subscription)
             if not subscribers:
                 del self._subscriptions[key]
+                self._cursors.pop(key, None)
+
+    @property
+    def subscribers(self) -> int:
+        """How many live streams are open."""
+        return sum(map(len, self._subscriptions.values()))
 
     async def keep_alive_forever(self, interval: float) -> None:
         """Every ``interval`` seconds, a comment on every stream, so proxies keep idle ones open."""
@@ -292,36 +317,72 @@ class StreamBroker:
                     with suppress(asyncio.QueueFull):
                         subscription.queue.put_nowait(KEEPALIVE)
 
-    def committed(self) -> None:
-        """Called after every commit: read what is new, once, for everybody."""
-        if self._polling:
-            self._again = True
-            return
-        self._polling = True
-        asyncio.get_running_loop().create_task(self._poll())
+    def committed(self, servers: set[Any] | None = None) -> None:
+        """News of a commit with events on ``servers`` ((community, server) pairs; None: any server)."""
+        self._dirty.update(self._cursors if servers is None else (key for key in servers if key))
+        if not self._polling:
+            self._polling = True
+            asyncio.get_running_loop().create_task(self._poll())
 
     async def _poll(self) -> None:
         try:
-            while True:
-                self._again = False
-                fresh = await self.db.read(service.events_after, after_id=self.last_id)
+            while self._dirty:
+                keys = [key for key in self._dirty if key in self._cursors]
+                self._dirty.clear()
+                cursors = {key: self._cursors[key] for key in keys}
+                fresh = await self.db.read(service.events_since, cursors=cursors)
                 for event in fresh:
-                    for subscription in list(
-                        self._subscriptions.get((event.community_id, event.server_id), ())
-                    ):
-                        try:
-                            subscription.queue.put_nowait(event)
-                        except asyncio.QueueFull:
-                            # A stream this far behind is closed; it resumes with Last-Event-ID.
-                            self.unsubscribe(subscription)
-                            while not subscription.queue.empty():
-                                subscription.queue.get_nowait()
-                            subscription.queue.put_nowait(None)
-                if fresh:
-                    self.last_id = fresh[-1].event_id
-                if len(fresh) < 1000 and not self._again:
-                    return
+                    key = (event.community_id, event.server_id)
+                    if key not in self._cursors or event.seq <= self._cursors[key]:
+                        continue
+                    self._cursors[key] = event.seq
+                    self._hand_out(key, event)
+                if len(fresh) >= service.STREAM_READ_LIMIT:
+                    self._dirty.update(keys)  # more to read
         except Exception:
             log.exception("reading new events for the live streams failed")
         finally:
             self._polling = False
+
+    def _hand_out(self, key: tuple[str, int], event: StoredEvent) -> None:
+        for subscription in list(self._subscriptions.get(key, ())):
+            try:
+                subscription.queue.put_nowait(event)
+            except asyncio.QueueFull:
+                # A stream this far behind is closed; it resumes with Last-Event-ID.
+                self.unsubscribe(subscription)
+                while not subscription.queue.empty():
+                    subscription.queue.get_nowait()
+                subscription.queue.put_nowait(None)
+
+
+async def listen_for_other_processes(url: str, broker: StreamBroker, worker: DeliveryWorker | None) -> None:
+    """On PostgreSQL: hear the commits of every server process (NOTIFY) and wake the streams and worker.
+
+    Runs until cancelled; a lost connection is opened again, and the streams then read everything they
+    might have missed while it was down.
+    """
+    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    delay = 0.5
+    while True:
+        try:
+            async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as connection:
+                await connection.execute(f"LISTEN {service.EVENTS_CHANNEL}")
+                await connection.execute(f"LISTEN {service.DELIVERIES_CHANNEL}")
+                broker.committed(None)  # catch up on whatever committed before we listened
+                if worker is not None:
+                    worker.wake()
+                delay = 0.5
+                async for notice in connection.notifies():
+                    if notice.channel == service.EVENTS_CHANNEL:
+                        community_id, _, server = notice.payload.partition("\t")
+                        if server.isdigit():
+                            broker.committed({(community_id, int(server))})
+                    elif worker is not None:
+                        worker.wake()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("listening for other processes' commits failed (%s); again in %.1f s", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)

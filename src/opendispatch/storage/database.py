@@ -38,6 +38,8 @@ P = ParamSpec("P")
 T = TypeVar("T")
 Work = Callable[[Connection], Any]
 Job = tuple[Work, "asyncio.Future[Any]"]
+# A batch's result: each job's (succeeded, result or error), and the commit topics with their keys.
+BatchResult = tuple[list[tuple[bool, Any]], dict[str, set[Any]]]
 
 
 class StorageUnavailable(Exception):
@@ -87,9 +89,15 @@ def insert_row(table: Table) -> Insert:
 _TOPICS = "opendispatch.commit_topics"
 
 
-def announce(connection: Connection, topic: str) -> None:
-    """Have the listeners of ``topic`` called once the current transaction has committed."""
-    connection.info.setdefault(_TOPICS, set()).add(topic)
+Listener = Callable[[set[Any]], None]
+
+
+def announce(connection: Connection, topic: str, key: Any = None) -> None:
+    """Have the listeners of ``topic`` called once the current transaction has committed.
+
+    Listeners get the set of ``key``s announced (say, which servers have new events).
+    """
+    connection.info.setdefault(_TOPICS, {}).setdefault(topic, set()).add(key)
 
 
 def _bind(work: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Callable[[Connection], T]:
@@ -150,7 +158,7 @@ class Database:
         self._local = threading.local()  # each thread's own connection (SQLite)
         self._connections: list[Connection] = []
         self._connections_lock = threading.Lock()
-        self._commit_listeners: dict[str, list[Callable[[], None]]] = {}
+        self._commit_listeners: dict[str, list[Listener]] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -173,7 +181,7 @@ class Database:
             self._connections.clear()
         self.engine.dispose()
 
-    def on_commit(self, topic: str, listener: Callable[[], None]) -> None:
+    def on_commit(self, topic: str, listener: Listener) -> None:
         """Call ``listener`` on the event loop after each commit of work that raised ``topic``."""
         self._commit_listeners.setdefault(topic, []).append(listener)
 
@@ -248,11 +256,11 @@ class Database:
             with connection.begin():
                 result = _storage_errors(job, connection)
         finally:
-            topics = connection.info.pop(_TOPICS, set())
+            topics = connection.info.pop(_TOPICS, {})
         self._tell(topics)  # only reached when the commit succeeded
         return result
 
-    def _run_batch(self, batch: list[Job]) -> tuple[list[tuple[bool, Any]], set[str]]:
+    def _run_batch(self, batch: list[Job]) -> BatchResult:
         """Run each job in its savepoint, then commit once (the writer thread, SQLite)."""
         connection = self._thread_connection(write=True)
         outcomes: list[tuple[bool, Any]] = []
@@ -280,9 +288,9 @@ class Database:
             if transaction.is_active:
                 transaction.commit()
         except Exception as exc:  # the transaction itself failed: nothing of this batch is stored
-            return self._failed(connection, batch, exc), set()
+            return self._failed(connection, batch, exc), {}
         finally:
-            topics = connection.info.pop(_TOPICS, set())
+            topics = connection.info.pop(_TOPICS, {})
         return outcomes, topics
 
     def _failed(self, connection: Connection, batch: list[Job], exc: BaseException) -> list[tuple[bool, Any]]:
@@ -295,13 +303,13 @@ class Database:
             connection.invalidate()
         return [(False, StorageUnavailable(reason))] * len(batch)
 
-    def _tell(self, topics: set[str]) -> None:
-        """Call the listeners of ``topics`` on the event loop."""
+    def _tell(self, topics: dict[str, set[Any]]) -> None:
+        """Call the listeners of ``topics`` on the event loop, each with its topic's keys."""
         if not topics or self._loop is None:
             return
-        for topic in topics:
+        for topic, keys in topics.items():
             for listener in self._commit_listeners.get(topic, ()):
-                self._loop.call_soon_threadsafe(listener)
+                self._loop.call_soon_threadsafe(listener, keys)
 
     # -- group commit (SQLite) -------------------------------------------------------------------------
 
@@ -319,7 +327,9 @@ class Database:
         loop = self._event_loop()
         landed.add_done_callback(lambda done: loop.call_soon_threadsafe(self._landed, done, batch))
 
-    def _landed(self, done: Future[tuple[list[tuple[bool, Any]], set[str]]], batch: list[Job]) -> None:
+    def _landed(
+        self, done: Future[tuple[list[tuple[bool, Any]], dict[str, set[Any]]]], batch: list[Job]
+    ) -> None:
         self._committing = False
         outcomes, topics = done.result()
         for (_work, future), (ok, value) in zip(batch, outcomes, strict=True):
