@@ -1,4 +1,5 @@
-"""Fixtures: each test gets its own SQLite file, a provisioner on it and a live server over it."""
+"""Fixtures: each test gets its own SQLite file, a provisioner on it and a live server over it (``live``
+for the tests that need a real socket)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,13 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def server(settings: Settings, provision: Provisioner, clock: ManualClock) -> Iterator[LiveServer]:
+    with live_server(settings, clock) as running:
+        yield running
+
+
+@pytest.fixture
+def live(settings: Settings, provision: Provisioner, clock: ManualClock) -> Iterator[LiveServer]:
+    """The server on a real socket, for a URL given to an SDK or a browser, and for SSE streams."""
     with live_server(settings, clock) as running:
         yield running
 

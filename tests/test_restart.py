@@ -8,7 +8,15 @@ from typing import Any
 import pytest
 
 from opendispatch.settings import Settings
-from tests.support import Community, ManualClock, Provisioner, lift_limits, live_server, new_911, new_dispatch
+from tests.support import (
+    Community,
+    ManualClock,
+    Provisioner,
+    lift_limits,
+    live_server,
+    new_911,
+    new_dispatch,
+)
 
 CALLS = "/v2/emergency/servers/1/calls"
 CREATE_911 = "/v2/emergency/servers/1/calls/911"

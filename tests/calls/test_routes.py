@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.support import Community, LiveServer
+from tests.support import Community, Server
 
 NEW_911 = {
     "isEmergency": True,
@@ -14,7 +14,7 @@ NEW_911 = {
 }
 
 
-def test_created_911_call_is_answered_and_listed(server: LiveServer, community: Community) -> None:
+def test_created_911_call_is_answered_and_listed(server: Server, community: Community) -> None:
     with server.client(community.api_key) as http:
         created = http.post("/v2/emergency/servers/1/calls/911", json=NEW_911)
         assert created.status_code == 200, created.text

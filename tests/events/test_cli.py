@@ -11,7 +11,7 @@ from opendispatch.cli import main
 from opendispatch.events import service as events
 from opendispatch.settings import Settings
 from tests.events.receiver import Receiver
-from tests.support import Community, LiveServer, Provisioner, live_server
+from tests.support import Community, Provisioner, Server, live_server
 
 
 def run(database_url: str, *args: str) -> Any:
@@ -31,7 +31,7 @@ def test_push_set_show_log_and_redeliver(
 
 
 def _push_commands(
-    server: LiveServer, community: Community, provision: Provisioner, database_url: str, receiver: Receiver
+    server: Server, community: Community, provision: Provisioner, database_url: str, receiver: Receiver
 ) -> None:
     try:
         made = run(
