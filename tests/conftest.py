@@ -1,5 +1,5 @@
-"""Fixtures: each test gets its own SQLite file, a provisioner on it and a live server over it (``live``
-for the tests that need a real socket)."""
+"""Fixtures: each test gets its own SQLite file, a provisioner on it and the application over it: in
+process (``server``), or on a real loopback socket (``live``) for the tests that need one."""
 
 from __future__ import annotations
 
@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 from opendispatch.settings import Settings
-from tests.support import Community, LiveServer, ManualClock, Provisioner, live_server
+from tests.support import (
+    Community,
+    InProcessServer,
+    LiveServer,
+    ManualClock,
+    Provisioner,
+    in_process_server,
+    live_server,
+)
 
 
 @pytest.fixture
@@ -40,8 +48,8 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def server(settings: Settings, provision: Provisioner, clock: ManualClock) -> Iterator[LiveServer]:
-    with live_server(settings, clock) as running:
+def server(settings: Settings, provision: Provisioner, clock: ManualClock) -> Iterator[InProcessServer]:
+    with in_process_server(settings, clock) as running:
         yield running
 
 
@@ -61,6 +69,6 @@ def uncached_settings(settings: Settings) -> Settings:
 @pytest.fixture
 def uncached_server(
     uncached_settings: Settings, provision: Provisioner, clock: ManualClock
-) -> Iterator[LiveServer]:
-    with live_server(uncached_settings, clock) as running:
+) -> Iterator[InProcessServer]:
+    with in_process_server(uncached_settings, clock) as running:
         yield running

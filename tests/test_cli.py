@@ -26,7 +26,7 @@ from tests.support import (
     Server,
     every_row_count,
     free_port,
-    live_server,
+    in_process_server,
     new_911,
     new_dispatch,
 )
@@ -78,7 +78,7 @@ def no_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def running(settings: Settings) -> Iterator[Server]:
     # Key cache off: a key revoked from the CLI is refused on the next request.
-    with live_server(settings.model_copy(update={"key_cache_seconds": 0})) as server:
+    with in_process_server(settings.model_copy(update={"key_cache_seconds": 0})) as server:
         yield server
 
 

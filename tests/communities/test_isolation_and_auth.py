@@ -18,8 +18,8 @@ from tests.support import (
     Provisioner,
     Server,
     every_row_count,
+    in_process_server,
     lift_limits,
-    live_server,
     new_911,
     new_dispatch,
 )
@@ -254,7 +254,7 @@ def test_a_revoked_key_gets_401_at_once_while_the_communitys_other_keys_keep_wor
 
 @pytest.fixture
 def short_cache_server(settings: Settings, provision: Provisioner) -> Iterator[Server]:
-    with live_server(settings.model_copy(update={"key_cache_seconds": 0.3})) as running:
+    with in_process_server(settings.model_copy(update={"key_cache_seconds": 0.3})) as running:
         yield running
 
 

@@ -11,7 +11,7 @@ from standardwebhooks import Webhook
 from opendispatch.events import service as events
 from opendispatch.settings import Settings
 from tests.events.receiver import Receiver
-from tests.support import Community, Provisioner, Server, live_server
+from tests.support import Community, Provisioner, Server, in_process_server
 
 NEW_911 = {
     "isEmergency": True,
@@ -167,7 +167,7 @@ def test_receiver_down_then_up_gets_everything_in_order_once(
     community = provision.community("Outage")
     target(provision, community, receiver.url)
     receiver.status = 503
-    with live_server(fast_retries) as server, server.client(community.api_key) as http:
+    with in_process_server(fast_retries) as server, server.client(community.api_key) as http:
         ids = [
             http.post(f"{S1}/calls/911", json={**NEW_911, "caller": f"c{n}"}).json()["callId"]
             for n in range(5)
@@ -195,7 +195,7 @@ def test_a_hanging_receiver_does_not_slow_the_api(
     provision.set_limit(community, "create_911", 1000)
     target(provision, community, receiver.url)
     receiver.delay = 1.5
-    with live_server(fast_retries) as server, server.client(community.api_key) as http:
+    with in_process_server(fast_retries) as server, server.client(community.api_key) as http:
         started = time.monotonic()
         for number in range(30):
             assert http.post(f"{S1}/calls/911", json={**NEW_911, "caller": f"c{number}"}).status_code == 200
