@@ -246,10 +246,12 @@ class Community:
 class Provisioner:
     """Creates communities, accounts and units straight through the services, as the CLI does."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, *, migrate: bool = True) -> None:
+        """``migrate=False`` for a file known to be migrated already (a copy of one that was)."""
         self.database_url = database_url
         self.db = Database(database_url)
-        upgrade(self.db.engine)
+        if migrate:
+            upgrade(self.db.engine)
 
     def close(self) -> None:
         self.db.close()
