@@ -193,8 +193,10 @@ class LiveServer:
         self._socket.bind(("127.0.0.1", 0))
         self.port = self._socket.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
+        # An open SSE stream (a browser's) never ends by itself: on stop, uvicorn waits the graceful
+        # timeout for it and then cuts it; a longer wait tells a test nothing more.
         config = uvicorn.Config(
-            self.app, log_level="warning", lifespan="on", access_log=False, timeout_graceful_shutdown=2
+            self.app, log_level="warning", lifespan="on", access_log=False, timeout_graceful_shutdown=0.5
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
