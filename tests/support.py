@@ -26,6 +26,8 @@ from opendispatch.storage.database import Database
 from opendispatch.storage.migrate import upgrade
 from opendispatch.units import service as units
 
+log = logging.getLogger(__name__)
+
 
 class ManualClock:
     """A clock that moves only when the test says so."""
@@ -38,9 +40,6 @@ class ManualClock:
 
     def advance(self, *, minutes: float = 0, seconds: float = 0) -> None:
         self.ms += int(minutes * 60_000 + seconds * 1000)
-
-
-log = logging.getLogger(__name__)
 
 
 class Server(Protocol):
@@ -65,12 +64,18 @@ class _AppTransport(httpx.BaseTransport):
     ``LiveServer``.
     """
 
-    def __init__(self, app: FastAPI, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, app: FastAPI, loop: asyncio.AbstractEventLoop, state: dict[str, Any]) -> None:
         self._loop = loop
-        # Exceptions become 500s, as a real server answers them; _logged keeps their traceback in the log.
-        self._asgi = httpx.ASGITransport(
-            app=_logged(app), raise_app_exceptions=False, client=("127.0.0.1", 50000)
-        )
+
+        async def served(scope: Any, receive: Any, send: Any) -> None:
+            try:
+                await app({**scope, "state": state.copy()}, receive, send)  # as uvicorn passes it on
+            except Exception:
+                log.exception("Exception in ASGI application")  # logged as uvicorn logs it
+                raise
+
+        # Exceptions become 500s, as a real server answers them.
+        self._asgi = httpx.ASGITransport(app=served, raise_app_exceptions=False, client=("127.0.0.1", 50000))
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         request.read()  # a sync body (even a generator's chunks) becomes bytes the loop can send
@@ -87,17 +92,6 @@ class _AppTransport(httpx.BaseTransport):
         body = b"".join([part async for part in answer.aiter_raw()])
         # The body as sent (still encoded): the client decodes it, as it would off a socket.
         return httpx.Response(answer.status_code, headers=answer.headers.raw, stream=httpx.ByteStream(body))
-
-
-def _logged(app: FastAPI) -> Any:
-    async def call(scope: Any, receive: Any, send: Any) -> None:
-        try:
-            await app(scope, receive, send)
-        except Exception:
-            log.exception("Exception in ASGI application")  # uvicorn logs it the same way
-            raise
-
-    return call
 
 
 class InProcessServer:
@@ -117,6 +111,7 @@ class InProcessServer:
         self._failure: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
+        self._state: dict[str, Any] = {}  # what the lifespan leaves for every request
 
     def start(self) -> InProcessServer:
         self._thread.start()
@@ -144,7 +139,7 @@ class InProcessServer:
     def client(self, api_key: str | None = None) -> httpx.Client:
         assert self._loop is not None, "start the server first"
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        transport = _AppTransport(self.app, self._loop)
+        transport = _AppTransport(self.app, self._loop, self._state)
         return httpx.Client(base_url=self.origin, headers=headers, timeout=30, transport=transport)
 
     async def _serve(self) -> None:
@@ -153,7 +148,7 @@ class InProcessServer:
         self._stopping = asyncio.Event()
         inbox: asyncio.Queue[MutableMapping[str, Any]] = asyncio.Queue()
         outbox: asyncio.Queue[MutableMapping[str, Any]] = asyncio.Queue()
-        scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": {}}
+        scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": self._state}
         lifespan = asyncio.create_task(self.app(scope, inbox.get, outbox.put))
 
         async def step(name: str) -> bool:
@@ -196,7 +191,7 @@ class LiveServer:
         # An open SSE stream (a browser's) never ends by itself: on stop, uvicorn waits the graceful
         # timeout for it and then cuts it; a longer wait tells a test nothing more.
         config = uvicorn.Config(
-            self.app, log_level="warning", lifespan="on", access_log=False, timeout_graceful_shutdown=0.5
+            self.app, log_level="warning", lifespan="on", access_log=False, timeout_graceful_shutdown=1
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
