@@ -1,17 +1,23 @@
-"""Test support: a real server on a loopback port over a real SQLite file, and provisioning helpers."""
+"""Test support: the real application over a real SQLite file, in process or on a loopback port, and
+provisioning helpers."""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from types import TracebackType
+from typing import Any, Protocol
 
 import httpx
 import uvicorn
+from fastapi import FastAPI
 
 from opendispatch.app import create_app
 from opendispatch.communities import service as communities
@@ -19,6 +25,8 @@ from opendispatch.settings import Settings
 from opendispatch.storage.database import Database
 from opendispatch.storage.migrate import upgrade
 from opendispatch.units import service as units
+
+log = logging.getLogger(__name__)
 
 
 class ManualClock:
@@ -37,6 +45,141 @@ class ManualClock:
         self.ms += int(minutes * 60_000 + seconds * 1000)
 
 
+class Server(Protocol):
+    """What the tests use of a running server, whether in process or on a socket."""
+
+    settings: Settings
+    app: FastAPI
+
+    @property
+    def origin(self) -> str:
+        """What a browser on the server's pages sends as Origin: the scheme, host and port clients use."""
+        ...
+
+    def client(self, api_key: str | None = None) -> httpx.Client: ...
+
+
+class _AppTransport(httpx.BaseTransport):
+    """Hands each request of a sync ``httpx.Client`` to the app on the server's event loop, no socket.
+
+    The whole response is read before it is returned, so an endless stream (the SSE endpoints) never
+    returns: it ends in ``httpx.ReadTimeout`` after the client's read timeout. Tests of streams use
+    ``LiveServer``.
+    """
+
+    def __init__(self, app: FastAPI, loop: asyncio.AbstractEventLoop, state: dict[str, Any]) -> None:
+        self._loop = loop
+
+        async def served(scope: Any, receive: Any, send: Any) -> None:
+            try:
+                await app({**scope, "state": state.copy()}, receive, send)  # as uvicorn passes it on
+            except Exception:
+                log.exception("Exception in ASGI application")  # logged as uvicorn logs it
+                raise
+
+        # Exceptions become 500s, as a real server answers them.
+        self._asgi = httpx.ASGITransport(app=served, raise_app_exceptions=False, client=("127.0.0.1", 50000))
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.read()  # a sync body (even a generator's chunks) becomes bytes the loop can send
+        future = asyncio.run_coroutine_threadsafe(self._send(request), self._loop)
+        timeouts = request.extensions.get("timeout", {})
+        try:
+            return future.result(timeouts.get("read"))
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise httpx.ReadTimeout("the app did not answer in time", request=request) from None
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        answer = await self._asgi.handle_async_request(request)
+        body = b"".join([part async for part in answer.aiter_raw()])
+        # The body as sent (still encoded): the client decodes it, as it would off a socket.
+        return httpx.Response(answer.status_code, headers=answer.headers.raw, stream=httpx.ByteStream(body))
+
+
+class InProcessServer:
+    """The real application, with no socket: its lifespan runs on an event loop in a background thread,
+    as under uvicorn (migrations, the DB writer and the background tasks start; shutdown drains writes),
+    and its clients' requests reach it through ``_AppTransport``. Much cheaper to start and stop than
+    ``LiveServer``, which is for what needs a real socket: a URL for an SDK or a browser, SSE streams.
+    """
+
+    origin = "http://127.0.0.1"
+
+    def __init__(self, settings: Settings, clock: Any = None) -> None:
+        self.settings = settings
+        self.app = create_app(settings, clock=clock)
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._serve()), daemon=True)
+        self._ready = threading.Event()
+        self._failure: str | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._state: dict[str, Any] = {}  # what the lifespan leaves for every request
+
+    def start(self) -> InProcessServer:
+        self._thread.start()
+        if not self._ready.wait(20) or self._failure is not None:
+            self._thread.join(timeout=20)
+            raise RuntimeError(f"the app did not start: {self._failure}")
+        return self
+
+    def stop(self) -> None:
+        """Run the lifespan's shutdown and wait for it; a failed shutdown fails the test."""
+        if self._loop is not None and self._stopping is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stopping.set)
+        self._thread.join(timeout=20)
+        if self._thread.is_alive() or self._failure is not None:
+            raise RuntimeError(f"the app did not shut down cleanly: {self._failure}")
+
+    def __enter__(self) -> InProcessServer:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def client(self, api_key: str | None = None) -> httpx.Client:
+        assert self._loop is not None, "start the server first"
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        transport = _AppTransport(self.app, self._loop, self._state)
+        return httpx.Client(base_url=self.origin, headers=headers, timeout=30, transport=transport)
+
+    async def _serve(self) -> None:
+        """The ASGI lifespan protocol, as uvicorn speaks it: startup, then shutdown once ``stop`` asks."""
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        inbox: asyncio.Queue[MutableMapping[str, Any]] = asyncio.Queue()
+        outbox: asyncio.Queue[MutableMapping[str, Any]] = asyncio.Queue()
+        scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": self._state}
+        lifespan = asyncio.create_task(self.app(scope, inbox.get, outbox.put))
+
+        async def step(name: str) -> bool:
+            await inbox.put({"type": f"lifespan.{name}"})
+            reply = asyncio.ensure_future(outbox.get())
+            await asyncio.wait({reply, lifespan}, return_when=asyncio.FIRST_COMPLETED)
+            if reply.done() and reply.result()["type"] == f"lifespan.{name}.complete":
+                return True
+            reply.cancel()
+            self._failure = reply.result().get("message") if reply.done() else repr(lifespan.exception())
+            return False
+
+        try:
+            if await step("startup"):
+                self._ready.set()
+                await self._stopping.wait()
+                await step("shutdown")
+        finally:
+            self._ready.set()
+            await asyncio.gather(lifespan, return_exceptions=True)
+
+
+@contextmanager
+def in_process_server(settings: Settings, clock: Any = None) -> Iterator[InProcessServer]:
+    with InProcessServer(settings, clock) as server:
+        yield server
+
+
 class LiveServer:
     """The real application served by uvicorn on 127.0.0.1 in a background thread."""
 
@@ -48,8 +191,10 @@ class LiveServer:
         self._socket.bind(("127.0.0.1", 0))
         self.port = self._socket.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
+        # An open SSE stream (a browser's) never ends by itself: on stop, uvicorn waits the graceful
+        # timeout for it and then cuts it; a longer wait tells a test nothing more.
         config = uvicorn.Config(
-            self.app, log_level="warning", lifespan="on", access_log=False, timeout_graceful_shutdown=2
+            self.app, log_level="warning", lifespan="on", access_log=False, timeout_graceful_shutdown=1
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
@@ -69,6 +214,10 @@ class LiveServer:
         self._server.should_exit = True
         self._thread.join(timeout=20)
         self._socket.close()
+
+    @property
+    def origin(self) -> str:
+        return self.url
 
     def client(self, api_key: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -97,10 +246,12 @@ class Community:
 class Provisioner:
     """Creates communities, accounts and units straight through the services, as the CLI does."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, *, migrate: bool = True) -> None:
+        """``migrate=False`` for a file known to be migrated already (a copy of one that was)."""
         self.database_url = database_url
         self.db = Database(database_url)
-        upgrade(self.db.engine)
+        if migrate:
+            upgrade(self.db.engine)
 
     def close(self) -> None:
         self.db.close()

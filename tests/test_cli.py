@@ -22,11 +22,11 @@ from opendispatch.cli import main
 from opendispatch.communities.service import authenticate
 from opendispatch.settings import Settings
 from tests.support import (
-    LiveServer,
     Provisioner,
+    Server,
     every_row_count,
     free_port,
-    live_server,
+    in_process_server,
     new_911,
     new_dispatch,
 )
@@ -76,16 +76,16 @@ def no_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def running(settings: Settings) -> Iterator[LiveServer]:
+def running(settings: Settings) -> Iterator[Server]:
     # Key cache off: a key revoked from the CLI is refused on the next request.
-    with live_server(settings.model_copy(update={"key_cache_seconds": 0})) as server:
+    with in_process_server(settings.model_copy(update={"key_cache_seconds": 0})) as server:
         yield server
 
 
 # -- provisioning --------------------------------------------------------------------------------------
 
 
-def test_community_create_prints_the_id_key_and_servers(cli: Cli, running: LiveServer) -> None:
+def test_community_create_prints_the_id_key_and_servers(cli: Cli, running: Server) -> None:
     created = cli.json("community", "create", "--name", "Los Santos RP")
     assert set(created) == {"communityId", "apiKey", "servers", "consolePath"}
     assert created["servers"] == [1]
@@ -97,7 +97,7 @@ def test_community_create_prints_the_id_key_and_servers(cli: Cli, running: LiveS
     assert [(server["id"], server["name"]) for server in servers] == [(1, "Server 1")]
 
 
-def test_community_create_with_several_servers(cli: Cli, running: LiveServer) -> None:
+def test_community_create_with_several_servers(cli: Cli, running: Server) -> None:
     created = cli.json("community", "create", "--name", "Big", "--servers", "3", "--plan", "standard")
     assert created["servers"] == [1, 2, 3]
     with running.client(created["apiKey"]) as http:
@@ -113,7 +113,7 @@ def test_community_create_without_json_prints_readable_lines(cli: Cli) -> None:
     assert "console:     /console?community=" in result.stdout
 
 
-def test_key_create_and_revoke(cli: Cli, running: LiveServer) -> None:
+def test_key_create_and_revoke(cli: Cli, running: Server) -> None:
     community = cli.json("community", "create", "--name", "Keys")
     rotated = cli.json("key", "create", "--community", community["communityId"])
     assert set(rotated) == {"apiKey"}
@@ -126,7 +126,7 @@ def test_key_create_and_revoke(cli: Cli, running: LiveServer) -> None:
         assert new.get("/v2/emergency/servers/1/calls").status_code == 200
 
 
-def test_server_add(cli: Cli, running: LiveServer) -> None:
+def test_server_add(cli: Cli, running: Server) -> None:
     community = cli.json("community", "create", "--name", "Servers")
     added = cli.json("server", "add", "--community", community["communityId"], "--name", "Paleto")
     assert added == {"serverId": 2}
@@ -136,7 +136,7 @@ def test_server_add(cli: Cli, running: LiveServer) -> None:
     assert [(server["id"], server["name"]) for server in servers] == [(1, "Server 1"), (2, "Paleto")]
 
 
-def test_account_and_unit_create_make_a_target_for_dispatch_calls(cli: Cli, running: LiveServer) -> None:
+def test_account_and_unit_create_make_a_target_for_dispatch_calls(cli: Cli, running: Server) -> None:
     community = cli.json("community", "create", "--name", "Units")
     cid = community["communityId"]
     account = cli.json(
@@ -156,7 +156,7 @@ def test_account_and_unit_create_make_a_target_for_dispatch_calls(cli: Cli, runn
     assert call.json()["idents"] == [unit["identId"]]
 
 
-def test_limits_set_and_show(cli: Cli, running: LiveServer) -> None:
+def test_limits_set_and_show(cli: Cli, running: Server) -> None:
     community = cli.json("community", "create", "--name", "Limits")
     cid = community["communityId"]
     assert cli.json("limits", "show")["limits"] == DEFAULT_LIMITS

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.support import Community, LiveServer, Provisioner, every_row_count, new_911
+from tests.support import Community, Provisioner, Server, every_row_count, new_911
 
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "instance", "traceId"}
 
@@ -21,7 +21,7 @@ PROBLEM_FIELDS = {"type", "title", "status", "detail", "instance", "traceId"}
     ],
 )
 def test_a_wrong_method_gets_405_as_a_problem(
-    server: LiveServer, provision: Provisioner, community: Community, method: str, path: str
+    server: Server, provision: Provisioner, community: Community, method: str, path: str
 ) -> None:
     before = every_row_count(provision)
     with server.client(community.api_key) as http:
@@ -37,7 +37,7 @@ def test_a_wrong_method_gets_405_as_a_problem(
 
 
 def test_a_problem_answer_has_every_rfc_9457_field_and_a_fresh_trace_id(
-    server: LiveServer, community: Community
+    server: Server, community: Community
 ) -> None:
     with server.client(community.api_key) as http:
         first = http.post("/v2/emergency/servers/1/calls/911", json=new_911(caller=None))
@@ -56,7 +56,7 @@ def test_a_problem_answer_has_every_rfc_9457_field_and_a_fresh_trace_id(
     assert first.json()["traceId"] != second.json()["traceId"]
 
 
-def test_an_unknown_route_gets_404_as_a_problem(server: LiveServer, community: Community) -> None:
+def test_an_unknown_route_gets_404_as_a_problem(server: Server, community: Community) -> None:
     with server.client(community.api_key) as http:
         response = http.get("/v2/emergency/nothing-here")
     assert response.status_code == 404
@@ -66,7 +66,7 @@ def test_an_unknown_route_gets_404_as_a_problem(server: LiveServer, community: C
 
 @pytest.mark.parametrize(("size", "status"), [(65_536, 200), (65_537, 413)])
 def test_the_body_size_limit_is_exact(
-    server: LiveServer, provision: Provisioner, community: Community, size: int, status: int
+    server: Server, provision: Provisioner, community: Community, size: int, status: int
 ) -> None:
     # JSON allows any amount of whitespace: pad a valid body to exactly `size` bytes.
     body = json.dumps(new_911()).encode()

@@ -10,9 +10,9 @@ from opendispatch.api.limits import DEFAULT_LIMITS
 from opendispatch.communities.service import create_api_key
 from tests.support import (
     Community,
-    LiveServer,
     ManualClock,
     Provisioner,
+    Server,
     every_row_count,
     new_911,
     new_dispatch,
@@ -154,7 +154,7 @@ def assert_rate_limited(response: httpx.Response, retry_after: int | None = None
     ids=["create 911", "create dispatch", "get calls"],
 )
 def test_the_reference_limit_of_each_endpoint_answers_429_in_the_reference_shape(
-    server: LiveServer, community: Community, path: str, body: dict[str, object] | None, limit: int
+    server: Server, community: Community, path: str, body: dict[str, object] | None, limit: int
 ) -> None:
     with server.client(community.api_key) as http:
 
@@ -169,7 +169,7 @@ def test_the_reference_limit_of_each_endpoint_answers_429_in_the_reference_shape
 
 
 def test_a_refused_create_stores_nothing(
-    server: LiveServer, provision: Provisioner, community: Community
+    server: Server, provision: Provisioner, community: Community
 ) -> None:
     provision.set_limit(community, "create_911", 2)
     with server.client(community.api_key) as http:
@@ -184,7 +184,7 @@ def test_a_refused_create_stores_nothing(
 
 
 def test_waiting_retry_after_seconds_gets_the_next_request_through(
-    server: LiveServer, provision: Provisioner, community: Community, clock: ManualClock
+    server: Server, provision: Provisioner, community: Community, clock: ManualClock
 ) -> None:
     # 60 a minute: a burst of 60, then one a second, so the honest wait is one second.
     provision.set_limit(community, "get_calls", 60)
@@ -201,7 +201,7 @@ def test_waiting_retry_after_seconds_gets_the_next_request_through(
 
 
 def test_limits_are_counted_per_key_and_per_endpoint(
-    server: LiveServer, provision: Provisioner, community: Community
+    server: Server, provision: Provisioner, community: Community
 ) -> None:
     with provision.db.transaction() as conn:
         second_key = create_api_key(conn, community_id=community.community_id, now=provision.now())
@@ -214,7 +214,7 @@ def test_limits_are_counted_per_key_and_per_endpoint(
 
 
 def test_an_operator_limit_replaces_the_default(
-    server: LiveServer, provision: Provisioner, community: Community
+    server: Server, provision: Provisioner, community: Community
 ) -> None:
     provision.set_limit(community, "get_calls", 5)
     with server.client(community.api_key) as http:

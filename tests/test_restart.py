@@ -8,7 +8,15 @@ from typing import Any
 import pytest
 
 from opendispatch.settings import Settings
-from tests.support import Community, ManualClock, Provisioner, lift_limits, live_server, new_911, new_dispatch
+from tests.support import (
+    Community,
+    ManualClock,
+    Provisioner,
+    in_process_server,
+    lift_limits,
+    new_911,
+    new_dispatch,
+)
 
 CALLS = "/v2/emergency/servers/1/calls"
 CREATE_911 = "/v2/emergency/servers/1/calls/911"
@@ -30,7 +38,7 @@ def test_a_call_past_its_deadline_is_gone_after_a_restart(
     slow_sweep: Settings, provision: Provisioner, community: Community, clock: ManualClock
 ) -> None:
     lift_limits(provision, community)
-    with live_server(slow_sweep, clock) as first, first.client(community.api_key) as http:
+    with in_process_server(slow_sweep, clock) as first, first.client(community.api_key) as http:
         doomed = http.post(CREATE_911, json=new_911(deleteAfterMinutes=15)).json()
         doomed_closed = http.post(CREATE_DISPATCH, json=new_dispatch(status=2, deleteAfterMinutes=15)).json()
         kept = http.post(CREATE_911, json=new_911()).json()
@@ -42,7 +50,7 @@ def test_a_call_past_its_deadline_is_gone_after_a_restart(
 
     clock.advance(minutes=15, seconds=1)
 
-    with live_server(slow_sweep, clock) as second, second.client(community.api_key) as http:
+    with in_process_server(slow_sweep, clock) as second, second.client(community.api_key) as http:
         after = http.get(CALLS).json()
     assert after == {
         "activeCalls": [kept_active],
@@ -56,12 +64,12 @@ def test_the_deadline_counts_from_creation_not_from_the_restart(
     settings: Settings, provision: Provisioner, community: Community, clock: ManualClock
 ) -> None:
     lift_limits(provision, community)
-    with live_server(settings, clock) as first, first.client(community.api_key) as http:
+    with in_process_server(settings, clock) as first, first.client(community.api_key) as http:
         doomed = http.post(CREATE_911, json=new_911(deleteAfterMinutes=15)).json()
 
     clock.advance(minutes=10)
 
-    with live_server(settings, clock) as second, second.client(community.api_key) as http:
+    with in_process_server(settings, clock) as second, second.client(community.api_key) as http:
         assert ids(http.get(CALLS).json()["emergencyCalls"]) == [doomed["callId"]]
         # Five more minutes after the restart make fifteen since creation.
         clock.advance(minutes=5)
@@ -77,7 +85,7 @@ def test_every_acknowledged_call_is_there_after_a_restart(
     lift_limits(provision, community)
     player = provision.account(community, "player", community_user_id="player-1234")
     unit = provision.unit(community, player["uuid"])
-    with live_server(settings, clock) as first, first.client(community.api_key) as http:
+    with in_process_server(settings, clock) as first, first.client(community.api_key) as http:
         created = [http.post(CREATE_911, json=new_911(caller=f"caller {n}")) for n in range(5)]
         created += [
             http.post(CREATE_DISPATCH, json=new_dispatch(status=n % 3, communityUserIds=["player-1234"]))
@@ -87,7 +95,7 @@ def test_every_acknowledged_call_is_there_after_a_restart(
         before = http.get(CALLS).json()
         assert before["activeCalls"][-1]["idents"] == [unit]
 
-    with live_server(settings, clock) as second, second.client(community.api_key) as http:
+    with in_process_server(settings, clock) as second, second.client(community.api_key) as http:
         after = http.get(CALLS).json()
         next_call = http.post(CREATE_911, json=new_911()).json()
     assert after == before

@@ -15,13 +15,13 @@ from tests.support import Community, LiveServer, Provisioner
 REAL_SLEEP = time.sleep
 
 
-def sdk(server: LiveServer, api_key: str, community_id: str) -> Any:
+def sdk(live: LiveServer, api_key: str, community_id: str) -> Any:
     instance = Instance(
         apiKey=api_key,
         communityId=community_id,
         product=productEnums.CAD,
         serverId=1,
-        cadApiUrl=server.url,
+        cadApiUrl=live.url,
     )
     assert instance.cad is not None
     return instance.cad
@@ -63,11 +63,11 @@ def dispatch_request(**overrides: Any) -> dict[str, Any]:
 
 
 def test_the_sdk_creates_a_911_call_and_a_dispatch_call_and_reads_them_back(
-    server: LiveServer, provision: Provisioner, community: Community
+    live: LiveServer, provision: Provisioner, community: Community
 ) -> None:
     player = provision.account(community, "player", community_user_id="player-1234")
     unit = provision.unit(community, player["uuid"], unit_num="1A-01")
-    cad = sdk(server, community.api_key, community.community_id)
+    cad = sdk(live, community.api_key, community.community_id)
 
     emergency = cad.createEmergencyCallV2(emergency_request())
     assert emergency.success, emergency.reason
@@ -91,11 +91,11 @@ def test_the_sdk_creates_a_911_call_and_a_dispatch_call_and_reads_them_back(
 
 
 def test_the_sdks_older_api_ids_alias_targets_units_too(
-    server: LiveServer, provision: Provisioner, community: Community
+    live: LiveServer, provision: Provisioner, community: Community
 ) -> None:
     player = provision.account(community, "player", community_user_id="license:abc123")
     unit = provision.unit(community, player["uuid"])
-    cad = sdk(server, community.api_key, community.community_id)
+    cad = sdk(live, community.api_key, community.community_id)
     request = dispatch_request(apiIds=["license:abc123"])
     del request["communityUserIds"]
     dispatch = cad.createDispatchCallV2(request)
@@ -104,16 +104,16 @@ def test_the_sdks_older_api_ids_alias_targets_units_too(
 
 
 def test_the_sdk_reports_a_bad_key_as_a_failure_with_the_problem(
-    server: LiveServer, community: Community
+    live: LiveServer, community: Community
 ) -> None:
-    cad = sdk(server, "od_wrong", community.community_id)
+    cad = sdk(live, "od_wrong", community.community_id)
     response = cad.createEmergencyCallV2(emergency_request())
     assert response.success is False
     assert response.reason["status"] == 401
 
 
 def test_the_sdk_sees_a_429_after_the_limit_having_waited_what_retry_after_said(
-    server: LiveServer, provision: Provisioner, community: Community, monkeypatch: pytest.MonkeyPatch
+    live: LiveServer, provision: Provisioner, community: Community, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The SDK retries a 429 twice, sleeping Retry-After seconds (at most 10): record instead of sleeping.
     delays: list[float] = []
@@ -126,7 +126,7 @@ def test_the_sdk_sees_a_429_after_the_limit_having_waited_what_retry_after_said(
             REAL_SLEEP(seconds)
 
     monkeypatch.setattr(sonoran.managers.cad.time, "sleep", record)
-    cad = sdk(server, community.api_key, community.community_id)
+    cad = sdk(live, community.api_key, community.community_id)
 
     # The reference's limit for Create 911 Call: 10 a minute.
     for _ in range(10):
@@ -140,7 +140,7 @@ def test_the_sdk_sees_a_429_after_the_limit_having_waited_what_retry_after_said(
     assert refused.reason["message"] == "API rate limit exceeded"
     # Ten a minute is one every six seconds: that is the honest wait, and what the SDK was told.
     assert delays == [6.0, 6.0]
-    with server.client(community.api_key) as http:
+    with live.client(community.api_key) as http:
         probe = http.post("/v2/emergency/servers/1/calls/911", json=emergency_request())
     assert probe.status_code == 429
     assert float(probe.headers["Retry-After"]) == delays[-1]

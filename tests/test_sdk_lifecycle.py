@@ -9,13 +9,13 @@ from sonoran import Instance, productEnums
 from tests.support import Community, LiveServer, Provisioner
 
 
-def sdk(server: LiveServer, community: Community) -> Any:
+def sdk(live: LiveServer, community: Community) -> Any:
     instance = Instance(
         apiKey=community.api_key,
         communityId=community.community_id,
         product=productEnums.CAD,
         serverId=1,
-        cadApiUrl=server.url,
+        cadApiUrl=live.url,
     )
     return instance.cad
 
@@ -30,10 +30,10 @@ def board(cad: Any) -> dict[str, Any]:
 
 
 def test_every_lifecycle_method_takes_effect(
-    server: LiveServer, community: Community, provision: Provisioner
+    live: LiveServer, community: Community, provision: Provisioner
 ) -> None:
     provision.set_limit(community, "get_calls", 100)
-    cad = sdk(server, community)
+    cad = sdk(live, community)
     alpha = provision.account(community, "alpha", "license:alpha")
     bravo = provision.account(community, "bravo")
     alpha_unit = provision.unit(community, alpha["uuid"], unit_num="1A-01")
@@ -126,7 +126,7 @@ def test_every_lifecycle_method_takes_effect(
     assert final["closedCalls"][0]["idents"] == [bravo_unit]
 
 
-def test_sdk_sees_state_conflicts_as_failures(server: LiveServer, community: Community) -> None:
-    cad = sdk(server, community)
+def test_sdk_sees_state_conflicts_as_failures(live: LiveServer, community: Community) -> None:
+    cad = sdk(live, community)
     failed = cad.closeDispatchCallsV2([12345], 1)
     assert failed.success is False and failed.reason["status"] == 404

@@ -12,9 +12,9 @@ import pytest
 
 from tests.support import (
     Community,
-    LiveServer,
     ManualClock,
     Provisioner,
+    Server,
     lift_limits,
     new_911,
     new_dispatch,
@@ -51,7 +51,7 @@ def epoch_ms(iso: str) -> int:
 
 
 @pytest.fixture
-def http(server: LiveServer, provision: Provisioner, community: Community) -> Iterator[httpx.Client]:
+def http(server: Server, provision: Provisioner, community: Community) -> Iterator[httpx.Client]:
     lift_limits(provision, community)
     with server.client(community.api_key) as client:
         yield client
@@ -405,7 +405,7 @@ def test_calls_disappear_once_their_delete_after_minutes_deadline_passes(
 # -- the API description ---------------------------------------------------------------------------------
 
 
-def test_openapi_describes_the_three_reference_endpoints_and_docs_are_served(server: LiveServer) -> None:
+def test_openapi_describes_the_three_reference_endpoints_and_docs_are_served(server: Server) -> None:
     with server.client() as anonymous:
         spec = anonymous.get("/openapi.json")
         docs = anonymous.get("/docs")

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import Community, LiveServer, ManualClock, Provisioner
+from tests.support import Community, ManualClock, Provisioner, Server
 
 DISPATCH = {
     "origin": 0,
@@ -44,7 +44,7 @@ def listed(http: httpx.Client) -> dict[str, Any]:
 
 
 def test_full_story_is_kept_in_history_with_times(
-    server: LiveServer, community: Community, provision: Provisioner, clock: ManualClock
+    server: Server, community: Community, provision: Provisioner, clock: ManualClock
 ) -> None:
     first, second = units(provision, community, 2)
     with server.client(community.api_key) as http:
@@ -105,7 +105,7 @@ def test_full_story_is_kept_in_history_with_times(
     assert board["activeCalls"] == [] and board["closedCallCount"] == 1
 
 
-def test_state_rules(server: LiveServer, community: Community, provision: Provisioner) -> None:
+def test_state_rules(server: Server, community: Community, provision: Provisioner) -> None:
     first, second, third = units(provision, community, 3)
     with server.client(community.api_key) as http:
         one = open_call(http, communityUserIds=["license:0", "license:1"])
@@ -157,9 +157,7 @@ def test_state_rules(server: LiveServer, community: Community, provision: Provis
         assert http.post(f"{S1}/dispatch-calls/999/notes", json={"note": "x"}).status_code == 404
 
 
-def test_update_changes_only_sent_fields_and_replaces_metadata(
-    server: LiveServer, community: Community
-) -> None:
+def test_update_changes_only_sent_fields_and_replaces_metadata(server: Server, community: Community) -> None:
     with server.client(community.api_key) as http:
         call = open_call(http, metaData={"x": "1", "y": "2"})
         updated = http.patch(
@@ -186,7 +184,7 @@ def test_update_changes_only_sent_fields_and_replaces_metadata(
     assert [e["action"] for e in history["entries"]][-2:] == ["status_changed", "reopened"]
 
 
-def test_remove_911_call(server: LiveServer, community: Community) -> None:
+def test_remove_911_call(server: Server, community: Community) -> None:
     with server.client(community.api_key) as http:
         call = http.post(
             f"{S1}/calls/911", json={"isEmergency": False, "caller": "a", "location": "b", "description": "c"}
@@ -198,7 +196,7 @@ def test_remove_911_call(server: LiveServer, community: Community) -> None:
 
 
 def test_units_listing_status_panic_locations(
-    server: LiveServer, community: Community, provision: Provisioner
+    server: Server, community: Community, provision: Provisioner
 ) -> None:
     first, second = units(provision, community, 2)
     with server.client(community.api_key) as http:
@@ -233,7 +231,7 @@ def test_units_listing_status_panic_locations(
     assert [u["identId"] for u in paged["units"]] == [second] and paged["total"] == 2
 
 
-def test_identifiers_and_links(server: LiveServer, community: Community, provision: Provisioner) -> None:
+def test_identifiers_and_links(server: Server, community: Community, provision: Provisioner) -> None:
     account = provision.account(community, "rookie")
     base = f"/v2/emergency/accounts/{account['uuid']}"
     with server.client(community.api_key) as http:
@@ -297,7 +295,7 @@ def test_identifiers_and_links(server: LiveServer, community: Community, provisi
     ],
 )
 def test_another_community_cannot_reach_these_calls(
-    server: LiveServer, provision: Provisioner, method: str, path: str, body: Any
+    server: Server, provision: Provisioner, method: str, path: str, body: Any
 ) -> None:
     owner = provision.community("Owner")
     intruder = provision.community("Intruder")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.support import Community, LiveServer
+from tests.support import Community, Server
 
 NEW_911 = {
     "isEmergency": True,
@@ -14,7 +14,7 @@ NEW_911 = {
 }
 
 
-def test_created_911_call_is_answered_and_listed(server: LiveServer, community: Community) -> None:
+def test_created_911_call_is_answered_and_listed(server: Server, community: Community) -> None:
     with server.client(community.api_key) as http:
         created = http.post("/v2/emergency/servers/1/calls/911", json=NEW_911)
         assert created.status_code == 200, created.text
@@ -34,7 +34,7 @@ def test_created_911_call_is_answered_and_listed(server: LiveServer, community: 
     assert listing["emergencyCalls"] == [call]
 
 
-def test_who_is_calling_is_checked_before_the_path_on_every_route(server: LiveServer) -> None:
+def test_who_is_calling_is_checked_before_the_path_on_every_route(server: Server) -> None:
     # A server id beyond 64 bits is a 400, but only for a caller the server knows.
     huge = 2**64
     with server.client() as anonymous:
@@ -44,7 +44,7 @@ def test_who_is_calling_is_checked_before_the_path_on_every_route(server: LiveSe
         assert unknown.post(f"/v2/emergency/servers/{huge}/calls/911", json=NEW_911).status_code == 401
 
 
-def test_a_server_id_beyond_64_bits_is_a_400_naming_it(server: LiveServer, community: Community) -> None:
+def test_a_server_id_beyond_64_bits_is_a_400_naming_it(server: Server, community: Community) -> None:
     with server.client(community.api_key) as http:
         answer = http.post(f"/v2/emergency/servers/{2**64}/calls/911", json=NEW_911)
     assert answer.status_code == 400

@@ -12,9 +12,9 @@ import pytest
 from opendispatch.communities.service import create_api_key
 from tests.support import (
     Community,
-    LiveServer,
     ManualClock,
     Provisioner,
+    Server,
     every_row_count,
     lift_limits,
     new_911,
@@ -39,7 +39,7 @@ class Tenants:
 
 
 @pytest.fixture
-def tenants(server: LiveServer, provision: Provisioner) -> Tenants:
+def tenants(server: Server, provision: Provisioner) -> Tenants:
     a = provision.community("A", servers=1)
     b = provision.community("B", servers=3)
     for community in (a, b):
@@ -62,7 +62,7 @@ def tenants(server: LiveServer, provision: Provisioner) -> Tenants:
     return Tenants(a, b, b_account, b_units, b_calls)
 
 
-def b_listing(server: LiveServer, tenants: Tenants, server_id: int) -> dict[str, Any]:
+def b_listing(server: Server, tenants: Tenants, server_id: int) -> dict[str, Any]:
     with server.client(tenants.b.api_key) as http:
         answer: dict[str, Any] = http.get(CALLS.format(server=server_id)).json()
         return answer
@@ -80,7 +80,7 @@ def comparable(response: httpx.Response, server_id: int) -> tuple[Any, ...]:
 
 @pytest.mark.parametrize("b_only_server", [2, 3])
 def test_a_key_gets_404_on_the_reference_routes_of_servers_only_another_community_has(
-    server: LiveServer, provision: Provisioner, tenants: Tenants, b_only_server: int
+    server: Server, provision: Provisioner, tenants: Tenants, b_only_server: int
 ) -> None:
     before = every_row_count(provision)
     b_before = b_listing(server, tenants, 2)
@@ -104,7 +104,7 @@ def test_a_key_gets_404_on_the_reference_routes_of_servers_only_another_communit
 
 
 def test_every_server_route_answers_the_same_whether_the_server_is_another_communitys_or_nobodys(
-    server: LiveServer, provision: Provisioner, tenants: Tenants
+    server: Server, provision: Provisioner, tenants: Tenants
 ) -> None:
     b_call = tenants.b_calls[2]
     # One body carrying what any server route may need, every value pointing at B's things.
@@ -149,9 +149,7 @@ def test_every_server_route_answers_the_same_whether_the_server_is_another_commu
     assert {server_id: b_listing(server, tenants, server_id) for server_id in (1, 2)} == b_before
 
 
-def test_each_community_sees_only_its_own_calls_on_its_own_server_1(
-    server: LiveServer, tenants: Tenants
-) -> None:
+def test_each_community_sees_only_its_own_calls_on_its_own_server_1(server: Server, tenants: Tenants) -> None:
     with server.client(tenants.a.api_key) as http:
         ours = http.post(CREATE_911.format(server=1), json=new_911(caller="A caller")).json()
         listing = http.get(CALLS.format(server=1)).json()
@@ -164,7 +162,7 @@ def test_each_community_sees_only_its_own_calls_on_its_own_server_1(
 
 
 def test_another_communitys_users_and_accounts_never_resolve_to_units(
-    server: LiveServer, tenants: Tenants
+    server: Server, tenants: Tenants
 ) -> None:
     with server.client(tenants.a.api_key) as http:
         call = http.post(
@@ -178,7 +176,7 @@ def test_another_communitys_users_and_accounts_never_resolve_to_units(
     assert b_listing(server, tenants, 1)["activeCalls"][0]["idents"] == [tenants.b_units[1]]
 
 
-def test_the_server_list_shows_only_the_keys_community(server: LiveServer, tenants: Tenants) -> None:
+def test_the_server_list_shows_only_the_keys_community(server: Server, tenants: Tenants) -> None:
     with server.client(tenants.a.api_key) as http:
         a_servers = http.get("/v2/general/servers").json()["servers"]
     with server.client(tenants.b.api_key) as http:
@@ -219,15 +217,16 @@ def assert_unauthorized(responses: list[httpx.Response]) -> None:
     ids=["no header", "empty bearer", "unknown key", "basic auth"],
 )
 def test_requests_without_a_valid_key_get_401_and_change_nothing(
-    server: LiveServer, provision: Provisioner, community: Community, headers: dict[str, str]
+    server: Server, provision: Provisioner, community: Community, headers: dict[str, str]
 ) -> None:
     before = every_row_count(provision)
-    with httpx.Client(base_url=server.url, headers=headers) as http:
+    with server.client() as http:
+        http.headers.update(headers)
         assert_unauthorized(reference_requests(http))
     assert every_row_count(provision) == before
 
 
-def test_the_key_in_the_body_or_the_query_is_not_enough(server: LiveServer, community: Community) -> None:
+def test_the_key_in_the_body_or_the_query_is_not_enough(server: Server, community: Community) -> None:
     with server.client() as http:
         body = {**new_911(), "key": community.api_key, "id": community.community_id}
         assert http.post(CREATE_911.format(server=1), json=body).status_code == 401
@@ -235,7 +234,7 @@ def test_the_key_in_the_body_or_the_query_is_not_enough(server: LiveServer, comm
 
 
 def test_a_revoked_key_gets_401_at_once_while_the_communitys_other_keys_keep_working(
-    uncached_server: LiveServer, provision: Provisioner, community: Community
+    uncached_server: Server, provision: Provisioner, community: Community
 ) -> None:
     lift_limits(provision, community)
     with provision.db.transaction() as conn:
@@ -251,7 +250,7 @@ def test_a_revoked_key_gets_401_at_once_while_the_communitys_other_keys_keep_wor
 
 
 def test_with_the_key_cache_on_a_revoked_key_stops_working_once_the_cache_time_passes(
-    server: LiveServer, provision: Provisioner, community: Community, clock: ManualClock
+    server: Server, provision: Provisioner, community: Community, clock: ManualClock
 ) -> None:
     lift_limits(provision, community)
     ttl = server.settings.key_cache_seconds

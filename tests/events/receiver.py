@@ -58,7 +58,10 @@ class Receiver:
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/sonorancad/event"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # serve_forever notices shutdown() only between polls: at 0.5 s by default, stopping took that long.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     def start(self) -> Receiver:
         self._thread.start()

@@ -12,7 +12,7 @@ from opendispatch.cli import main
 from opendispatch.events import service as events
 from opendispatch.settings import Settings
 from tests.events.receiver import Receiver
-from tests.support import Community, LiveServer, Provisioner, live_server
+from tests.support import Community, Provisioner, Server, in_process_server
 
 
 def run(database_url: str, *args: str) -> Any:
@@ -27,12 +27,12 @@ def test_push_set_show_log_and_redeliver(
     receiver = Receiver().start()
     # The real clock: the CLI queues redeliveries by the wall clock, as it does in production.
     fast = settings.model_copy(update={"push_poll_seconds": 0.1})
-    with live_server(fast) as server:
+    with in_process_server(fast) as server:
         _push_commands(server, community, provision, database_url, receiver)
 
 
 def _push_commands(
-    server: LiveServer, community: Community, provision: Provisioner, database_url: str, receiver: Receiver
+    server: Server, community: Community, provision: Provisioner, database_url: str, receiver: Receiver
 ) -> None:
     try:
         made = run(

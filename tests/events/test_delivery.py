@@ -11,7 +11,7 @@ from standardwebhooks import Webhook
 from opendispatch.events import service as events
 from opendispatch.settings import Settings
 from tests.events.receiver import Receiver
-from tests.support import Community, LiveServer, Provisioner, live_server
+from tests.support import Community, Provisioner, Server, in_process_server
 
 NEW_911 = {
     "isEmergency": True,
@@ -56,7 +56,7 @@ def target(provision: Provisioner, community: Community, url: str, shape: str = 
 
 
 def test_event_911_arrives_as_documented_and_signed(
-    server: LiveServer, community: Community, provision: Provisioner, receiver: Receiver
+    server: Server, community: Community, provision: Provisioner, receiver: Receiver
 ) -> None:
     secret = target(provision, community, receiver.url)
     with server.client(community.api_key) as http:
@@ -86,7 +86,7 @@ def test_event_911_arrives_as_documented_and_signed(
 
 
 def test_object_shape_sends_the_bare_object(
-    server: LiveServer, community: Community, provision: Provisioner, receiver: Receiver
+    server: Server, community: Community, provision: Provisioner, receiver: Receiver
 ) -> None:
     target(provision, community, receiver.url, shape="object")
     with server.client(community.api_key) as http:
@@ -96,7 +96,7 @@ def test_object_shape_sends_the_bare_object(
 
 
 def test_every_kind_of_event_is_sent(
-    server: LiveServer, community: Community, provision: Provisioner, receiver: Receiver
+    server: Server, community: Community, provision: Provisioner, receiver: Receiver
 ) -> None:
     target(provision, community, receiver.url)
     account = provision.account(community, "unit", "license:u1")
@@ -167,7 +167,7 @@ def test_receiver_down_then_up_gets_everything_in_order_once(
     community = provision.community("Outage")
     target(provision, community, receiver.url)
     receiver.status = 503
-    with live_server(fast_retries) as server, server.client(community.api_key) as http:
+    with in_process_server(fast_retries) as server, server.client(community.api_key) as http:
         ids = [
             http.post(f"{S1}/calls/911", json={**NEW_911, "caller": f"c{n}"}).json()["callId"]
             for n in range(5)
@@ -195,7 +195,7 @@ def test_a_hanging_receiver_does_not_slow_the_api(
     provision.set_limit(community, "create_911", 1000)
     target(provision, community, receiver.url)
     receiver.delay = 1.5
-    with live_server(fast_retries) as server, server.client(community.api_key) as http:
+    with in_process_server(fast_retries) as server, server.client(community.api_key) as http:
         started = time.monotonic()
         for number in range(30):
             assert http.post(f"{S1}/calls/911", json={**NEW_911, "caller": f"c{number}"}).status_code == 200
@@ -205,7 +205,7 @@ def test_a_hanging_receiver_does_not_slow_the_api(
 
 
 def test_events_of_one_community_never_reach_another(
-    server: LiveServer, provision: Provisioner, receiver: Receiver
+    server: Server, provision: Provisioner, receiver: Receiver
 ) -> None:
     alpha = provision.community("Alpha")
     bravo = provision.community("Bravo")

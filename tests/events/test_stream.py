@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from tests.support import Community, LiveServer, Provisioner
+from tests.support import Community, LiveServer, Provisioner, Server
 
 NEW_911 = {"isEmergency": False, "caller": "c", "location": "l", "description": "d"}
 S1 = "/v2/emergency/servers/1"
@@ -73,17 +73,17 @@ class Listener:
         assert not self._thread.is_alive()
 
 
-def create(server: LiveServer, community: Community, caller: str) -> int:
+def create(server: Server, community: Community, caller: str) -> int:
     with server.client(community.api_key) as http:
         return int(http.post(f"{S1}/calls/911", json={**NEW_911, "caller": caller}).json()["callId"])
 
 
 def test_stream_delivers_in_order_and_resumes_without_gaps(
-    server: LiveServer, community: Community, provision: Provisioner
+    live: LiveServer, community: Community, provision: Provisioner
 ) -> None:
     provision.set_limit(community, "create_911", 1000)
-    first = Listener(server, community.api_key, f"{S1}/events")
-    calls = [create(server, community, f"caller {n}") for n in range(3)]
+    first = Listener(live, community.api_key, f"{S1}/events")
+    calls = [create(live, community, f"caller {n}") for n in range(3)]
     messages = first.wait_for(3)
     first.close()
     assert [m[1] for m in messages] == ["EVENT_911"] * 3
@@ -92,35 +92,35 @@ def test_stream_delivers_in_order_and_resumes_without_gaps(
     assert ids == sorted(ids) and len(set(ids)) == 3
 
     # While nobody listens, more happens; a client resuming from the last id it saw gets exactly that.
-    missed = [create(server, community, f"missed {n}") for n in range(4)]
-    resumed = Listener(server, community.api_key, f"{S1}/events", last_event_id=ids[-1])
+    missed = [create(live, community, f"missed {n}") for n in range(4)]
+    resumed = Listener(live, community.api_key, f"{S1}/events", last_event_id=ids[-1])
     backlog = resumed.wait_for(4)
     assert [m[2]["call"]["callId"] for m in backlog] == missed
-    later = create(server, community, "live again")
+    later = create(live, community, "live again")
     after = resumed.wait_for(5)
     resumed.close()
     assert after[-1][2]["call"]["callId"] == later
     assert len({m[0] for m in after}) == 5 and all(m[0] > ids[-1] for m in after)
 
 
-def test_stream_is_per_server_and_per_community(server: LiveServer, provision: Provisioner) -> None:
+def test_stream_is_per_server_and_per_community(live: LiveServer, provision: Provisioner) -> None:
     alpha = provision.community("Alpha", servers=2)
     bravo = provision.community("Bravo")
-    server_two = Listener(server, alpha.api_key, "/v2/emergency/servers/2/events")
-    intruder = Listener(server, bravo.api_key, f"{S1}/events")
-    create(server, alpha, "server one of alpha")
-    with server.client(alpha.api_key) as http:
+    server_two = Listener(live, alpha.api_key, "/v2/emergency/servers/2/events")
+    intruder = Listener(live, bravo.api_key, f"{S1}/events")
+    create(live, alpha, "server one of alpha")
+    with live.client(alpha.api_key) as http:
         on_two = http.post("/v2/emergency/servers/2/calls/911", json=NEW_911).json()["callId"]
     [(_id, _event, data)] = server_two.wait_for(1)
     assert data["call"]["callId"] == on_two
-    create(server, bravo, "bravo's own")
+    create(live, bravo, "bravo's own")
     [(_id, _event, own)] = intruder.wait_for(1)
     assert own["call"]["caller"] == "bravo's own"
     server_two.close()
     intruder.close()
 
 
-def test_stream_needs_a_key_and_a_server_of_the_community(server: LiveServer, community: Community) -> None:
+def test_stream_needs_a_key_and_a_server_of_the_community(server: Server, community: Community) -> None:
     with server.client() as http:
         assert http.get(f"{S1}/events").status_code == 401
     with server.client(community.api_key) as http:

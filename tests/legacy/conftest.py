@@ -8,11 +8,11 @@ import pytest
 
 from opendispatch.api.limits import DEFAULT_LIMITS
 from tests.legacy.v1 import S1, SDK_HEADERS, World
-from tests.support import Community, LiveServer, Provisioner
+from tests.support import Community, Provisioner, Server
 
 
 @pytest.fixture
-def world(server: LiveServer, community: Community, provision: Provisioner) -> Iterator[World]:
+def world(server: Server, community: Community, provision: Provisioner) -> Iterator[World]:
     # The checks read through v2 many times; limits have their own tests (test_errors.py).
     for endpoint in DEFAULT_LIMITS:
         provision.set_limit(community, endpoint, 10_000)

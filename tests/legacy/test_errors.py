@@ -16,14 +16,14 @@ import pytest
 from opendispatch.communities.schemas import Plan
 from opendispatch.communities.service import create_api_key
 from tests.legacy.v1 import S1, SDK_HEADERS, envelope, sdk_body, set_community
-from tests.support import Community, LiveServer, Provisioner
+from tests.support import Community, Provisioner, Server
 
 CALL = {"serverId": 1, "isEmergency": True, "caller": "Jane", "location": "Alta St", "description": "Fire"}
 
 
 @dataclass
 class Scene:
-    server: LiveServer
+    server: Server
     provision: Provisioner
     community: Community
     other: Community
@@ -42,7 +42,7 @@ class Scene:
 
 
 @pytest.fixture
-def scene(server: LiveServer, provision: Provisioner, community: Community) -> Iterator[Scene]:
+def scene(server: Server, provision: Provisioner, community: Community) -> Iterator[Scene]:
     other = provision.community("Bravo", servers=1)
     for endpoint in ("get_calls", "get_units"):  # the snapshots read through v2
         provision.set_limit(community, endpoint, 10_000)
@@ -519,7 +519,7 @@ def test_more_items_than_the_limit_allows_at_all_are_a_400_not_an_endless_429(sc
     assert full.status_code == 200 and full.text.count("\n") == 9
 
 
-def test_get_calls_shares_the_v2_get_calls_limit(server: LiveServer, provision: Provisioner) -> None:
+def test_get_calls_shares_the_v2_get_calls_limit(server: Server, provision: Provisioner) -> None:
     fresh = provision.community("Charlie")
     with server.client(fresh.api_key) as v2, server.client() as v1:
         for _ in range(2):

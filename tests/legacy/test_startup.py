@@ -18,7 +18,7 @@ import pytest
 
 from opendispatch.communities.schemas import Plan
 from tests.legacy.v1 import SDK_HEADERS, envelope, sdk_body, set_community
-from tests.support import Community, LiveServer, Provisioner
+from tests.support import Community, Provisioner, Server
 
 
 def sdk_parse(answer: httpx.Response) -> Any:
@@ -44,9 +44,7 @@ def sdk_start(http: httpx.Client, community: Community) -> tuple[int, list[dict[
 
 
 @pytest.mark.parametrize("plan", [Plan.PRO, Plan.PLUS, Plan.STANDARD, Plan.STARTER])
-def test_the_js_sdk_starts(
-    server: LiveServer, provision: Provisioner, community: Community, plan: Plan
-) -> None:
+def test_the_js_sdk_starts(server: Server, provision: Provisioner, community: Community, plan: Plan) -> None:
     set_community(provision, community, plan=plan)
     with server.client() as http:
         http.headers.update(SDK_HEADERS)
@@ -59,7 +57,7 @@ def test_the_js_sdk_starts(
         assert servers is None
 
 
-def test_the_in_game_resource_starts(server: LiveServer, community: Community) -> None:
+def test_the_in_game_resource_starts(server: Server, community: Community) -> None:
     with server.client() as http:
         version = http.post("/general/get_version", json=envelope(community, "GET_VERSION", []))
         assert version.status_code == 200
@@ -71,9 +69,7 @@ def test_the_in_game_resource_starts(server: LiveServer, community: Community) -
         assert [server["id"] for server in info["servers"] if str(server["id"]) == "2"] == [2]
 
 
-def test_a_bad_key_fails_the_start_with_the_reference_string(
-    server: LiveServer, community: Community
-) -> None:
+def test_a_bad_key_fails_the_start_with_the_reference_string(server: Server, community: Community) -> None:
     with server.client() as http:
         body = sdk_body(community, "GET_VERSION", [])
         answer = http.post("/general/get_version", json={**body, "key": "od_wrong"})

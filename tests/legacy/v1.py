@@ -10,7 +10,7 @@ from sqlalchemy import update
 
 from opendispatch.communities.models import communities
 from opendispatch.communities.schemas import Plan
-from tests.support import Community, LiveServer, Provisioner
+from tests.support import Community, Provisioner, Server
 
 S1 = "/v2/emergency/servers/1"
 
@@ -46,7 +46,7 @@ class World:
     Officer 0 (``license:0``) is attached to the dispatch call and is its primary; officer 1 is free.
     """
 
-    server: LiveServer
+    server: Server
     community: Community
     provision: Provisioner
     v2: httpx.Client

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from opendispatch.communities.models import communities
 from opendispatch.storage.database import Database
 from opendispatch.storage.migrate import upgrade
-from tests.support import Community, LiveServer, Provisioner, lift_limits, new_911, new_dispatch, sqlite_file
+from tests.support import Community, Provisioner, Server, lift_limits, new_911, new_dispatch, sqlite_file
 
 T = TypeVar("T")
 
@@ -193,7 +193,7 @@ def stored_calls(database_url: str, community_id: str) -> dict[str, set[int]]:
 
 
 def test_a_2xx_answer_means_the_call_is_in_the_file(
-    server: LiveServer, provision: Provisioner, community: Community, database_url: str
+    server: Server, provision: Provisioner, community: Community, database_url: str
 ) -> None:
     cid = community.community_id
     with server.client(community.api_key) as http:
@@ -206,7 +206,7 @@ def test_a_2xx_answer_means_the_call_is_in_the_file(
 
 
 def test_every_2xx_answer_of_a_concurrent_burst_is_in_the_file(
-    server: LiveServer, provision: Provisioner, community: Community, database_url: str
+    server: Server, provision: Provisioner, community: Community, database_url: str
 ) -> None:
     lift_limits(provision, community)
 
@@ -233,7 +233,7 @@ def test_every_2xx_answer_of_a_concurrent_burst_is_in_the_file(
 
 
 def test_another_process_holding_the_write_lock_delays_writes_only(
-    server: LiveServer, provision: Provisioner, community: Community, database_url: str
+    server: Server, provision: Provisioner, community: Community, database_url: str
 ) -> None:
     lift_limits(provision, community)
     with server.client(community.api_key) as http:

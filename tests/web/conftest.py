@@ -21,8 +21,9 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser, server: LiveServer) -> Iterator[Page]:
-    # Asks for the server so the page (and its live stream) closes before the server stops.
+def page(browser: Browser, live: LiveServer) -> Iterator[Page]:
+    # A browser needs a real socket. Asks for the server so the page (and its live stream) closes before
+    # the server stops.
     # A fixed time zone and locale: times on the page (and in the screenshot) read the same everywhere.
     context = browser.new_context(viewport={"width": 1600, "height": 1000}, timezone_id="UTC", locale="en-GB")
     opened = context.new_page()

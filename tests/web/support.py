@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from opendispatch.web import sessions
-from tests.support import Community, LiveServer, Provisioner
+from tests.support import Community, LiveServer, Provisioner, Server
 
 PASSWORD = "correct horse battery"
 CHROMIUM = "/usr/bin/chromium"
@@ -46,8 +46,8 @@ def dispatcher(
 class Console:
     """An HTTP client logged in to the console, sending the CSRF token with every change."""
 
-    def __init__(self, server: LiveServer, community: Community, username: str = "alice") -> None:
-        self.http = httpx.Client(base_url=server.url, timeout=30)
+    def __init__(self, server: Server, community: Community, username: str = "alice") -> None:
+        self.http = server.client()
         answer = self.http.post(
             "/console/api/login",
             json={"communityId": community.community_id, "username": username, "password": PASSWORD},
@@ -75,7 +75,7 @@ class Console:
 def place_unit(
     provision: Provisioner,
     community: Community,
-    server: LiveServer,
+    server: Server,
     *,
     name: str,
     unit_num: str,

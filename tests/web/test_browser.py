@@ -34,8 +34,8 @@ from tests.web.support import (
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
-def log_in(page: Page, server: LiveServer, community: Community, username: str = "alice") -> None:
-    page.goto(f"{server.url}/console")
+def log_in(page: Page, live: LiveServer, community: Community, username: str = "alice") -> None:
+    page.goto(f"{live.url}/console")
     page.wait_for_selector("#login-form[data-ready]", state="attached")
     if page.is_visible("#login-community"):  # only asked while the server holds several communities
         page.fill("#login-community", community.community_id)
@@ -46,7 +46,7 @@ def log_in(page: Page, server: LiveServer, community: Community, username: str =
     expect(page.locator("#live")).to_have_attribute("data-state", "live")
 
 
-def api_911(server: LiveServer, community: Community, **fields: Any) -> dict[str, Any]:
+def api_911(live: LiveServer, community: Community, **fields: Any) -> dict[str, Any]:
     body = {
         "isEmergency": True,
         "caller": "Jane Doe",
@@ -55,22 +55,22 @@ def api_911(server: LiveServer, community: Community, **fields: Any) -> dict[str
         "metaData": {"x": "425.1", "y": "-979.2", "postal": "9001", "code": "10-71", "priority": "1"},
     }
     body.update(fields)
-    with server.client(community.api_key) as api:
+    with live.client(community.api_key) as api:
         answer = api.post(f"{S1}/calls/911", json=body)
         assert answer.status_code == 200, answer.text
         return dict(answer.json())
 
 
 def test_a_call_worked_end_to_end_from_the_board(
-    page: Page, server: LiveServer, community: Community, provision: Provisioner, alice: dict[str, str]
+    page: Page, live: LiveServer, community: Community, provision: Provisioner, alice: dict[str, str]
 ) -> None:
-    unit = place_unit(provision, community, server, name="Bravo", unit_num="1A-07", x=400.0, y=-950.0)
-    log_in(page, server, community)
+    unit = place_unit(provision, community, live, name="Bravo", unit_num="1A-07", x=400.0, y=-950.0)
+    log_in(page, live, community)
 
     # A 911 call made through the API shows up without a reload, within two seconds.
     before = page.evaluate("document.body.dataset.alerts || '0'")
     started = time.monotonic()
-    emergency = api_911(server, community)
+    emergency = api_911(live, community)
     card = page.locator(f"#queue [data-call='{emergency['callId']}']")
     expect(card).to_be_visible(timeout=2000)
     assert time.monotonic() - started < 2
@@ -116,7 +116,7 @@ def test_a_call_worked_end_to_end_from_the_board(
     expect(page.locator(f"#closed tr[data-call='{dispatch_id}']")).to_be_visible()
 
     # Every step is stored, and the history names the dispatcher.
-    with server.client(community.api_key) as api:
+    with live.client(community.api_key) as api:
         board = api.get(f"{S1}/calls").json()
         history = api.get(f"{S1}/dispatch-calls/{dispatch_id}/history").json()
     assert board["emergencyCalls"] == [] and board["activeCalls"] == []
@@ -136,12 +136,12 @@ def test_a_call_worked_end_to_end_from_the_board(
 
 
 def test_another_communitys_dispatcher_sees_and_reaches_nothing_of_this_one(
-    page: Page, server: LiveServer, community: Community, provision: Provisioner, alice: dict[str, str]
+    page: Page, live: LiveServer, community: Community, provision: Provisioner, alice: dict[str, str]
 ) -> None:
     other = provision.community("Bravo County", servers=1)
     dispatcher(provision, other, "mallory")
-    mine = api_911(server, community, caller="Only Alpha sees this")
-    log_in(page, server, other, "mallory")
+    mine = api_911(live, community, caller="Only Alpha sees this")
+    log_in(page, live, other, "mallory")
 
     expect(page.locator("#community-name")).to_have_text("Bravo County")
     expect(page.locator("#server-select option")).to_have_count(1)
@@ -170,7 +170,7 @@ def test_another_communitys_dispatcher_sees_and_reaches_nothing_of_this_one(
     assert call("GET", f"/console/api/servers/1/calls/{call_id}/draft") == 404
     assert call("DELETE", f"/v2/emergency/servers/1/calls/911/{call_id}") == 404
     assert call("GET", f"/v2/emergency/servers/1/calls/{call_id}/snapshot.png") == 404
-    with server.client(community.api_key) as api:
+    with live.client(community.api_key) as api:
         assert [c["callId"] for c in api.get(f"{S1}/calls").json()["emergencyCalls"]] == [call_id]
 
 
@@ -211,7 +211,7 @@ def keep_or_write(path: Path, png: bytes) -> None:
 
 def test_the_board_with_sample_data_is_screenshotted_for_the_docs(
     page: Page,
-    server: LiveServer,
+    live: LiveServer,
     community: Community,
     provision: Provisioner,
     clock: ManualClock,
@@ -239,10 +239,10 @@ def test_the_board_with_sample_data_is_screenshotted_for_the_docs(
         ("Gus Webb", "3C-21", None, None, 0),
     ]
     units = [
-        place_unit(provision, community, server, name=name, unit_num=num, x=x, y=y, status=status)
+        place_unit(provision, community, live, name=name, unit_num=num, x=x, y=y, status=status)
         for name, num, x, y, status in people
     ]
-    with server.client(community.api_key) as api:
+    with live.client(community.api_key) as api:
         for title, code, address in (
             ("Traffic stop", "10-38", "Route 68"),
             ("Noise complaint", "415", "Grove St"),
@@ -286,7 +286,7 @@ def test_the_board_with_sample_data_is_screenshotted_for_the_docs(
         api.patch(f"{S1}/units/panic", json={"identIds": [units[3]], "isPanic": True})
         clock.advance(minutes=2, seconds=40)
     api_911(
-        server,
+        live,
         community,
         caller="Marco Diaz",
         description="Two cars collided, one driver trapped",
@@ -295,7 +295,7 @@ def test_the_board_with_sample_data_is_screenshotted_for_the_docs(
     )
     clock.advance(minutes=1, seconds=5)
     api_911(
-        server,
+        live,
         community,
         isEmergency=False,
         caller="Lena Park",
@@ -304,11 +304,11 @@ def test_the_board_with_sample_data_is_screenshotted_for_the_docs(
         metaData={"postal": "1004"},
     )
     clock.advance(seconds=38)
-    api_911(server, community, metaData={"x": "640.0", "y": "-760.0", "postal": "9021", "code": "10-71"})
+    api_911(live, community, metaData={"x": "640.0", "y": "-760.0", "postal": "9021", "code": "10-71"})
     clock.advance(seconds=9)
 
     page.clock.set_fixed_time(clock.now_ms() / 1000)
-    log_in(page, server, community)
+    log_in(page, live, community)
     page.locator(f"#active [data-call='{robbery['callId']}']").click()
     expect(page.locator("#detail-units")).to_contain_text("1A-02")
     expect(page.locator("#detail img.snapshot")).to_be_visible()
@@ -325,11 +325,11 @@ def test_the_board_with_sample_data_is_screenshotted_for_the_docs(
 
 
 def test_the_other_actions_from_the_keyboard_and_the_buttons(
-    page: Page, server: LiveServer, community: Community, provision: Provisioner, alice: dict[str, str]
+    page: Page, live: LiveServer, community: Community, provision: Provisioner, alice: dict[str, str]
 ) -> None:
-    first = place_unit(provision, community, server, name="Ann", unit_num="1A-01", x=0.0, y=0.0)
-    second = place_unit(provision, community, server, name="Ben", unit_num="1A-02", x=5.0, y=5.0)
-    log_in(page, server, community)
+    first = place_unit(provision, community, live, name="Ann", unit_num="1A-01", x=0.0, y=0.0)
+    second = place_unit(provision, community, live, name="Ben", unit_num="1A-02", x=5.0, y=5.0)
+    log_in(page, live, community)
 
     # Create a 911 call from the console.
     page.keyboard.press("9")
@@ -377,7 +377,7 @@ def test_the_other_actions_from_the_keyboard_and_the_buttons(
     page.click("form[data-form='confirm'] button[type=submit]")
     expect(page.locator("#queue [data-call]")).to_have_count(0)
 
-    with server.client(community.api_key) as api:
+    with live.client(community.api_key) as api:
         board = api.get(f"{S1}/calls").json()
         units = {unit["identId"]: unit for unit in api.get(f"{S1}/units?includeOffline=true").json()["units"]}
         history = api.get(f"{S1}/dispatch-calls/{call_id}/history").json()
@@ -394,19 +394,17 @@ def test_the_other_actions_from_the_keyboard_and_the_buttons(
 
 
 def test_help_overlay_map_markers_mute_and_ticking_ages(
-    page: Page, server: LiveServer, community: Community, clock: ManualClock, alice: dict[str, str]
+    page: Page, live: LiveServer, community: Community, clock: ManualClock, alice: dict[str, str]
 ) -> None:
     page.clock.install()  # the page's clock runs as usual, and the test can move it on
-    log_in(page, server, community)
+    log_in(page, live, community)
     page.keyboard.press("?")
     expect(page.locator("#help")).to_be_visible()
     expect(page.locator("#help")).to_contain_text("Attach the nearest available unit")
     page.keyboard.press("Escape")
     expect(page.locator("#help")).to_be_hidden()
 
-    located = api_911(
-        server, community, caller="On the map", metaData={"x": "100", "y": "100", "radius": "50"}
-    )
+    located = api_911(live, community, caller="On the map", metaData={"x": "100", "y": "100", "radius": "50"})
     marker = page.locator(f"#map g[data-call='{located['callId']}']")
     expect(marker).to_be_visible()
     page.click("#zoom-fit")
@@ -419,7 +417,7 @@ def test_help_overlay_map_markers_mute_and_ticking_ages(
     expect(page.locator("#mute")).to_have_attribute("aria-pressed", "true")
     raised = int(page.evaluate("document.body.dataset.alerts || '0'"))
     played = page.evaluate("document.body.dataset.alertsPlayed || '0'")
-    api_911(server, community, caller="Silent alert")
+    api_911(live, community, caller="Silent alert")
     expect(page.locator("body")).to_have_attribute("data-alerts", str(raised + 1))
     assert page.evaluate("document.body.dataset.alertsPlayed || '0'") == played
 
@@ -433,15 +431,15 @@ def test_help_overlay_map_markers_mute_and_ticking_ages(
 
 def test_the_board_catches_up_after_the_connection_drops(
     page: Page,
-    server: LiveServer,
+    live: LiveServer,
     settings: Settings,
     clock: ManualClock,
     community: Community,
     provision: Provisioner,
     alice: dict[str, str],
 ) -> None:
-    log_in(page, server, community)
-    server.stop()  # the live stream drops with the server
+    log_in(page, live, community)
+    live.stop()  # the live stream drops with the server
     expect(page.locator("#live")).not_to_have_attribute("data-state", "live")
     # Calls come in while the console is cut off (written straight through the service).
     with provision.db.transaction() as conn:
@@ -456,7 +454,7 @@ def test_the_board_catches_up_after_the_connection_drops(
             ).callId
             for n in range(2)
         ]
-    restarted = RestartedServer(settings, clock, server.port).start()
+    restarted = RestartedServer(settings, clock, live.port).start()
     try:
         expect(page.locator("#live")).to_have_attribute("data-state", "live", timeout=10_000)
         for call_id in missed:
@@ -469,9 +467,9 @@ def test_the_board_catches_up_after_the_connection_drops(
 
 
 def test_the_login_asks_for_a_community_id_only_when_the_server_holds_several(
-    page: Page, server: LiveServer, provision: Provisioner, community: Community, alice: dict[str, str]
+    page: Page, live: LiveServer, provision: Provisioner, community: Community, alice: dict[str, str]
 ) -> None:
-    page.goto(f"{server.url}/console")
+    page.goto(f"{live.url}/console")
     expect(page.locator("#login-community-name")).to_have_text("Alpha")
     expect(page.locator("#login-community")).to_be_hidden()
     page.fill("#login-username", "alice")
@@ -482,7 +480,7 @@ def test_the_login_asks_for_a_community_id_only_when_the_server_holds_several(
     # A second community: the host hands each one a link that fills its id in.
     bravo = provision.community("Bravo")
     page.context.clear_cookies()
-    page.goto(f"{server.url}{console_link(bravo.community_id)}")
+    page.goto(f"{live.url}{console_link(bravo.community_id)}")
     expect(page.locator("#login-community")).to_be_visible()
     expect(page.locator("#login-community")).to_have_value(bravo.community_id)
     expect(page.locator("#login-community-name")).to_be_hidden()

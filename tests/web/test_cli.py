@@ -7,13 +7,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx
 from click.testing import CliRunner, Result
 from PIL import Image
 
 from opendispatch.cli import main
 from opendispatch.web import maps
-from tests.support import Community, LiveServer, Provisioner
+from tests.support import Community, Provisioner, Server
 from tests.web.support import C1, PASSWORD, Console
 
 
@@ -28,7 +27,7 @@ def answer(result: Result) -> dict[str, Any]:
 
 
 def test_a_dispatcher_account_takes_its_password_from_stdin_and_can_log_in(
-    database_url: str, server: LiveServer, community: Community
+    database_url: str, server: Server, community: Community
 ) -> None:
     created = run(
         database_url,
@@ -57,7 +56,7 @@ def test_a_short_password_fails_in_one_line_and_creates_no_account(
 
 
 def test_without_dispatcher_an_account_cannot_log_in_until_it_gets_a_password(
-    database_url: str, server: LiveServer, community: Community
+    database_url: str, server: Server, community: Community
 ) -> None:
     answer(
         run(
@@ -72,7 +71,7 @@ def test_without_dispatcher_an_account_cannot_log_in_until_it_gets_a_password(
         )
     )
     login = {"communityId": community.community_id, "username": "bob", "password": PASSWORD}
-    with httpx.Client(base_url=server.url) as http:
+    with server.client() as http:
         assert http.post("/console/api/login", json=login).status_code == 401
     set_password = run(
         database_url,
