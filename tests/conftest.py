@@ -10,6 +10,8 @@ import pytest
 from opendispatch.settings import Settings
 from tests.support import Community, LiveServer, ManualClock, Provisioner, live_server
 
+pytest_plugins = ["tests.services"]  # real PostgreSQL and Redis: postgresql_url, redis_url
+
 
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
