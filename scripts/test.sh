@@ -4,9 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the suite drives (wrk: the bench smoke test; chromium: the console's browser tests,
-# driven by Playwright, which never downloads a browser of its own); installed only when missing.
-apt_packages=(wrk chromium)
+# Debian packages the suite drives, installed only when missing: wrk (the bench smoke test); chromium (the
+# console's browser tests, driven by Playwright, which never downloads a browser of its own); postgresql and
+# redis-server (a fleet's shared services: tests/services.py starts its own of each, on free ports in a
+# temporary folder); haproxy (the load balancer in front of a fleet).
+apt_packages=(wrk chromium postgresql redis-server haproxy)
 missing=()
 for package in "${apt_packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

@@ -21,6 +21,8 @@ from tests.support import (
     sqlite_file,
 )
 
+pytest_plugins = ["tests.services"]  # real PostgreSQL and Redis: postgresql_url, redis_url
+
 
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
