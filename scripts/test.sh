@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the tests need on a fresh Debian machine, then run lint, type checks and the suite.
-# Usage: scripts/test.sh [pytest arguments]
+# Usage: scripts/test.sh [pytest arguments]   (with arguments: that one pytest run, on SQLite unless
+#        --backend postgresql is among them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,5 +39,11 @@ echo "== ruff"
 .venv/bin/ruff format --check src tests bench
 echo "== mypy"
 .venv/bin/mypy
-echo "== pytest"
+echo "== pytest (SQLite)"
 .venv/bin/pytest "$@"
+if [ "$#" -eq 0 ]; then
+  # The service and HTTP suites again on PostgreSQL (the browser and benchmark tests are about the
+  # console and the bench, not the database). With arguments, only the run asked for.
+  echo "== pytest (PostgreSQL)"
+  .venv/bin/pytest --backend postgresql --ignore=tests/web/test_browser.py --ignore=tests/bench -q
+fi

@@ -1,11 +1,17 @@
-"""Fixtures: each test gets its own SQLite file, a provisioner on it and the application over it: in
-process (``server``), or on a real loopback socket (``live``) for the tests that need one."""
+"""Fixtures: each test gets its own database, a provisioner on it and the application over it: in
+process (``server``), or on a real loopback socket (``live``) for the tests that need one.
+
+The database is a SQLite file, or with ``--backend postgresql`` a database of its own on the session's
+PostgreSQL (scripts/test.sh runs the service and HTTP suites on both). Tests about SQLite itself are
+marked ``sqlite_only`` and left out (deselected, not skipped) on PostgreSQL.
+"""
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -21,11 +27,59 @@ from tests.support import (
     sqlite_file,
 )
 
+if TYPE_CHECKING:
+    from tests.services import PostgresServer
+
 pytest_plugins = ["tests.services"]  # real PostgreSQL and Redis: postgresql_url, redis_url
 
 
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backend",
+        choices=BACKENDS,
+        default="sqlite",
+        help="The database the tests run on (default sqlite).",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_only: a test of SQLite itself (its file, locks, backup API)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--backend") == "sqlite":
+        return
+    left_out = [item for item in items if item.get_closest_marker("sqlite_only")]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if not item.get_closest_marker("sqlite_only")]
+
+
+@pytest.fixture(scope="session")
+def backend(pytestconfig: pytest.Config) -> str:
+    """The database the tests run on: sqlite or postgresql."""
+    return str(pytestconfig.getoption("--backend"))
+
+
+@pytest.fixture(scope="session")
+def migrated_postgresql(request: pytest.FixtureRequest) -> str:
+    """A PostgreSQL database with every migration applied, made once per run, to copy per test."""
+    server: PostgresServer = request.getfixturevalue("postgresql_server")
+    name = server.create_database()
+    Provisioner(server.url(name)).close()
+    return name
+
+
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, backend: str) -> str:
+    if backend == "postgresql":
+        server: PostgresServer = request.getfixturevalue("postgresql_server")
+        name = server.create_database(template=request.getfixturevalue("migrated_postgresql"))
+        request.addfinalizer(lambda: server.drop_database(name))
+        return server.url(name)
     return f"sqlite:///{tmp_path / 'opendispatch.db'}"
 
 
@@ -44,10 +98,11 @@ def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def provision(database_url: str, migrated_database: Path) -> Iterator[Provisioner]:
-    # A copy of the migrated file: far quicker than running every migration per test. The app's own
+def provision(database_url: str, request: pytest.FixtureRequest) -> Iterator[Provisioner]:
+    # A copy of a migrated database: far quicker than running every migration per test. The app's own
     # upgrade at startup still runs (and finds nothing to do); the provisioner need not run it too.
-    shutil.copyfile(migrated_database, sqlite_file(database_url))
+    if database_url.startswith("sqlite"):
+        shutil.copyfile(request.getfixturevalue("migrated_database"), sqlite_file(database_url))
     provisioner = Provisioner(database_url, migrate=False)
     yield provisioner
     provisioner.close()

@@ -117,11 +117,12 @@ class PostgresServer:
             return False
         return True
 
-    def create_database(self) -> str:
-        """A new empty database with a unique name."""
+    def create_database(self, template: str | None = None) -> str:
+        """A new database with a unique name: empty, or a copy of ``template`` (quicker than migrating)."""
         name = f"test_{secrets.token_hex(6)}"
+        copy_of = f' TEMPLATE "{template}"' if template else ""
         with self.admin() as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"{copy_of}')
         return name
 
     def drop_database(self, name: str) -> None:

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import httpx
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy import func, inspect, select, table
 
 from opendispatch.app import create_app
 from opendispatch.communities import service as communities
@@ -389,8 +390,7 @@ def lift_limits(provision: Provisioner, community: Community, per_minute: int = 
 def every_row_count(provision: Provisioner) -> dict[str, int]:
     """How many rows every table of the schema holds (whatever tables later migrations add)."""
     with provision.db.engine.connect() as conn:
-        tables = conn.exec_driver_sql(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-        ).scalars()
-        names = [name for name in tables if name != "alembic_version"]
-        return {name: conn.exec_driver_sql(f'SELECT count(*) FROM "{name}"').scalar_one() for name in names}
+        names = [name for name in inspect(conn).get_table_names() if name != "alembic_version"]
+        return {
+            name: conn.execute(select(func.count()).select_from(table(name))).scalar_one() for name in names
+        }

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from opendispatch.errors import Conflict, InvalidInput, NotFound
 from opendispatch.units import service as units
@@ -152,8 +153,8 @@ def test_an_account_gets_a_uuid_and_a_secret_shown_once(provision: Provisioner, 
     created = create_account(provision, community.community_id, "new", "license:new")
     assert created.account_uuid != created.secret_uuid
     with provision.db.engine.connect() as conn:
-        row = conn.exec_driver_sql(
-            "SELECT * FROM accounts WHERE account_uuid = ?", (created.account_uuid,)
+        row = conn.execute(
+            text("SELECT * FROM accounts WHERE account_uuid = :uuid"), {"uuid": created.account_uuid}
         ).one()
     # The secret proves ownership when linking, so it is kept only as a hash.
     assert not any(created.secret_uuid in str(value) for value in row)
