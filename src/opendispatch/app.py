@@ -23,6 +23,8 @@ from opendispatch.events import routes as event_routes
 from opendispatch.events.service import NEW_DELIVERIES, NEW_EVENTS
 from opendispatch.events.tasks import DeliveryPolicy, DeliveryWorker, StreamBroker
 from opendispatch.legacy import routes as legacy_routes
+from opendispatch.ops import routes as ops_routes
+from opendispatch.ops.health import ReadinessChecks, database_checks
 from opendispatch.settings import Settings
 from opendispatch.storage.database import Database
 from opendispatch.storage.migrate import upgrade
@@ -78,6 +80,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     database.on_commit(NEW_EVENTS, broker.committed)
     if settings.push_worker:
         database.on_commit(NEW_DELIVERIES, worker.wake)
+    # /readyz runs these; the Redis check joins them when Redis is configured.
+    readiness = ReadinessChecks(database_checks(database))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -109,12 +113,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     app.state.opendispatch = state
     app.state.broker = broker
+    app.state.readiness = readiness
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(call_routes.router)
     app.include_router(community_routes.router)
     app.include_router(unit_routes.router)
     app.include_router(event_routes.router)
+    app.include_router(ops_routes.router)  # /healthz and /readyz, no key
     app.include_router(web_routes.router)  # the console, its assets and its two v2 endpoints
     app.include_router(legacy_routes.router)  # last: its POST /{area}/{type} catch-all shadows nothing
     return app
