@@ -25,6 +25,8 @@ from opendispatch.events.tasks import DeliveryPolicy, DeliveryWorker, StreamBrok
 from opendispatch.legacy import routes as legacy_routes
 from opendispatch.ops import routes as ops_routes
 from opendispatch.ops.health import ReadinessChecks, database_checks
+from opendispatch.ops.listener import metrics_listener
+from opendispatch.ops.metrics import RequestTimer
 from opendispatch.settings import Settings
 from opendispatch.storage.database import Database
 from opendispatch.storage.migrate import upgrade
@@ -82,6 +84,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         database.on_commit(NEW_DELIVERIES, worker.wake)
     # /readyz runs these; the Redis check joins them when Redis is configured.
     readiness = ReadinessChecks(database_checks(database))
+    metrics = metrics_listener(settings, database, state.clock, subscribers=broker.subscriber_count)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -94,9 +97,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         ]
         if settings.push_worker:
             tasks.append(asyncio.create_task(worker.run_forever()))
+        if metrics is not None:
+            await metrics.start()
         try:
             yield
         finally:
+            if metrics is not None:
+                await metrics.stop()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -114,8 +121,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.opendispatch = state
     app.state.broker = broker
     app.state.readiness = readiness
+    app.state.metrics = metrics
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if metrics is not None:
+        app.add_middleware(RequestTimer)  # outermost: it times the 413s too
     app.include_router(call_routes.router)
     app.include_router(community_routes.router)
     app.include_router(unit_routes.router)

@@ -26,6 +26,7 @@ from opendispatch import __version__
 from opendispatch.clock import Clock
 from opendispatch.events import service
 from opendispatch.events.service import Delivery, StoredEvent
+from opendispatch.ops.metrics import delivery_attempted
 from opendispatch.storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -168,6 +169,7 @@ class DeliveryWorker:
             error=error,
             retry_at=retry_at,
         )
+        delivery_attempted(status_code, state)
         if state == "dead":
             log.warning(
                 "event %d (%s) is dead after %d attempts",
@@ -273,6 +275,10 @@ class StreamBroker:
         subscription = Subscription(community_id, server_id)
         self._subscriptions.setdefault((community_id, server_id), set()).add(subscription)
         return subscription
+
+    def subscriber_count(self) -> int:
+        """How many live streams are subscribed now."""
+        return sum(map(len, self._subscriptions.values()))
 
     def unsubscribe(self, subscription: Subscription) -> None:
         """Stop feeding a stream that has ended."""
