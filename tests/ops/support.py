@@ -1,4 +1,5 @@
-"""The real application in process over a real SQLite file, its lifespan run, and reading a scrape."""
+"""The real application in process over a real SQLite file, its lifespan run; reading a scrape; a push
+target that does not answer."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
 from opendispatch.app import create_app
+from opendispatch.events import service as events
 from opendispatch.settings import Settings
+from tests.support import Community, Provisioner, free_port
 
 
 @asynccontextmanager
@@ -58,3 +61,16 @@ def listening_ports() -> set[int]:
             if state == "0A" and inode in inodes:  # 0A: LISTEN
                 ports.add(int(local.rsplit(":", 1)[1], 16))
     return ports
+
+
+def point_at_nothing(provision: Provisioner, community: Community, server_id: int) -> None:
+    """Give the server a push target on a port where nothing answers."""
+    with provision.db.transaction() as conn:
+        events.set_push_target(
+            conn,
+            community_id=community.community_id,
+            server_id=server_id,
+            now=provision.now(),
+            url=f"http://127.0.0.1:{free_port()}/sonorancad/event",
+            body_key=community.api_key,
+        )

@@ -15,10 +15,9 @@ import pytest
 from pydantic import ValidationError
 
 from opendispatch.app import create_app
-from opendispatch.events import service as events
 from opendispatch.settings import Settings, split_address
-from tests.ops.support import listening_ports, metrics_url, running, sample
-from tests.support import Community, ManualClock, Provisioner, free_port, live_server
+from tests.ops.support import listening_ports, metrics_url, point_at_nothing, running, sample
+from tests.support import Community, ManualClock, Provisioner, live_server
 
 NEW_911 = {"isEmergency": True, "caller": "c", "location": "l", "description": "d"}
 S1 = "/v2/emergency/servers/1"
@@ -141,19 +140,6 @@ def test_requests_show_in_the_histogram_by_operation_and_a_429_in_the_refusals(
             assert "/v2/" not in after
 
     asyncio.run(probe())
-
-
-def point_at_nothing(provision: Provisioner, community: Community, server_id: int) -> None:
-    """Give the server a push target on a port where nothing answers."""
-    with provision.db.transaction() as conn:
-        events.set_push_target(
-            conn,
-            community_id=community.community_id,
-            server_id=server_id,
-            now=provision.now(),
-            url=f"http://127.0.0.1:{free_port()}/sonorancad/event",
-            body_key=community.api_key,
-        )
 
 
 def test_the_outbox_shows_a_pending_event_of_a_server_whose_receiver_does_not_answer(

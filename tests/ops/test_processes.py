@@ -15,7 +15,7 @@ import httpx
 
 from opendispatch.events import service as events
 from opendispatch.events.schemas import EventType
-from tests.ops.support import sample
+from tests.ops.support import point_at_nothing, sample
 from tests.support import Community, Provisioner, free_port
 
 NEW_911 = {"isEmergency": True, "caller": "c", "location": "l", "description": "d"}
@@ -82,15 +82,8 @@ def test_serve_answers_on_both_ports_and_stops_on_sigterm(
 def test_worker_shows_its_delivery_attempts_and_the_outbox_on_its_own_listener(
     database_url: str, provision: Provisioner, community: Community, tmp_path: Path
 ) -> None:
+    point_at_nothing(provision, community, 1)
     with provision.db.transaction() as conn:
-        events.set_push_target(
-            conn,
-            community_id=community.community_id,
-            server_id=1,
-            now=provision.now(),
-            url=f"http://127.0.0.1:{free_port()}/sonorancad/event",  # nothing answers there
-            body_key=community.api_key,
-        )
         events.emit(
             conn,
             community_id=community.community_id,
