@@ -28,6 +28,10 @@ from opendispatch.events.tasks import (
     listen_for_other_processes,
 )
 from opendispatch.legacy import routes as legacy_routes
+from opendispatch.ops import routes as ops_routes
+from opendispatch.ops.health import ReadinessChecks, database_checks
+from opendispatch.ops.listener import metrics_listener
+from opendispatch.ops.metrics import RequestTimer
 from opendispatch.settings import Settings
 from opendispatch.storage.database import Database
 from opendispatch.storage.migrate import upgrade
@@ -83,6 +87,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     database.on_commit(NEW_EVENTS, broker.committed)
     if settings.push_worker:
         database.on_commit(NEW_DELIVERIES, worker.wake)
+    # /readyz runs these; the Redis check joins them when Redis is configured.
+    readiness = ReadinessChecks(database_checks(database))
+    metrics = metrics_listener(settings, database, state.clock, subscribers=broker.subscriber_count)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -100,9 +107,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             tasks.append(
                 asyncio.create_task(listen_for_other_processes(settings.database_url, broker, listening))
             )
+        if metrics is not None:
+            await metrics.start()
         try:
             yield
         finally:
+            if metrics is not None:
+                await metrics.stop()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -119,12 +130,17 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     app.state.opendispatch = state
     app.state.broker = broker
+    app.state.readiness = readiness
+    app.state.metrics = metrics
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if metrics is not None:
+        app.add_middleware(RequestTimer)  # outermost: it times the 413s too
     app.include_router(call_routes.router)
     app.include_router(community_routes.router)
     app.include_router(unit_routes.router)
     app.include_router(event_routes.router)
+    app.include_router(ops_routes.router)  # /healthz and /readyz, no key
     app.include_router(web_routes.router)  # the console, its assets and its two v2 endpoints
     app.include_router(legacy_routes.router)  # last: its POST /{area}/{type} catch-all shadows nothing
     return app

@@ -603,6 +603,7 @@ def worker(database: str | None) -> None:
     from opendispatch.app import delivery_policy
     from opendispatch.clock import SystemClock
     from opendispatch.events.tasks import DeliveryWorker
+    from opendispatch.ops.listener import metrics_listener
 
     settings = _settings(database)
     logging.basicConfig(
@@ -613,9 +614,15 @@ def worker(database: str | None) -> None:
         db = Database(settings.database_url)
         upgrade(db.engine)
         db.start()
+        # Its delivery attempts are counted here, not in `serve`: this process shows them.
+        metrics = metrics_listener(settings, db, SystemClock())
+        if metrics is not None:
+            await metrics.start()
         try:
             await DeliveryWorker(db, SystemClock(), delivery_policy(settings)).run_forever()
         finally:
+            if metrics is not None:
+                await metrics.stop()
             await db.drain()
             db.close()
 

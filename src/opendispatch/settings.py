@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -54,3 +54,37 @@ class Settings(BaseSettings):
     )
     access_log: bool = Field(False, description="Log one line per request (costs throughput).")
     log_level: str = Field("info", description="Log level: debug, info, warning or error.")
+    metrics_address: str = Field(
+        "",
+        description=(
+            "host:port of a separate listener serving Prometheus metrics at /metrics; empty turns it off. "
+            "It has no key: keep it on a private address, never the public API port."
+        ),
+    )
+    metrics_outbox_servers: int = Field(
+        100, ge=0, description="Most servers given their own outbox series, those waiting longest first."
+    )
+
+    @field_validator("metrics_address")
+    @classmethod
+    def _host_and_port(cls, value: str) -> str:
+        # Refused when the settings are read, not when the listener is opened after migrations ran.
+        if value:
+            split_address(value)
+        return value
+
+    def metrics_listen(self) -> tuple[str, int] | None:
+        """The metrics listener's host and port, or None when it is off."""
+        return split_address(self.metrics_address) if self.metrics_address else None
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """``host:port`` (``[v6]:port`` for IPv6) as a host and a port; ValueError when it is neither."""
+    host, colon, port = address.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        host = ""  # an IPv6 address without brackets: which colon starts the port is a guess
+    if not (colon and host and port.isdigit() and int(port) <= 65535):
+        raise ValueError(f"{address!r} is not host:port (an IPv6 host goes in brackets: [::1]:9100)")
+    return host, int(port)

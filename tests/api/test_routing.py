@@ -23,6 +23,7 @@ from opendispatch.app import create_app
 from opendispatch.calls import routes as call_routes
 from opendispatch.communities import routes as community_routes
 from opendispatch.events import routes as event_routes
+from opendispatch.ops import routes as ops_routes
 from opendispatch.settings import Settings
 from opendispatch.units import routes as unit_routes
 from opendispatch.web import routes as web_routes
@@ -33,6 +34,7 @@ ROUTERS = [
     community_routes.router,
     unit_routes.router,
     event_routes.router,
+    ops_routes.router,
     web_routes.router,
     web_routes.console,
 ]

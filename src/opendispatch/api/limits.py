@@ -8,6 +8,7 @@ from __future__ import annotations
 from opendispatch.api.gcra import RateLimiter
 from opendispatch.clock import Clock
 from opendispatch.communities.schemas import Principal
+from opendispatch.ops.metrics import rate_limit_refused
 
 # Per-key requests per minute. The first three are the reference's; the reference is silent on the rest,
 # so they are set for a busy community (location feeds report often). Operators override any of them per
@@ -54,4 +55,5 @@ def charge(limiter: RateLimiter, clock: Clock, principal: Principal, endpoint: s
     """Count ``cost`` requests of the key against ``endpoint``'s limit, all or none; RateLimited if over."""
     decision = limiter.hit(principal.key_id, endpoint, limit_of(principal, endpoint), clock.monotonic(), cost)
     if not decision.allowed:
+        rate_limit_refused(endpoint)
         raise RateLimited(decision.retry_after)

@@ -437,6 +437,41 @@ def record_attempt(
     return state
 
 
+@dataclass(frozen=True, slots=True)
+class ServerBacklog:
+    """A server's events waiting for delivery: how many, and when the oldest of them was written."""
+
+    community_id: str
+    server_id: int
+    pending: int
+    oldest_created_at: int
+
+
+# Counted from the pending index alone; only each server's oldest event is read for its time.
+_PENDING_BY_SERVER = (
+    select(
+        events.c.community_id,
+        events.c.server_id,
+        func.count().label("pending"),
+        func.min(events.c.event_id).label("oldest_id"),
+    )
+    .where(events.c.state == "pending")
+    .group_by(events.c.community_id, events.c.server_id)
+    .subquery()
+)
+_BACKLOG = select(
+    _PENDING_BY_SERVER.c.community_id,
+    _PENDING_BY_SERVER.c.server_id,
+    _PENDING_BY_SERVER.c.pending,
+    events.c.created_at,
+).join(events, events.c.event_id == _PENDING_BY_SERVER.c.oldest_id)
+
+
+def outbox_backlog(conn: Connection) -> list[ServerBacklog]:
+    """Every server, of every community, with events waiting for delivery (for the operator's metrics)."""
+    return [ServerBacklog(*row) for row in conn.execute(_BACKLOG)]
+
+
 def delivery_log(
     conn: Connection,
     *,

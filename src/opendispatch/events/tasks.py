@@ -29,6 +29,7 @@ from opendispatch import __version__
 from opendispatch.clock import Clock
 from opendispatch.events import service
 from opendispatch.events.service import Delivery, StoredEvent
+from opendispatch.ops.metrics import delivery_attempted
 from opendispatch.storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -176,6 +177,7 @@ class DeliveryWorker:
             error=error,
             retry_at=retry_at,
         )
+        delivery_attempted(status_code, state)
         if state == "dead":
             log.warning(
                 "event %d (%s) is dead after %d attempts",
@@ -293,6 +295,10 @@ class StreamBroker:
         self.committed({key})
         return subscription
 
+    def subscriber_count(self) -> int:
+        """How many live streams are subscribed now."""
+        return sum(map(len, self._subscriptions.values()))
+
     def unsubscribe(self, subscription: Subscription) -> None:
         """Stop feeding a stream that has ended."""
         key = (subscription.community_id, subscription.server_id)
@@ -302,11 +308,6 @@ class StreamBroker:
             if not subscribers:
                 del self._subscriptions[key]
                 self._cursors.pop(key, None)
-
-    @property
-    def subscribers(self) -> int:
-        """How many live streams are open."""
-        return sum(map(len, self._subscriptions.values()))
 
     async def keep_alive_forever(self, interval: float) -> None:
         """Every ``interval`` seconds, a comment on every stream, so proxies keep idle ones open."""

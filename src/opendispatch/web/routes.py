@@ -25,6 +25,7 @@ from opendispatch.api.routing import Operation
 from opendispatch.api.state import app_state
 from opendispatch.calls.schemas import DispatchCall, UnitsAttached
 from opendispatch.events.routes import SSE_HEADERS, LastEventId, ResumeAfter, open_stream
+from opendispatch.ops.metrics import rate_limit_refused
 from opendispatch.schemas import MAX_ID
 from opendispatch.units.schemas import AffectedUnits, Targets
 from opendispatch.web import board, maps, sessions
@@ -113,6 +114,7 @@ async def login(request: Request, body: Login) -> Response:
     address = request.client.host if request.client else "unknown"
     wait = console_state(request).logins.check(body.communityId, body.username, address)
     if wait:
+        rate_limit_refused("console_login")
         raise RateLimited(wait)
     state = app_state(request)
     opened = await sessions.log_in(state.db, state.clock, body)
@@ -203,7 +205,7 @@ async def map_image(serverId: ServerId, caller: Dispatcher) -> Response:
 # -- the console's own operations (the rest go to the v2 routes) -------------------------------------------
 
 
-@console.post(CONSOLE + "/dispatch-calls", response_model=DispatchCall)
+@console.post(CONSOLE + "/dispatch-calls", response_model=DispatchCall, name="console_create_dispatch_call")
 async def create_dispatch_call(
     serverId: ServerId, call: ConsoleNewDispatchCall, caller: Dispatcher
 ) -> DispatchCall:
@@ -221,7 +223,11 @@ async def attach_nearest(serverId: ServerId, callId: CallId, caller: Dispatcher)
     )
 
 
-@console.post(CONSOLE + "/dispatch-calls/{callId}/detachments", response_model=AffectedUnits)
+@console.post(
+    CONSOLE + "/dispatch-calls/{callId}/detachments",
+    response_model=AffectedUnits,
+    name="console_detach_units",
+)
 async def detach_units(
     serverId: ServerId, callId: CallId, targets: Targets, caller: Dispatcher
 ) -> AffectedUnits:
