@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -95,6 +95,7 @@ class PostgresServer:
     user: str
     folder: Path
     process: subprocess.Popen[bytes]
+    command: list[str | Path] = field(default_factory=list)  # how it was started, to start it again
 
     def url(self, database: str = "postgres") -> str:
         """The SQLAlchemy URL of one of its databases, with the psycopg 3 driver the server uses."""
@@ -129,6 +130,17 @@ class PostgresServer:
         """Drop a database, ending whatever connections a test left open to it."""
         with self.admin() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def pause(self) -> None:
+        """Stop the server, keeping its data: an outage, for tests of what clients see meanwhile."""
+        _stop(self.process, signal.SIGINT)
+
+    def resume(self) -> None:
+        """Start it again on the same port and data, after ``pause``."""
+        log = self.folder / "postgres.log"
+        with log.open("ab") as out:
+            self.process = subprocess.Popen(self.command, stdout=out, stderr=subprocess.STDOUT, cwd="/")
+        _wait_until(self.accepts_connections, self.process, log, "PostgreSQL")
 
     def stop(self) -> None:
         """Stop the server (SIGINT is PostgreSQL's fast shutdown) and remove its folder."""
@@ -185,7 +197,7 @@ def start_postgres(user: str = "opendispatch") -> PostgresServer:
                 stderr=subprocess.STDOUT,
                 cwd="/",
             )
-        server = PostgresServer(port, user, folder, process)
+        server = PostgresServer(port, user, folder, process, [*server_command, "-p", str(port)])
         try:
             _wait_until(server.accepts_connections, process, log, "PostgreSQL")
         except RuntimeError:
@@ -316,6 +328,16 @@ def redis_url(redis_server: RedisServer) -> str:
     with redis_server.client() as client:
         client.flushdb()
     return redis_server.url
+
+
+@pytest.fixture
+def own_postgresql_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL of this test's own, which the test may stop and start without touching others."""
+    server = start_postgres()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture
