@@ -12,14 +12,17 @@ from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+import httpx
 import pytest
 from sqlalchemy import Connection, create_engine, event, insert, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import NullPool
 
 from opendispatch.communities.models import communities
+from opendispatch.settings import Settings
 from opendispatch.storage.database import Database
 from opendispatch.storage.migrate import upgrade
+from tests.ops.support import running
 from tests.support import Community, Provisioner, Server, lift_limits, new_911, new_dispatch, sqlite_file
 
 T = TypeVar("T")
@@ -268,3 +271,33 @@ def test_another_process_holding_the_write_lock_delays_writes_only(
         assert (
             written.json()["callId"] in stored_calls(database_url, community.community_id)["emergency_calls"]
         )
+
+
+@pytest.mark.parametrize("clients", [256, 1024])
+def test_a_burst_larger_than_the_pool_queues_and_every_request_finishes(
+    settings: Settings, provision: Provisioner, community: Community, database_url: str, clients: int
+) -> None:
+    # On PostgreSQL the pool has 10 connections: a thousand requests at once must wait their turn, never
+    # deadlock; on SQLite they queue for the writer thread.
+    lift_limits(provision, community, per_minute=100_000)
+
+    async def burst() -> list[httpx.Response]:
+        async with running(settings) as (_app, http):
+            headers = {"Authorization": f"Bearer {community.api_key}"}
+            return await asyncio.wait_for(
+                asyncio.gather(
+                    *(
+                        http.post(
+                            "/v2/emergency/servers/1/calls/911", json=new_911(caller=f"c{n}"), headers=headers
+                        )
+                        for n in range(clients)
+                    )
+                ),
+                timeout=120,
+            )
+
+    answers = asyncio.run(burst())
+    assert [answer.status_code for answer in answers] == [200] * clients
+    ids = {answer.json()["callId"] for answer in answers}
+    assert len(ids) == clients
+    assert ids == stored_calls(database_url, community.community_id)["emergency_calls"]
