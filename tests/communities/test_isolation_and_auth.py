@@ -10,12 +10,14 @@ import httpx
 import pytest
 
 from opendispatch.communities.service import create_api_key
+from opendispatch.settings import Settings
 from tests.support import (
     Community,
     ManualClock,
     Provisioner,
     Server,
     every_row_count,
+    in_process_server,
     lift_limits,
     new_911,
     new_dispatch,
@@ -262,3 +264,22 @@ def test_with_the_key_cache_on_a_revoked_key_stops_working_once_the_cache_time_p
         assert http.get(CALLS.format(server=1)).status_code == 200
         clock.advance(seconds=0.01)
         assert_unauthorized(reference_requests(http))
+
+
+def test_a_revoked_key_stops_working_on_every_process_within_the_cache_time(
+    settings: Settings, provision: Provisioner, community: Community
+) -> None:
+    # Two server processes over one database, each with its own key cache (and clock, to move it).
+    lift_limits(provision, community)
+    ttl = settings.key_cache_seconds
+    clocks = [ManualClock(), ManualClock()]
+    with in_process_server(settings, clocks[0]) as one, in_process_server(settings, clocks[1]) as two:
+        clients = [one.client(community.api_key), two.client(community.api_key)]
+        for http in clients:
+            assert http.get(CALLS.format(server=1)).status_code == 200  # now cached in both
+        provision.revoke(community, community.api_key)
+        for clock in clocks:
+            clock.advance(seconds=ttl)
+        for http in clients:
+            assert_unauthorized(reference_requests(http))
+            http.close()
