@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
+
 import httpx
 import pytest
 
-from opendispatch.api.gcra import RateLimiter
+from opendispatch.api import redis_gcra
+from opendispatch.api.gcra import Decision, Limiter, RateLimiter
 from opendispatch.api.limits import DEFAULT_LIMITS
 from opendispatch.communities.service import create_api_key
 from tests.support import (
@@ -26,6 +30,34 @@ CREATE_DISPATCH = "/v2/emergency/servers/1/dispatch-calls"
 # -- the limiter ---------------------------------------------------------------------------------------
 
 
+class Driven:
+    """A limiter driven from plain test code, on one event loop kept for the test."""
+
+    def __init__(self, limiter: Limiter, loop: asyncio.AbstractEventLoop) -> None:
+        self.limiter = limiter
+        self.loop = loop
+
+    def hit(self, key_id: int, endpoint: str, per_minute: int, now: float, cost: int = 1) -> Decision:
+        return self.loop.run_until_complete(self.limiter.hit(key_id, endpoint, per_minute, now, cost))
+
+
+@pytest.fixture(params=["in-process", "redis"])
+def limiter(request: pytest.FixtureRequest) -> Iterator[Driven]:
+    """Each store of the algorithm in turn: every rule below holds for both alike."""
+    loop = asyncio.new_event_loop()
+    if request.param == "in-process":
+        yield Driven(RateLimiter(), loop)
+    else:
+        client = redis_gcra.connect(request.getfixturevalue("redis_url"))
+        # The test's own times, as with an injected clock: the Redis server's clock is tested on its own.
+        store = redis_gcra.RedisLimiter(
+            client, "test:", when_down=redis_gcra.WhenDown.REFUSE, server_time=False, what="tests"
+        )
+        yield Driven(store, loop)
+        loop.run_until_complete(client.aclose())
+    loop.close()
+
+
 def test_the_reference_defaults() -> None:
     reference = {"create_911": 10, "create_dispatch": 20, "get_calls": 3}
     assert {endpoint: DEFAULT_LIMITS[endpoint] for endpoint in reference} == reference
@@ -33,15 +65,15 @@ def test_the_reference_defaults() -> None:
 
 @pytest.mark.parametrize("per_minute", [1, 3, 7, 10, 17, 20, 30, 50, 60, 100, 120, 1000])
 @pytest.mark.parametrize("now", [0.0, 1000.0, 86_400.5])
-def test_a_key_may_burst_its_whole_limit_then_is_refused(per_minute: int, now: float) -> None:
+def test_a_key_may_burst_its_whole_limit_then_is_refused(
+    per_minute: int, now: float, limiter: Driven
+) -> None:
     # `now` is a monotonic clock reading: any value, not only zero.
-    limiter = RateLimiter()
     decisions = [limiter.hit(KEY, "get_calls", per_minute, now) for _ in range(per_minute + 1)]
     assert [decision.allowed for decision in decisions] == [True] * per_minute + [False]
 
 
-def test_retry_after_is_the_real_wait_not_the_rest_of_a_minute() -> None:
-    limiter = RateLimiter()
+def test_retry_after_is_the_real_wait_not_the_rest_of_a_minute(limiter: Driven) -> None:
     for _ in range(3):
         assert limiter.hit(KEY, "get_calls", 3, 0.0).allowed
     refused = limiter.hit(KEY, "get_calls", 3, 0.0)
@@ -58,9 +90,8 @@ def test_retry_after_is_the_real_wait_not_the_rest_of_a_minute() -> None:
 @pytest.mark.parametrize("per_minute", [1, 3, 7, 10, 13, 20, 60, 90, 1000])
 @pytest.mark.parametrize("refused_at", [0.0, 0.25, 0.999, 1.5])
 def test_waiting_retry_after_seconds_always_gets_through_and_one_second_less_does_not(
-    per_minute: int, refused_at: float
+    per_minute: int, refused_at: float, limiter: Driven
 ) -> None:
-    limiter = RateLimiter()
     for _ in range(per_minute + 1):
         if not limiter.hit(KEY, "create_911", per_minute, 0.0).allowed:
             break
@@ -76,8 +107,7 @@ def test_waiting_retry_after_seconds_always_gets_through_and_one_second_less_doe
     assert limiter.hit(KEY, "create_911", per_minute, refused_at + refused.retry_after).allowed
 
 
-def test_retry_after_never_exceeds_the_window() -> None:
-    limiter = RateLimiter()
+def test_retry_after_never_exceeds_the_window(limiter: Driven) -> None:
     assert limiter.hit(KEY, "get_calls", 1, 0.0).allowed
     for now in (0.0, 0.5, 30.0, 59.0):
         refused = limiter.hit(KEY, "get_calls", 1, now)
@@ -86,8 +116,7 @@ def test_retry_after_never_exceeds_the_window() -> None:
     assert limiter.hit(KEY, "get_calls", 1, 60.0).allowed
 
 
-def test_after_the_burst_the_rate_is_smooth_at_the_limit() -> None:
-    limiter = RateLimiter()
+def test_after_the_burst_the_rate_is_smooth_at_the_limit(limiter: Driven) -> None:
     burst = [limiter.hit(KEY, "create_911", 10, 0.0).allowed for _ in range(11)]
     assert burst == [True] * 10 + [False]
     # A client asking every half second for ten minutes gets one request through every six seconds.
@@ -96,8 +125,7 @@ def test_after_the_burst_the_rate_is_smooth_at_the_limit() -> None:
     assert allowed_at == [6.0 * n for n in range(1, 100)]
 
 
-def test_refused_requests_do_not_push_the_wait_further_out() -> None:
-    limiter = RateLimiter()
+def test_refused_requests_do_not_push_the_wait_further_out(limiter: Driven) -> None:
     for _ in range(3):
         limiter.hit(KEY, "get_calls", 3, 0.0)
     for tick in range(1000):
@@ -105,16 +133,14 @@ def test_refused_requests_do_not_push_the_wait_further_out() -> None:
     assert limiter.hit(KEY, "get_calls", 3, 20.0).allowed
 
 
-def test_an_idle_key_gets_its_burst_back_but_no_more() -> None:
-    limiter = RateLimiter()
+def test_an_idle_key_gets_its_burst_back_but_no_more(limiter: Driven) -> None:
     for _ in range(3):
         limiter.hit(KEY, "get_calls", 3, 0.0)
     decisions = [limiter.hit(KEY, "get_calls", 3, 3600.0) for _ in range(4)]
     assert [d.allowed for d in decisions] == [True, True, True, False]
 
 
-def test_limits_are_per_key_and_per_endpoint() -> None:
-    limiter = RateLimiter()
+def test_limits_are_per_key_and_per_endpoint(limiter: Driven) -> None:
     for _ in range(3):
         assert limiter.hit(1, "get_calls", 3, 0.0).allowed
     assert not limiter.hit(1, "get_calls", 3, 0.0).allowed
@@ -122,9 +148,21 @@ def test_limits_are_per_key_and_per_endpoint() -> None:
     assert limiter.hit(1, "create_911", 10, 0.0).allowed
 
 
+def test_a_cost_is_counted_all_or_none(limiter: Driven) -> None:
+    # v1 sends several items in one request; each counts, and a request too big for what is left waits.
+    assert limiter.hit(KEY, "create_911", 10, 0.0, cost=4).allowed
+    assert limiter.hit(KEY, "create_911", 10, 0.0, cost=4).allowed
+    refused = limiter.hit(KEY, "create_911", 10, 0.0, cost=4)
+    assert (refused.allowed, refused.retry_after) == (False, 12)  # two more slots, six seconds each
+    assert limiter.hit(KEY, "create_911", 10, 0.0, cost=2).allowed  # the refused four took none
+    assert not limiter.hit(KEY, "create_911", 10, 0.0).allowed
+    assert limiter.hit(KEY, "create_911", 10, 24.0, cost=4).allowed
+
+
 def test_a_disabled_limiter_allows_everything() -> None:
-    limiter = RateLimiter(enabled=False)
+    limiter = Driven(RateLimiter(enabled=False), asyncio.new_event_loop())
     assert all(limiter.hit(KEY, "get_calls", 3, 0.0).allowed for _ in range(100))
+    limiter.loop.close()
 
 
 # -- over HTTP ---------------------------------------------------------------------------------------

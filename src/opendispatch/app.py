@@ -8,9 +8,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
 from opendispatch import __version__
-from opendispatch.api.gcra import RateLimiter
+from opendispatch.api import redis_gcra
+from opendispatch.api.gcra import Limiter, RateLimiter
 from opendispatch.api.middleware import BodySizeLimit
 from opendispatch.api.problems import install_problem_handlers
 from opendispatch.api.state import AppState
@@ -70,15 +72,47 @@ def delivery_policy(settings: Settings) -> DeliveryPolicy:
     )
 
 
+def rate_limiters(settings: Settings, redis: Redis | None, *, server_time: bool) -> tuple[Limiter, Limiter]:
+    """The API's limiter and the login throttle's: in Redis when one is set (a fleet), else in-process."""
+    if redis is None:
+        return RateLimiter(enabled=settings.rate_limits_enabled), RateLimiter()
+    # Down, the two differ (docs/api.md, Rate limits): API requests are the dispatch work itself, sent with
+    # authenticated, revocable keys, so each process goes on counting them alone; a login let through
+    # uncounted is a free password guess, and open sessions (12 h) outlast an outage, so logins wait.
+    api: Limiter = (
+        redis_gcra.RedisLimiter(
+            redis,
+            "opendispatch:rate:",
+            when_down=redis_gcra.WhenDown.COUNT_LOCALLY,
+            server_time=server_time,
+            what="API requests",
+        )
+        if settings.rate_limits_enabled
+        else RateLimiter(enabled=False)
+    )
+    logins = redis_gcra.RedisLimiter(
+        redis,
+        "opendispatch:login:",
+        when_down=redis_gcra.WhenDown.REFUSE,
+        server_time=server_time,
+        what="console logins",
+    )
+    return api, logins
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     """The OpenDispatch application: migrations applied on start, writer thread and expiry running."""
     settings = settings or Settings()
     database = Database(settings.database_url, write_batch_size=settings.write_batch_size)
+    redis = redis_gcra.connect(settings.redis_url) if settings.redis_url else None
+    # An injected clock (tests move it by hand) is obeyed; the real one is the Redis server's own.
+    limiter, login_limiter = rate_limiters(settings, redis, server_time=clock is None)
     state = AppState(
         settings=settings,
         db=database,
         clock=clock or SystemClock(),
-        limiter=RateLimiter(enabled=settings.rate_limits_enabled),
+        limiter=limiter,
+        login_limiter=login_limiter,
         keys=KeyCache(settings.key_cache_seconds),
     )
 
@@ -119,6 +153,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             await asyncio.gather(*tasks, return_exceptions=True)
             await database.drain()
             database.close()
+            if redis is not None:
+                await redis.aclose()
 
     app = FastAPI(
         title="OpenDispatch",

@@ -20,6 +20,14 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         64 * 1024, ge=1024, description="Largest request body accepted; larger ones get 413."
     )
+    redis_url: str | None = Field(
+        None,
+        description=(
+            "Redis holding rate-limit and login-throttle state, shared by every `opendispatch serve` of a "
+            "fleet (unset: kept in the process). If Redis is unreachable, API limits are counted by each "
+            "process on its own and console logins are refused (503) until it answers."
+        ),
+    )
     rate_limits_enabled: bool = Field(
         True, description="Turn per-key rate limits off (benchmarks only; never in production)."
     )

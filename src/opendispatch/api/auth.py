@@ -106,7 +106,7 @@ class ApiCaller(HTTPBearer):
         principal = await bearer_key(request)
         state = app_state(request)
         if self.operation is not None:
-            charge(state.limiter, state.clock, principal, self.operation)
+            await charge(state.limiter, state.clock, principal, self.operation)
         return key_caller(state, principal)
 
 

@@ -5,7 +5,7 @@ The algorithm and its store are in ``gcra``; this module only decides what is co
 
 from __future__ import annotations
 
-from opendispatch.api.gcra import RateLimiter
+from opendispatch.api.gcra import Limiter
 from opendispatch.clock import Clock
 from opendispatch.communities.schemas import Principal
 from opendispatch.ops.metrics import rate_limit_refused
@@ -51,9 +51,10 @@ def limit_of(principal: Principal, endpoint: str) -> int:
     return principal.limits.get(endpoint, DEFAULT_LIMITS[endpoint])
 
 
-def charge(limiter: RateLimiter, clock: Clock, principal: Principal, endpoint: str, cost: int = 1) -> None:
+async def charge(limiter: Limiter, clock: Clock, principal: Principal, endpoint: str, cost: int = 1) -> None:
     """Count ``cost`` requests of the key against ``endpoint``'s limit, all or none; RateLimited if over."""
-    decision = limiter.hit(principal.key_id, endpoint, limit_of(principal, endpoint), clock.monotonic(), cost)
+    per_minute = limit_of(principal, endpoint)
+    decision = await limiter.hit(principal.key_id, endpoint, per_minute, clock.monotonic(), cost)
     if not decision.allowed:
         rate_limit_refused(endpoint)
         raise RateLimited(decision.retry_after)

@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from opendispatch.api.gcra import LimiterUnavailable
 from opendispatch.api.limits import RateLimited
 from opendispatch.errors import DomainError, InvalidInput
 from opendispatch.storage.database import StorageUnavailable
@@ -114,6 +115,18 @@ def _storage_problem(request: Request, exc: Exception) -> Response:
     )
 
 
+def _limiter_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LimiterUnavailable)
+    # Logged by the limiter, once per outage: not here, once per request.
+    return problem(
+        request,
+        503,
+        "Tries cannot be counted right now (the rate-limit store is unreachable), so this one is refused; "
+        "sessions already open keep working.",
+        headers={"Retry-After": str(exc.retry_after)},
+    )
+
+
 def _unexpected_problem(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error in %s %s", request.method, request.url.path, exc_info=exc)
     return problem(request, 500, "An unexpected error occurred; it has been logged.")
@@ -127,6 +140,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         HTTPException: _http_problem,
         RateLimited: _rate_limited,
         StorageUnavailable: _storage_problem,
+        LimiterUnavailable: _limiter_problem,
         DBAPIError: _storage_problem,
         Exception: _unexpected_problem,
     }

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
 
-from opendispatch.api.gcra import RateLimiter
+from opendispatch.api.gcra import Limiter
 from opendispatch.clock import Clock
 from opendispatch.communities.service import KeyCache
 from opendispatch.settings import Settings
@@ -20,7 +20,8 @@ class AppState:
     settings: Settings
     db: Database
     clock: Clock
-    limiter: RateLimiter
+    limiter: Limiter  # the API's per-key limits
+    login_limiter: Limiter  # the console's login throttle
     keys: KeyCache
 
 

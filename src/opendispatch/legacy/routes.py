@@ -119,7 +119,7 @@ async def _serve(request: Request, area: str, path_type: str | None) -> Response
         if not principal.api_enabled or principal.plan < spec.min_plan:
             raise Refused(400, API_NOT_ENABLED)
         items = spec.items(envelope.data)
-        _charge(state, principal, spec, spec.cost(items))
+        await _charge(state, principal, spec, spec.cost(items))
         now = state.clock.now_ms()
         context = service.Context(principal.community_id, principal.plan, principal.actor, now)
         unit_of_work = state.db.write if spec.writes else state.db.read
@@ -180,7 +180,7 @@ async def _authenticate(state: AppState, envelope: Envelope) -> Principal:
     raise Refused(400, INVALID_API_KEY)
 
 
-def _charge(state: AppState, principal: Principal, spec: service.V1Type[Any], cost: int) -> None:
+async def _charge(state: AppState, principal: Principal, spec: service.V1Type[Any], cost: int) -> None:
     """Count the request against its v2 twin's per-key limit: ``cost`` requests, all or none."""
     if spec.endpoint is None:
         return
@@ -191,4 +191,4 @@ def _charge(state: AppState, principal: Principal, spec: service.V1Type[Any], co
             f"TOO MANY ITEMS: this key may send {per_minute} {spec.name} items a minute; "
             "send them in smaller requests",
         )
-    charge(state.limiter, state.clock, principal, spec.endpoint, cost)
+    await charge(state.limiter, state.clock, principal, spec.endpoint, cost)

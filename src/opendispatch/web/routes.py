@@ -76,10 +76,11 @@ router.mount("/console/static", _Static(directory=STATIC), name="console-static"
 
 
 class ConsoleState:
-    """The console's in-process state: login throttling and the snapshot caches."""
+    """The console's state: its login throttle (over the application's login limiter) and snapshot caches."""
 
     def __init__(self, request: Request) -> None:
-        self.logins = sessions.LoginThrottle(app_state(request).clock)
+        state = app_state(request)
+        self.logins = sessions.LoginThrottle(state.login_limiter, state.clock)
         self.snapshots = maps.Snapshots()
 
 
@@ -112,7 +113,7 @@ async def login(request: Request, body: Login) -> Response:
     """Check a dispatcher's password and start a session (an HttpOnly, SameSite=Strict cookie)."""
     require_same_origin(request)
     address = request.client.host if request.client else "unknown"
-    wait = console_state(request).logins.check(body.communityId, body.username, address)
+    wait = await console_state(request).logins.check(body.communityId, body.username, address)
     if wait:
         rate_limit_refused("console_login")
         raise RateLimited(wait)

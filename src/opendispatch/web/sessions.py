@@ -17,7 +17,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, delete, insert, select, update
 
-from opendispatch.api.gcra import RateLimiter
+from opendispatch.api.gcra import Limiter
 from opendispatch.clock import Clock, iso_utc
 from opendispatch.communities.models import communities
 from opendispatch.communities.service import list_servers
@@ -253,18 +253,23 @@ def login_community(conn: Connection, community_id: str | None) -> str:
 class LoginThrottle:
     """Slows password guessing: a few tries a minute per username, more per client address."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, limiter: Limiter, clock: Clock) -> None:
         self.clock = clock
-        self._limiter = RateLimiter(enabled=True)  # never off: it guards passwords, not throughput
+        # Never switched off with the API's limits: it guards passwords, not throughput. Shared by the
+        # fleet when create_app chose Redis, so a guesser gains nothing by spreading tries over processes.
+        self._limiter = limiter
 
-    def check(self, community_id: str | None, username: str, address: str) -> int:
-        """Count one try; the whole seconds to wait when over the limit, else 0."""
+    async def check(self, community_id: str | None, username: str, address: str) -> int:
+        """Count one try; the whole seconds to wait when over the limit, else 0.
+
+        LimiterUnavailable when the shared count cannot be reached: the try is refused, not let through.
+        """
         now = self.clock.monotonic()
         for slot, per_minute in (
             (f"user:{community_id}:{username.strip().lower()}", LOGIN_PER_MINUTE_PER_USER),
             (f"address:{address}", LOGIN_PER_MINUTE_PER_ADDRESS),
         ):
-            decision = self._limiter.hit(0, slot, per_minute, now)
+            decision = await self._limiter.hit(0, slot, per_minute, now)
             if not decision.allowed:
                 return decision.retry_after
         return 0
