@@ -118,7 +118,12 @@ def test_readyz_is_503_naming_the_database_when_its_file_is_unreadable(migrated:
         async with running(migrated) as (_app, http):
             scramble(migrated.database_url)
             checks = assert_unavailable(await http.get("/readyz"), ["database", "schema"])
-            assert checks["database"] == {"ok": False, "detail": "file is not a database"}
+            # Which of SQLite's two words for it depends on what the reading connection had cached.
+            assert checks["database"]["ok"] is False
+            assert checks["database"]["detail"] in {
+                "file is not a database",
+                "database disk image is malformed",
+            }
 
     asyncio.run(probe())
 

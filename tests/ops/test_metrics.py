@@ -60,9 +60,9 @@ def test_when_configured_it_listens_on_its_own_port_and_only_serves_metrics(with
             assert (await http.get("/metrics")).status_code == 404  # never on the API port
             assert (await scraper.get(f"http://127.0.0.1:{port}/healthz")).status_code == 404
             text = await scrape(scraper, metrics_url(app))
-            assert (
-                sample(text, "opendispatch_db_pool_connections", state="checked_out") == 2
-            )  # writer, reader
+            # Each database thread keeps the connection it opened: the writer and the readers used so far.
+            in_use = sample(text, "opendispatch_db_pool_connections", state="checked_out")
+            assert in_use is not None and 1 <= in_use <= (sample(text, "opendispatch_db_pool_size") or 0)
             assert sample(text, "opendispatch_stream_subscribers") == 0
             assert sample(text, "opendispatch_outbox_backlog_events") == 0
             assert sample(text, "process_resident_memory_bytes") is not None

@@ -89,7 +89,8 @@ class ReadinessChecks:
 
 async def _outcome(check: Check) -> CheckResult:
     try:
-        detail = await asyncio.wait_for(check.probe(), check.timeout_seconds)
+        async with asyncio.timeout(check.timeout_seconds):  # not wait_for: it can lose a cancellation
+            detail = await check.probe()
     except TimeoutError:
         return CheckResult(ok=False, detail=f"no answer within {check.timeout_seconds:g} s")
     except Exception as exc:

@@ -56,7 +56,8 @@ class ScrapedValues:
     async def refresh(self) -> None:
         """Read the outbox now; on failure the scrape goes on without it (``/readyz`` says why)."""
         try:
-            self.backlog = await asyncio.wait_for(self.db.read(outbox_backlog), OUTBOX_READ_SECONDS)
+            async with asyncio.timeout(OUTBOX_READ_SECONDS):  # not wait_for: see DeliveryWorker
+                self.backlog = await self.db.read(outbox_backlog)
         except Exception as exc:
             log.warning("metrics: reading the outbox failed: %r", exc)
             self.backlog = None
