@@ -33,13 +33,23 @@ def free_port() -> int:
 class Service:
     """A server process listening on ``HOST:port``, its output in ``log``."""
 
-    def __init__(self, name: str, argv: Sequence[str], *, port: int, log: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        port: int,
+        log: Path,
+        env: dict[str, str],
+        stop_signal: signal.Signals = signal.SIGTERM,
+    ) -> None:
         self.name = name
         self.argv = list(argv)
         self.port = port
         self.url = f"http://{HOST}:{port}"
         self.log = log
         self.env = env
+        self.stop_signal = stop_signal
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Service:
@@ -73,12 +83,12 @@ class Service:
                 time.sleep(0.05)
 
     def stop(self, grace: float = 15.0) -> None:
-        """SIGTERM, then SIGKILL after ``grace`` seconds; idempotent."""
+        """``stop_signal`` (SIGTERM unless set), then SIGKILL after ``grace`` seconds; idempotent."""
         _running.discard(self)
         process = self.process
         if process is None or process.poll() is not None:
             return
-        process.terminate()
+        process.send_signal(self.stop_signal)
         try:
             process.wait(grace)
         except subprocess.TimeoutExpired:
@@ -115,11 +125,14 @@ def _stat_fields(pid: int | str) -> list[str]:
     return stat[stat.rindex(")") + 2 :].split()  # after the command name, which may hold spaces
 
 
-def others_cpu_seconds(exclude: set[int]) -> float:
+def others_cpu_seconds(exclude: set[int], children_of: set[int] | None = None) -> float:
     """CPU time of every user-space process but ``exclude`` (and their reaped children), in seconds.
 
-    Sampled before and after a measured run, it shows whether anything else competed for the CPUs.
+    Processes whose parent is in ``children_of`` are left out too: PostgreSQL's backends, which come and
+    go with connections. Sampled before and after a measured run, it shows whether anything else competed
+    for the CPUs.
     """
+    parents = children_of or set()
     total = 0
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit() or int(entry.name) in exclude:
@@ -128,9 +141,27 @@ def others_cpu_seconds(exclude: set[int]) -> float:
             fields = _stat_fields(entry.name)
         except OSError:  # the process ended meanwhile
             continue
-        if int(fields[6]) & _PF_KTHREAD:
+        if int(fields[6]) & _PF_KTHREAD or int(fields[1]) in parents:
             continue
         total += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+    return total / _CLOCK_TICKS
+
+
+def family_cpu_seconds(pid: int) -> float:
+    """CPU time of a process, its live children and the children it has reaped, in seconds.
+
+    A child that ends moves its time into its parent's reaped-children fields, so the sum only grows.
+    """
+    total = sum(int(value) for value in _stat_fields(pid)[11:15])
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = _stat_fields(entry.name)
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            total += sum(int(value) for value in fields[11:15])
     return total / _CLOCK_TICKS
 
 
