@@ -87,12 +87,19 @@ class Postgres:
             return False
         return True
 
-    def create_database(self, prefix: str) -> str:
-        """A new, empty database; its name."""
+    def create_database(self, prefix: str, template: str | None = None) -> str:
+        """A new database, empty or a copy of ``template``; its name."""
         name = f"{re.sub(r'[^a-z0-9_]', '_', prefix.lower())}_{secrets.token_hex(3)}"
+        copy_of = f' TEMPLATE "{template}"' if template else ""
         with psycopg.connect(self.conninfo(), autocommit=True) as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
+            connection.execute(f'CREATE DATABASE "{name}"{copy_of}')
         return name
+
+    def drop_database(self, name: str) -> None:
+        """Drop a database (ending its connections), then checkpoint: none of its pages left to write."""
+        with psycopg.connect(self.conninfo(), autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            connection.execute("CHECKPOINT")
 
     def version(self) -> str:
         with psycopg.connect(self.conninfo()) as connection:

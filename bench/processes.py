@@ -12,7 +12,8 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
@@ -60,12 +61,21 @@ class Service:
 
     def start(self, ready_within: float = 30.0) -> Service:
         """Start the process and return once it accepts connections."""
+        return self.launch().wait_ready(ready_within)
+
+    def launch(self) -> Service:
+        """Start the process without waiting for it (``wait_ready`` does), so several can start at once."""
         with self.log.open("ab") as log:
             # A session of its own: a Ctrl-C at the terminal reaches the bench, which then stops it.
             self.process = subprocess.Popen(
                 self.argv, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
             )
         _running.add(self)
+        return self
+
+    def wait_ready(self, ready_within: float = 30.0) -> Service:
+        """Return once the launched process accepts connections; stop it if it ends or is late."""
+        assert self.process is not None, "not launched"
         deadline = time.monotonic() + ready_within
         while True:
             if self.process.poll() is not None:
@@ -118,6 +128,18 @@ class Service:
 
     def log_tail(self, lines: int = 30) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+@contextmanager
+def running(services: Sequence[Service]) -> Iterator[list[Service]]:
+    """Start ``services`` at once (each takes seconds to import and migrate), stop them all at the end."""
+    try:
+        for service in services:
+            service.launch()
+        yield [service.wait_ready() for service in services]
+    finally:
+        for service in services:
+            service.stop()
 
 
 def _stat_fields(pid: int | str) -> list[str]:
