@@ -12,7 +12,8 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
@@ -33,13 +34,23 @@ def free_port() -> int:
 class Service:
     """A server process listening on ``HOST:port``, its output in ``log``."""
 
-    def __init__(self, name: str, argv: Sequence[str], *, port: int, log: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        port: int,
+        log: Path,
+        env: dict[str, str],
+        stop_signal: signal.Signals = signal.SIGTERM,
+    ) -> None:
         self.name = name
         self.argv = list(argv)
         self.port = port
         self.url = f"http://{HOST}:{port}"
         self.log = log
         self.env = env
+        self.stop_signal = stop_signal
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Service:
@@ -50,12 +61,21 @@ class Service:
 
     def start(self, ready_within: float = 30.0) -> Service:
         """Start the process and return once it accepts connections."""
+        return self.launch().wait_ready(ready_within)
+
+    def launch(self) -> Service:
+        """Start the process without waiting for it (``wait_ready`` does), so several can start at once."""
         with self.log.open("ab") as log:
             # A session of its own: a Ctrl-C at the terminal reaches the bench, which then stops it.
             self.process = subprocess.Popen(
                 self.argv, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
             )
         _running.add(self)
+        return self
+
+    def wait_ready(self, ready_within: float = 30.0) -> Service:
+        """Return once the launched process accepts connections; stop it if it ends or is late."""
+        assert self.process is not None, "not launched"
         deadline = time.monotonic() + ready_within
         while True:
             if self.process.poll() is not None:
@@ -73,12 +93,12 @@ class Service:
                 time.sleep(0.05)
 
     def stop(self, grace: float = 15.0) -> None:
-        """SIGTERM, then SIGKILL after ``grace`` seconds; idempotent."""
+        """``stop_signal`` (SIGTERM unless set), then SIGKILL after ``grace`` seconds; idempotent."""
         _running.discard(self)
         process = self.process
         if process is None or process.poll() is not None:
             return
-        process.terminate()
+        process.send_signal(self.stop_signal)
         try:
             process.wait(grace)
         except subprocess.TimeoutExpired:
@@ -110,16 +130,31 @@ class Service:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
 
+@contextmanager
+def running(services: Sequence[Service]) -> Iterator[list[Service]]:
+    """Start ``services`` at once (each takes seconds to import and migrate), stop them all at the end."""
+    try:
+        for service in services:
+            service.launch()
+        yield [service.wait_ready() for service in services]
+    finally:
+        for service in services:
+            service.stop()
+
+
 def _stat_fields(pid: int | str) -> list[str]:
     stat = Path(f"/proc/{pid}/stat").read_text()
     return stat[stat.rindex(")") + 2 :].split()  # after the command name, which may hold spaces
 
 
-def others_cpu_seconds(exclude: set[int]) -> float:
+def others_cpu_seconds(exclude: set[int], children_of: set[int] | None = None) -> float:
     """CPU time of every user-space process but ``exclude`` (and their reaped children), in seconds.
 
-    Sampled before and after a measured run, it shows whether anything else competed for the CPUs.
+    Processes whose parent is in ``children_of`` are left out too: PostgreSQL's backends, which come and
+    go with connections. Sampled before and after a measured run, it shows whether anything else competed
+    for the CPUs.
     """
+    parents = children_of or set()
     total = 0
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit() or int(entry.name) in exclude:
@@ -128,9 +163,27 @@ def others_cpu_seconds(exclude: set[int]) -> float:
             fields = _stat_fields(entry.name)
         except OSError:  # the process ended meanwhile
             continue
-        if int(fields[6]) & _PF_KTHREAD:
+        if int(fields[6]) & _PF_KTHREAD or int(fields[1]) in parents:
             continue
         total += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+    return total / _CLOCK_TICKS
+
+
+def family_cpu_seconds(pid: int) -> float:
+    """CPU time of a process, its live children and the children it has reaped, in seconds.
+
+    A child that ends moves its time into its parent's reaped-children fields, so the sum only grows.
+    """
+    total = sum(int(value) for value in _stat_fields(pid)[11:15])
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = _stat_fields(entry.name)
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            total += sum(int(value) for value in fields[11:15])
     return total / _CLOCK_TICKS
 
 

@@ -1,6 +1,6 @@
 """The bench cannot rot silently: the floor app serves under wrk, and wrk's report is read right; the
 event rows' load process, receiver and subscribers work against a real server, and their figures are
-matched and judged right."""
+matched and judged right; the bare stack and the PostgreSQL rows each run once, briefly, end to end."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,14 +20,20 @@ from bench.processes import Service, free_port
 from bench.run import (
     CREATE_911_BODY,
     CREATE_911_PATH,
+    Bench,
+    EventLoad,
     Row,
     arrival_count,
+    bare_stack,
+    create_911_postgresql,
     event_load,
+    get_calls_postgresql,
+    live_stream_across_processes,
     render_table,
     render_targets,
     wait_for_arrivals,
 )
-from bench.wrk import ensure_wrk, parse_wrk_output, run_wrk
+from bench.wrk import WrkResult, combine, ensure_wrk, parse_wrk_output, run_wrk
 
 from opendispatch.events import service as events
 from opendispatch.settings import Settings
@@ -103,7 +110,9 @@ def test_floor_app_under_wrk_and_the_table(tmp_path: Path) -> None:
     table = render_table(rows)
     assert "| 1. create 911 call | 32 clients |" in table and "1.00×" in table
     assert "| 2. get calls | not available yet | — |" in table
-    assert "create 911 call at 32 clients ≥ 0.7 × floor: 1.00 × → met" in render_targets(rows)
+    targets = render_targets(rows)
+    assert "create 911 call at 32 clients ≥ 0.7 × floor: 1.00 × → met" in targets
+    assert "create 911 call p99 at 32 clients ≤ 2 × the floor's p99: " in targets
 
 
 def _listener(tmp_path: Path, mode: str, **options: object) -> Service:
@@ -169,7 +178,7 @@ def test_a_missing_event_fails_the_row_and_its_target() -> None:
     assert (load.missing, load.errors, load.duplicates, load.reopened) == (1, 1, 1, 1)
     assert load.p50 == pytest.approx(0.001) and load.p99 == pytest.approx(0.004)
     targets = render_targets([Row("4. live stream", "2 subscribers", load=load)])
-    assert "live stream at 200 subscribers p99 < 250 ms: 4.00 ms, 5 of 6 arrived → MISSED" in targets
+    assert "live stream at 200 subscribers p99 < 250 ms: 4.00 ms, 5 of 6 arrived → not met" in targets
 
 
 def test_subscriber_reads_a_chunked_stream_however_it_is_split() -> None:
@@ -204,3 +213,96 @@ def test_subscriber_reads_a_chunked_stream_however_it_is_split() -> None:
     assert sorted(arrivals.first) == [41, 42]
     assert arrivals.last_event_id == 7 and arrivals.duplicates == arrivals.out_of_order == 0
     assert transport.closed  # the last chunk ends the stream
+
+
+def _wrk(rate: float, p99: float, requests: int = 1000) -> WrkResult:
+    return WrkResult(
+        requests=requests, duration=requests / rate, requests_per_second=rate, p50=p99 / 2, p99=p99
+    )
+
+
+def test_runs_side_by_side_combine_into_one_load() -> None:
+    first = WrkResult(1000, 2.0, 500.0, 0.004, 0.020, non_2xx=1, socket_errors={"read": 2}, cpu_seconds=0.1)
+    second = WrkResult(
+        900, 2.1, 450.0, 0.005, 0.015, socket_errors={"read": 1, "timeout": 1}, cpu_seconds=0.2
+    )
+    both = combine([first, second])
+    assert (both.requests, both.duration, both.requests_per_second) == (1900, 2.1, 950.0)
+    assert (both.p50, both.p99) == (0.005, 0.020)  # the larger: an upper bound of the combined figure
+    assert both.non_2xx == 1 and both.socket_errors == {"read": 3, "timeout": 1}
+    assert both.cpu_seconds == pytest.approx(0.3)
+
+
+def test_targets_of_the_bare_stack_and_postgresql_rows() -> None:
+    rows = [
+        Row("1. create 911 call", "32 clients", load=_wrk(4000, 0.030), server_cpu=1.0),
+        Row("5. floor", "32 clients", load=_wrk(5000, 0.010)),
+        Row("6. bare stack", "32 clients", load=_wrk(6000, 0.008), server_cpu=1.0),
+        Row("7. create 911 call, PostgreSQL", "32 clients, 1 process", load=_wrk(1800, 0.05),
+            server_cpu=0.9, postgres_cpu=0.4),
+        Row("7. create 911 call, PostgreSQL", "32 clients, 2 processes", load=_wrk(2400, 0.04),
+            server_cpu=1.5, postgres_cpu=0.6),
+        Row("8. get calls, PostgreSQL", "10 closed calls, 4 clients", load=_wrk(900, 0.010)),
+        Row("8. get calls, PostgreSQL", "100 000 closed calls, 4 clients", load=_wrk(50, 0.100)),
+    ]  # fmt: skip
+    targets = render_targets(rows)
+    assert (
+        "create 911 call p99 at 32 clients ≤ 2 × the floor's p99: 30.0 ms / 10.0 ms = 3.00 × → not met"
+        in targets
+    )
+    assert (
+        "CPU per request at 32 clients ≤ 1.3 × the bare stack's: 0.250 ms / 0.167 ms = 1.50 × → not met"
+        in targets
+    )
+    assert (
+        "on PostgreSQL, 1 process, ≥ 0.5 × on SQLite (row 1): 1,800 / 4,000 req/s = 0.45 × → not met"
+        in targets
+    )
+    assert (
+        "on PostgreSQL, 2 processes, ≥ 0.5 × on SQLite (row 1): 2,400 / 4,000 req/s = 0.60 × → met" in targets
+    )
+    assert (
+        "get calls on PostgreSQL p99 at 100 000 closed ≤ 1.5 × p99 at 10 closed: 100 ms / 10.0 ms" in targets
+    )
+    table = render_table(rows)
+    assert "| 7. create 911 call, PostgreSQL | 32 clients, 2 processes | 2,400 |" in table
+    assert "| 90% + PG 40% |" in table and "| 150% + PG 60% |" in table  # two processes' CPU adds up
+
+
+@pytest.fixture
+def tiny_bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bench]:
+    """A bench of 1 s runs without warm-up, a slow event rate and few subscribers: each row once, briefly."""
+    monkeypatch.setattr("bench.run.SETTLE_SECONDS", 0.0)
+    monkeypatch.setattr("bench.run.EVENT_RATE", 20)
+    monkeypatch.setattr("bench.run.STREAM_SUBSCRIBERS", 3)
+    # Two processes: that path covers the one-process one.
+    monkeypatch.setattr("bench.run.POSTGRES_PROCESSES", (2,))
+    monkeypatch.setattr("bench.run.POSTGRES_CLOSED_CALLS", (100,))
+    bench = Bench(tmp_path, ensure_wrk(), seconds=1, warmup=0)
+    yield bench
+    bench.close()
+
+
+def test_bare_stack_and_postgresql_rows_at_tiny_size(tiny_bench: Bench) -> None:
+    rows = [
+        *bare_stack(tiny_bench),
+        *create_911_postgresql(tiny_bench),
+        *get_calls_postgresql(tiny_bench),
+        *live_stream_across_processes(tiny_bench),
+    ]
+    assert [(row.scenario[:2], row.case) for row in rows] == [
+        ("6.", "32 clients"),
+        ("7.", "32 clients, 2 processes"),
+        ("8.", "100 closed calls, 4 clients"),
+        ("9.", "20 events/s, 3 subscribers"),
+    ]
+    for row in rows:
+        assert row.load is not None and row.load.requests > 0, row
+        assert not row.note and not row.load.errors, row
+        assert row.server_cpu and row.peak_rss and row.startup_rss, row
+        assert (row.postgres_cpu is not None) == (not row.scenario.startswith("6.")), row
+    bare, two_processes, _listing, across = rows
+    assert bare.postgres_cpu is None and two_processes.postgres_cpu and two_processes.postgres_cpu > 0
+    assert isinstance(across.load, EventLoad) and across.load.subscribers == 3 and not across.load.missing
+    assert "- live stream across processes (PostgreSQL) p99 < 250 ms: " in render_targets(rows)
+    assert "| 7. create 911 call, PostgreSQL | 32 clients, 2 processes |" in render_table(rows)
