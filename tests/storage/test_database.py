@@ -93,7 +93,6 @@ def run(
     return result, commits
 
 
-@pytest.mark.sqlite_only  # group commit is SQLite's; PostgreSQL commits each unit of work
 def test_concurrent_writes_are_all_committed_and_share_commits(db_url: str) -> None:
     names = [f"c{n:03d}" for n in range(200)]
 
@@ -107,7 +106,6 @@ def test_concurrent_writes_are_all_committed_and_share_commits(db_url: str) -> N
     assert 1 <= commits <= 2
 
 
-@pytest.mark.sqlite_only
 def test_writes_beyond_the_batch_size_are_committed_in_later_batches(db_url: str) -> None:
     names = [f"c{n:02d}" for n in range(10)]
 
@@ -137,7 +135,7 @@ def test_one_failing_unit_of_work_in_a_batch_rolls_back_alone(db_url: str) -> No
     assert results[2] == "c"
     assert isinstance(results[3], IntegrityError)
     assert results[4] == "d"
-    assert commits == (1 if db_url.startswith("sqlite") else 3)  # one batch, or a commit per success
+    assert commits == 1
     assert stored_ids(db_url) == ["a", "c", "d"]
 
 
