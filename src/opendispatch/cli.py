@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 import click
 from sqlalchemy import Connection
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from opendispatch.communities import service as communities
@@ -21,6 +22,7 @@ from opendispatch.communities.schemas import Plan
 from opendispatch.errors import DomainError
 from opendispatch.events import service as events
 from opendispatch.settings import Settings
+from opendispatch.storage.copy import BATCH_ROWS, copy_database
 from opendispatch.storage.database import Database
 from opendispatch.storage.migrate import upgrade
 from opendispatch.units import service as units
@@ -140,6 +142,44 @@ def migrate(database: str | None) -> None:
     with _transaction(database):
         pass
     click.echo("Database is up to date.")
+
+
+def _progress_lines(unit: str) -> Callable[[str, int, int], None]:
+    """Progress on stderr: a line at most once a second, and one as each task is done."""
+    last_line = 0.0
+
+    def show(task: str, done: int, total: int) -> None:
+        nonlocal last_line
+        now = time.monotonic()
+        if done >= total or now - last_line >= 1.0:
+            last_line = now
+            click.echo(f"{task}: {done}/{total} {unit}", err=True)
+
+    return show
+
+
+@main.command("copy")
+@click.option("--from", "source", required=True, metavar="URL", help="Database to copy (read only).")
+@click.option("--to", "target", required=True, metavar="URL", help="Empty database to copy into.")
+@click.option("--batch-size", default=BATCH_ROWS, show_default=True, type=click.IntRange(min=1))
+@_json_option
+@_one_line_errors
+def copy_command(source: str, target: str, batch_size: int, as_json: bool) -> None:
+    """Copy a whole installation into an empty database (e.g. SQLite to PostgreSQL), keeping every id."""
+    result = copy_database(source, target, batch_rows=batch_size, progress=_progress_lines("rows"))
+    rows = sum(result.tables.values())
+    _emit(
+        as_json,
+        {
+            "tables": result.tables,
+            "rows": rows,
+            "sequences": result.sequences,
+            "revision": result.revision,
+            "seconds": round(result.seconds, 3),
+        },
+        f"Copied {rows} rows of {len(result.tables)} tables (schema {result.revision}) "
+        f"to {make_url(target).render_as_string(hide_password=True)} in {result.seconds:.1f} s.",
+    )
 
 
 @main.group()
