@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -22,6 +23,7 @@ from opendispatch.communities.schemas import Plan
 from opendispatch.errors import DomainError
 from opendispatch.events import service as events
 from opendispatch.settings import Settings
+from opendispatch.storage.backup import backup_sqlite
 from opendispatch.storage.copy import BATCH_ROWS, copy_database
 from opendispatch.storage.database import Database
 from opendispatch.storage.migrate import upgrade
@@ -179,6 +181,29 @@ def copy_command(source: str, target: str, batch_size: int, as_json: bool) -> No
         },
         f"Copied {rows} rows of {len(result.tables)} tables (schema {result.revision}) "
         f"to {make_url(target).render_as_string(hide_password=True)} in {result.seconds:.1f} s.",
+    )
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+@_database_option
+@_json_option
+@_one_line_errors
+def backup(file: Path, force: bool, database: str | None, as_json: bool) -> None:
+    """Copy the SQLite database to FILE while the server runs (PostgreSQL: use pg_dump)."""
+    progress = _progress_lines("pages")
+    result = backup_sqlite(
+        _settings(database).database_url,
+        file,
+        force=force,
+        progress=lambda done, total: progress("backup", done, total),
+    )
+    _emit(
+        as_json,
+        {"path": str(result.path), "bytes": result.bytes, "pages": result.pages, "revision": result.revision},
+        f"Wrote {result.path}: {result.bytes} bytes, {result.pages} pages, schema {result.revision}, "
+        "integrity ok.",
     )
 
 
