@@ -28,6 +28,7 @@ from opendispatch.cli import main
 from opendispatch.communities import service as communities
 from opendispatch.events import service as events
 from opendispatch.settings import Settings
+from opendispatch.storage.backup import backup_sqlite
 from opendispatch.storage.copy import CopyRefused, copy_database
 from opendispatch.storage.migrate import alembic_config
 from opendispatch.storage.tables import metadata
@@ -343,6 +344,20 @@ def test_a_source_behind_the_schema_is_refused_and_nothing_is_written(
         scalar(postgresql_url, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'")
         == 0
     )
+
+
+@pytest.mark.sqlite_only  # the source is a SQLite file of its own
+def test_the_source_file_is_left_byte_for_byte_as_it_was(
+    community: Community, database_url: str, tmp_path: Path, target_url: str
+) -> None:
+    # A backup: a file in rollback-journal mode, which the server's engine would switch to WAL.
+    source = backup_sqlite(database_url, tmp_path / "backup.db").path
+    before = source.read_bytes()
+    copy_database(f"sqlite:///{source}", target_url)
+    assert source.read_bytes() == before
+    assert sorted(path.name for path in source.parent.iterdir() if path.name.startswith("backup")) == [
+        "backup.db"
+    ]
 
 
 @pytest.mark.sqlite_only  # the source is a SQLite file of its own

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -22,6 +23,8 @@ from sqlalchemy import (
     Engine,
     LargeBinary,
     Table,
+    create_engine,
+    event,
     func,
     insert,
     inspect,
@@ -30,6 +33,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from opendispatch.errors import DomainError
 from opendispatch.storage.database import create_database_engine
@@ -64,8 +68,7 @@ def copy_database(
 ) -> CopyResult:
     """Copy every row of ``source_url`` into the empty database at ``target_url``, keeping every id."""
     started = time.monotonic()
-    _require_sqlite_file(source_url)
-    source = create_database_engine(source_url, pool_size=1)
+    source = _source_engine(source_url)
     target = create_database_engine(target_url, pool_size=1)
     try:
         with _snapshot(source) as reading:
@@ -89,11 +92,30 @@ def copy_database(
     return CopyResult(revision, copied, sequences, time.monotonic() - started)
 
 
-def _require_sqlite_file(url: str) -> None:
-    # Connecting to a SQLite path that does not exist would create an empty database there.
+def _source_engine(url: str) -> Engine:
+    """An engine on the source that cannot write: PostgreSQL reads in a read-only transaction (below)."""
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and not (parsed.database and Path(parsed.database).is_file()):
+    if parsed.get_backend_name() != "sqlite":
+        return create_database_engine(url, pool_size=1)
+    # Connecting to a SQLite path that does not exist would create an empty database there.
+    if not (parsed.database and Path(parsed.database).is_file()):
         raise CopyRefused(f"source: no SQLite database at {parsed.database or '(memory)'}")
+    engine = create_engine(url, poolclass=NullPool)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Not the server's engine: that one switches the file to WAL, and a backup file should stay as
+        # it is. query_only has SQLite itself refuse any write.
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute("PRAGMA busy_timeout=10000")
+        dbapi_connection.execute("PRAGMA query_only=ON")
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        # The driver would begin no transaction for a SELECT: each would read its own instant.
+        connection.exec_driver_sql("BEGIN")
+
+    return engine
 
 
 @contextmanager
