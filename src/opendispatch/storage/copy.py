@@ -112,7 +112,8 @@ def _source_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        # The driver would begin no transaction for a SELECT: each would read its own instant.
+        # With the driver's own transaction handling off, this BEGIN is what makes every table read from
+        # the same instant; otherwise each SELECT would see its own.
         connection.exec_driver_sql("BEGIN")
 
     return engine
