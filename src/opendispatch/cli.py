@@ -9,11 +9,13 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import click
 from sqlalchemy import Connection
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from opendispatch.communities import service as communities
@@ -21,6 +23,8 @@ from opendispatch.communities.schemas import Plan
 from opendispatch.errors import DomainError
 from opendispatch.events import service as events
 from opendispatch.settings import Settings
+from opendispatch.storage.backup import backup_sqlite
+from opendispatch.storage.copy import BATCH_ROWS, copy_database
 from opendispatch.storage.database import Database
 from opendispatch.storage.migrate import upgrade
 from opendispatch.units import service as units
@@ -140,6 +144,67 @@ def migrate(database: str | None) -> None:
     with _transaction(database):
         pass
     click.echo("Database is up to date.")
+
+
+def _progress_lines(unit: str) -> Callable[[str, int, int], None]:
+    """Progress on stderr: a line at most once a second, and one as each task is done."""
+    last_line = 0.0
+
+    def show(task: str, done: int, total: int) -> None:
+        nonlocal last_line
+        now = time.monotonic()
+        if done >= total or now - last_line >= 1.0:
+            last_line = now
+            click.echo(f"{task}: {done}/{total} {unit}", err=True)
+
+    return show
+
+
+@main.command("copy")
+@click.option("--from", "source", required=True, metavar="URL", help="Database to copy (read only).")
+@click.option("--to", "target", required=True, metavar="URL", help="Empty database to copy into.")
+@click.option("--batch-size", default=BATCH_ROWS, show_default=True, type=click.IntRange(min=1))
+@_json_option
+@_one_line_errors
+def copy_command(source: str, target: str, batch_size: int, as_json: bool) -> None:
+    """Copy a whole installation into an empty database (e.g. SQLite to PostgreSQL), keeping every id."""
+    result = copy_database(source, target, batch_rows=batch_size, progress=_progress_lines("rows"))
+    rows = sum(result.tables.values())
+    _emit(
+        as_json,
+        {
+            "tables": result.tables,
+            "rows": rows,
+            "sequences": result.sequences,
+            "revision": result.revision,
+            "seconds": round(result.seconds, 3),
+        },
+        f"Copied {rows} rows of {len(result.tables)} tables (schema {result.revision}) "
+        f"to {make_url(target).render_as_string(hide_password=True)} in {result.seconds:.1f} s.",
+    )
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+@_database_option
+@_json_option
+@_one_line_errors
+def backup(file: Path, force: bool, database: str | None, as_json: bool) -> None:
+    """Copy the SQLite database to FILE while the server runs (PostgreSQL: use pg_dump)."""
+    progress = _progress_lines("pages")
+    result = backup_sqlite(
+        _settings(database).database_url,
+        file,
+        force=force,
+        progress=lambda done, total: progress("backup", done, total),
+    )
+    _emit(
+        as_json,
+        {"path": str(result.path), "bytes": result.bytes, "pages": result.pages, "revision": result.revision},
+        f"Wrote {result.path}: {result.bytes} bytes, {result.pages} pages, schema {result.revision}, "
+        "integrity ok.",
+    )
 
 
 @main.group()
