@@ -110,8 +110,11 @@ class DeliveryWorker:
                         wait = min(wait, max(0.0, (due_at - self.clock.now_ms()) / 1000))
                 except Exception:
                     log.exception("event delivery round failed; trying again")
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for returns normally when the wake-up
+                # and the shutdown's cancellation land in the same turn, and this loop then never ends.
                 with suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.01))
+                    async with asyncio.timeout(max(wait, 0.01)):
+                        await self._wake.wait()
         finally:
             for task in list(self._tasks):
                 task.cancel()
