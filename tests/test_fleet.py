@@ -529,6 +529,19 @@ def test_a_fleet_loses_nothing_when_a_process_is_killed_under_load(
             assert [call for _seq, call in seen] == event_calls, subscriber.url
             assert subscriber.types == {"EVENT_911"}
             assert subscriber.connections == (2 if subscriber.url == victim.url else 1), subscriber.url
+
+        # The survivors stop promptly on SIGTERM once their streams are gone (haproxy would hold the resumed
+        # one open until its next write): a shutdown never waits on the push worker, whatever wakes it.
+        for subscriber in subscribers:
+            subscriber.close()
+        stop(balancer.process)
+        survivors = [server for server in fleet if server is not victim]
+        for server in survivors:
+            server.process.terminate()
+        for server in survivors:
+            # uvicorn ends by raising the signal again once it has shut down.
+            assert server.process.wait(timeout=10) in {0, -signal.SIGTERM}, server.tail()
+            assert "timeout graceful shutdown exceeded" not in server.tail(), server.tail()
     finally:
         for subscriber in subscribers:
             subscriber.close()
