@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 
 import pytest
 from standardwebhooks import Webhook
 
+from opendispatch.clock import SystemClock
 from opendispatch.events import service as events
+from opendispatch.events.tasks import DeliveryPolicy, DeliveryWorker
 from opendispatch.settings import Settings
+from opendispatch.storage.database import Database
 from tests.events.receiver import Receiver
 from tests.support import Community, Provisioner, Server, in_process_server
 
@@ -220,3 +224,41 @@ def test_events_of_one_community_never_reach_another(
         assert other.arrivals == [] and arrival.json["key"] == alpha.api_key
     finally:
         other.stop()
+
+
+class WatchedWake(asyncio.Event):
+    """The worker's wake-up event, telling when the worker has started waiting on it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = asyncio.Event()
+
+    async def wait(self) -> bool:
+        self.waiting.set()
+        return await super().wait()
+
+
+def test_the_worker_stops_when_a_wake_up_and_the_shutdown_come_in_the_same_turn(
+    database_url: str, provision: Provisioner
+) -> None:
+    # A commit wakes the worker as the server shuts down (under load, any shutdown): the worker must end,
+    # or the lifespan waits for it forever and the process never exits.
+    async def shut_down() -> None:
+        db = Database(database_url)
+        db.start()
+        worker = DeliveryWorker(db, SystemClock(), DeliveryPolicy(poll_seconds=60))
+        wake = worker._wake = WatchedWake()
+        running = asyncio.create_task(worker.run_forever())
+        try:
+            await asyncio.wait_for(wake.waiting.wait(), 10)
+            worker.wake()
+            running.cancel()
+            done, _pending = await asyncio.wait({running}, timeout=5)
+            assert done == {running}, "the worker went on after it was cancelled"
+        finally:
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+            await db.drain()
+            db.close()
+
+    asyncio.run(shut_down())
