@@ -43,17 +43,23 @@ from opendispatch.web import routes as web_routes
 log = logging.getLogger(__name__)
 
 
+async def remove_expired_calls(state: AppState) -> None:
+    """Remove the calls past their deleteAfterMinutes deadline (a failure is logged, and tried next time)."""
+    try:
+        removed = await state.db.write(remove_due_calls, now=state.clock.now_ms())
+    except Exception:
+        log.exception("removing expired calls failed; trying again")
+        return
+    count = sum(map(len, removed.emergency.values())) + sum(map(len, removed.dispatch.values()))
+    if count:
+        log.info("removed %d call(s) past their deleteAfterMinutes deadline", count)
+
+
 async def remove_expired_calls_forever(state: AppState) -> None:
-    """Remove calls past their deleteAfterMinutes deadline now, then every few seconds."""
+    """Remove expired calls every few seconds (the first sweep runs before the server takes requests)."""
     while True:
-        try:
-            removed = await state.db.write(remove_due_calls, now=state.clock.now_ms())
-            count = sum(map(len, removed.emergency.values())) + sum(map(len, removed.dispatch.values()))
-            if count:
-                log.info("removed %d call(s) past their deleteAfterMinutes deadline", count)
-        except Exception:
-            log.exception("removing expired calls failed; trying again")
         await asyncio.sleep(state.settings.expiry_interval_seconds)
+        await remove_expired_calls(state)
 
 
 # Idle live streams get a comment this often, so proxies keep them open (and the console rechecks its
@@ -130,6 +136,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         upgrade(database.engine)
         database.start()
         await broker.start()
+        # Calls whose deadline passed while the server was down are gone before the first request.
+        await remove_expired_calls(state)
         tasks = [
             asyncio.create_task(remove_expired_calls_forever(state)),
             asyncio.create_task(broker.keep_alive_forever(SSE_KEEPALIVE_SECONDS)),
