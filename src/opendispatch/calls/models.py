@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 from opendispatch.storage.metadata import metadata
@@ -75,15 +76,18 @@ dispatch_calls = Table(
         ["servers.community_id", "servers.server_id"],
         name="fk_dispatch_calls_server",
     ),
-    # Active calls of a server, and its closed calls newest first: both are index range scans.
+    # Active calls of a server, and its closed calls newest first: both are index range scans. Calls
+    # not removed only, as the index's condition: PostgreSQL can order by closed_at only when removed_at
+    # is not a key column before it.
     Index(
         "ix_dispatch_calls_listing",
         "community_id",
         "server_id",
-        "removed_at",
         "status",
         "closed_at",
         "call_id",
+        sqlite_where=text("removed_at IS NULL"),
+        postgresql_where=text("removed_at IS NULL"),
     ),
     Index("ix_dispatch_calls_due", "delete_at"),
 )
