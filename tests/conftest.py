@@ -45,17 +45,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+# Left out of a --backend postgresql run (deselected, not skipped): tests of SQLite itself, and tests
+# that bring their own database, which the default run has run already.
+SQLITE_PASS_ONLY = ("sqlite_only", "own_database")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "sqlite_only: a test of SQLite itself (its file, locks, backup API)")
+    config.addinivalue_line("markers", "own_database: a test that starts its own PostgreSQL; run once")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if config.getoption("--backend") == "sqlite":
         return
-    left_out = [item for item in items if item.get_closest_marker("sqlite_only")]
+
+    def sqlite_pass_only(item: pytest.Item) -> bool:
+        return any(item.get_closest_marker(name) for name in SQLITE_PASS_ONLY)
+
+    left_out = [item for item in items if sqlite_pass_only(item)]
     if left_out:
         config.hook.pytest_deselected(items=left_out)
-        items[:] = [item for item in items if not item.get_closest_marker("sqlite_only")]
+        items[:] = [item for item in items if not sqlite_pass_only(item)]
 
 
 @pytest.fixture(scope="session")

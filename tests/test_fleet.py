@@ -361,10 +361,8 @@ class Subscriber:
 
 
 @pytest.fixture
-def fleet(backend: str, postgresql_url: str, tmp_path: Path) -> Iterator[list[ServeProcess]]:
+def fleet(postgresql_url: str, tmp_path: Path) -> Iterator[list[ServeProcess]]:
     """Three serve processes started at once on an empty database: they migrate it under the lock."""
-    if backend != "sqlite":
-        pytest.skip("it brings its own PostgreSQL: once per run is enough")
     servers: list[ServeProcess] = []
     try:
         for n in range(1, PROCESSES + 1):
@@ -457,6 +455,7 @@ def stored(database_url: str, community: Community) -> tuple[dict[str, int], lis
     return call_ids, [ServerEvent(row.seq, row.uid, json.loads(row.data)["call"]["callId"]) for row in rows]
 
 
+@pytest.mark.own_database  # it runs on a PostgreSQL database whatever --backend says
 def test_a_fleet_loses_nothing_when_a_process_is_killed_under_load(
     postgresql_url: str,
     fleet: list[ServeProcess],

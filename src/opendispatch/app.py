@@ -31,7 +31,7 @@ from opendispatch.events.tasks import (
 )
 from opendispatch.legacy import routes as legacy_routes
 from opendispatch.ops import routes as ops_routes
-from opendispatch.ops.health import ReadinessChecks, database_checks
+from opendispatch.ops.health import ReadinessChecks, database_checks, redis_check
 from opendispatch.ops.listener import metrics_listener
 from opendispatch.ops.metrics import RequestTimer
 from opendispatch.settings import Settings
@@ -129,6 +129,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         database.on_commit(NEW_DELIVERIES, worker.wake)
     # /readyz runs these; the Redis check joins them when Redis is configured.
     readiness = ReadinessChecks(database_checks(database))
+    if redis is not None:
+        readiness.add(redis_check(redis))
     metrics = metrics_listener(settings, database, state.clock, subscribers=broker.subscriber_count)
 
     @asynccontextmanager

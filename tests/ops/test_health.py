@@ -14,6 +14,7 @@ from sqlalchemy.pool import NullPool
 from opendispatch.ops.health import Check, NotReady
 from opendispatch.settings import Settings
 from tests.ops.support import running
+from tests.services import RedisServer
 from tests.support import Provisioner, sqlite_file
 
 
@@ -156,5 +157,22 @@ def test_a_plugged_in_check_that_hangs_or_breaks_fails_by_name_and_never_with_a_
             }
             assert checks["replica"] == {"ok": False, "detail": "read-only replica"}
             assert checks["database"]["ok"] is True
+
+    asyncio.run(probe())
+
+
+def test_readyz_checks_redis_when_one_is_configured(
+    migrated: Settings, own_redis_server: RedisServer
+) -> None:
+    with_redis = migrated.model_copy(update={"redis_url": own_redis_server.url})
+
+    async def probe() -> None:
+        async with running(with_redis) as (_app, http):
+            ready = await http.get("/readyz")
+            assert ready.status_code == 200
+            assert ready.json()["checks"]["redis"] == {"ok": True, "detail": "answers"}
+            own_redis_server.stop()
+            checks = assert_unavailable(await http.get("/readyz"), ["redis"])
+            assert checks["redis"]["ok"] is False
 
     asyncio.run(probe())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import httpx
+import pytest
 
 from opendispatch.settings import Settings
 from tests.services import PostgresServer
@@ -25,6 +26,7 @@ def until_answered(
         time.sleep(0.05)
 
 
+@pytest.mark.own_database
 def test_postgresql_down_gives_503_with_retry_after_and_the_server_recovers_by_itself(
     own_postgresql_server: PostgresServer,
 ) -> None:

@@ -18,6 +18,7 @@ from typing import Literal
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from pydantic import BaseModel
+from redis.asyncio import Redis
 from sqlalchemy import Connection, inspect
 from sqlalchemy.exc import DBAPIError
 
@@ -107,6 +108,16 @@ def _reason(exc: Exception) -> str:
 
 
 # -- the database and its schema ------------------------------------------------------------------------
+
+
+def redis_check(client: Redis) -> Check:
+    """Redis answers (when one is configured: fleet-wide rate limits and login throttles live there)."""
+    return Check("redis", functools.partial(_redis_answers, client))
+
+
+async def _redis_answers(client: Redis) -> str:
+    await client.ping()
+    return "answers"
 
 
 def database_checks(db: Database) -> list[Check]:
