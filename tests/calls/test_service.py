@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy import text
 
 from opendispatch.calls import service
 from opendispatch.calls.schemas import (
@@ -200,6 +203,44 @@ def test_calls_past_their_deadline_are_removed_once_and_only_those(
     assert calls.listing(server_id=2).closedCalls == []
     assert calls.listing(server_id=2).closedCallCount == 0
     assert calls.listing().closedCallCount == 1
+
+
+def test_two_sweepers_at_once_remove_a_call_once(
+    provision: Provisioner, tx: Callable[..., Any], community: Community, calls: Any
+) -> None:
+    # Two server processes sweep at the same moment: the second's update waits for the first's commit,
+    # then finds the call removed. One history entry, one removal event, whatever the database.
+    doomed = calls.emergency(deleteAfterMinutes=15)
+    now = T0 + 15 * MINUTE
+    with ThreadPoolExecutor(1) as other_process:
+        with provision.db.transaction() as first:
+            removed = service.remove_due_calls(first, now=now)
+            second = other_process.submit(tx, service.remove_due_calls, now=now)
+            if first.dialect.name == "postgresql":
+                wait_until_a_backend_waits_for_a_lock(provision)  # the race is on: both saw the call due
+        also = second.result(timeout=30)
+    assert dict(removed.emergency) == {(community.community_id, 1): [doomed.callId]}
+    assert dict(also.emergency) == {}
+    with provision.db.engine.connect() as conn:
+        entries = conn.execute(
+            text("SELECT count(*) FROM call_history WHERE call_id = :id AND action = 'removed'"),
+            {"id": doomed.callId},
+        ).scalar_one()
+        events = conn.execute(
+            text("SELECT count(*) FROM events WHERE type = 'EVENT_REMOVE_911'")
+        ).scalar_one()
+    assert (entries, events) == (1, 1)
+
+
+def wait_until_a_backend_waits_for_a_lock(provision: Provisioner, seconds: float = 10) -> None:
+    """Until PostgreSQL shows a session waiting for a lock (a positive signal, not a sleep)."""
+    deadline = time.monotonic() + seconds
+    with provision.db.engine.connect() as conn:
+        while not conn.execute(
+            text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+        ).scalar_one():
+            assert time.monotonic() < deadline, "the second sweep never waited for the first"
+            time.sleep(0.01)
 
 
 # -- the wire models ---------------------------------------------------------------------------------
