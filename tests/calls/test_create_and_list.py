@@ -1,4 +1,4 @@
-"""Create and list calls over HTTP on a live server: shapes, targets, filters, paging and timed removal."""
+"""Create and list calls over HTTP against the app: shapes, targets, filters, paging and timed removal."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Create and list calls through HTTP on a live server."""
+"""Create and list calls through HTTP against the running app."""
 
 from __future__ import annotations
 

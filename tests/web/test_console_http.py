@@ -1,5 +1,6 @@
-"""The console over HTTP against a live server: login, cookie, CSRF, isolation between communities,
-the console's actions and their authors, its live stream, and the two v2 endpoints it adds."""
+"""The console over HTTP against the running app: login, cookie, CSRF, isolation between communities,
+the console's actions and their authors, its live stream (on a real socket), and the two v2 endpoints
+it adds."""
 
 from __future__ import annotations
 
