@@ -323,8 +323,11 @@ class StreamBroker:
 
     def committed(self, servers: set[Any] | None = None) -> None:
         """News of a commit with events on ``servers`` ((community, server) pairs; None: any server)."""
-        self._dirty.update(self._cursors if servers is None else (key for key in servers if key))
-        if not self._polling:
+        # Only servers someone follows: a commit on a server nobody streams costs no read.
+        self._dirty.update(
+            self._cursors if servers is None else (key for key in servers if key in self._cursors)
+        )
+        if self._dirty and not self._polling:
             self._polling = True
             asyncio.get_running_loop().create_task(self._poll())
 
