@@ -8,6 +8,7 @@ marked ``sqlite_only`` and left out (deselected, not skipped) on PostgreSQL.
 
 from __future__ import annotations
 
+import gc
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -81,6 +82,13 @@ def migrated_postgresql(request: pytest.FixtureRequest) -> str:
     name = server.create_database()
     Provisioner(server.url(name)).close()
     return name
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # What is loaded by now (the app's modules, their libraries, the collected tests) lives for the whole
+    # run. Moved out of the collector's sight, it is not walked again by every full collection, which
+    # every test's fresh app makes frequent: about 6% of the run's CPU time.
+    gc.freeze()
 
 
 @pytest.fixture
