@@ -137,7 +137,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         upgrade(database.engine)
         database.start()
-        await broker.start()
         # Calls whose deadline passed while the server was down are gone before the first request.
         await remove_expired_calls(state)
         tasks = [

@@ -643,6 +643,11 @@ def require_call(
     raise NotFound(f"{_CALL_NAMES[kind]} {call_id} does not exist on server {server_id}.")
 
 
+def emergency_call(conn: Connection, *, community_id: str, server_id: int, call_id: int) -> EmergencyCall:
+    """A 911 call in the server's queue, as the API shows it; 404 otherwise."""
+    return _emergency_call(require_call(conn, community_id, server_id, call_id, kind=EMERGENCY).row)
+
+
 def remove_emergency_call(
     conn: Connection, *, community_id: str, server_id: int, call_id: int, now: int, actor: Actor
 ) -> RemovedEmergencyCall:

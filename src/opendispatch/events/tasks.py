@@ -285,9 +285,6 @@ class StreamBroker:
         self._dirty: set[tuple[str, int]] = set()
         self._polling = False
 
-    async def start(self) -> None:
-        """Nothing to read ahead: each server's place is taken when its first stream subscribes."""
-
     def subscribe(self, community_id: str, server_id: int, *, after: int) -> Subscription:
         """A queue that receives this server's events after number ``after`` (at the latest)."""
         key = (community_id, server_id)

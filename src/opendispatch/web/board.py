@@ -216,27 +216,12 @@ def board(
     )
 
 
-def _emergency_call(conn: Connection, community_id: str, server_id: int, call_id: int) -> EmergencyCall:
-    listed = calls.list_calls(
-        conn,
-        community_id=community_id,
-        server_id=server_id,
-        table_type=CallTableType.EMERGENCY_CALL,
-        closed_limit=0,
-        closed_offset=0,
-    )
-    for call in listed.emergencyCalls:
-        if call.callId == call_id:
-            return call
-    raise NotFound(f"911 call {call_id} does not exist on server {server_id}.")
-
-
 def call_detail(conn: Connection, *, community_id: str, server_id: int, call_id: int) -> CallDetail:
     """A 911 call in the queue or a dispatch call of the server, with its history; 404 otherwise."""
     located = locate_call(conn, community_id=community_id, server_id=server_id, call_id=call_id)
     snapshot = f"/v2/emergency/servers/{server_id}/calls/{call_id}/snapshot.png"
-    if located.kind == "emergency":
-        found = _emergency_call(conn, community_id, server_id, call_id)
+    if located.kind == calls.EMERGENCY:
+        found = calls.emergency_call(conn, community_id=community_id, server_id=server_id, call_id=call_id)
         past = history.read_history(conn, community_id=community_id, call_id=call_id)
         return CallDetail(
             kind="emergency",
@@ -265,7 +250,7 @@ def dispatch_draft(conn: Connection, *, community_id: str, server_id: int, call_
     """A dispatch call pre-filled from a 911 call: metaData ``postal``, ``block``, ``code``,
     ``priority`` fill those fields; the location becomes the address; ``x``/``y``/``z``/``radius``
     carry over so the new call is on the map too."""
-    found = _emergency_call(conn, community_id, server_id, call_id)
+    found = calls.emergency_call(conn, community_id=community_id, server_id=server_id, call_id=call_id)
     meta = found.metaData
     try:
         priority = int(meta.get("priority", ""))
