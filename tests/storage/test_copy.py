@@ -32,6 +32,7 @@ from opendispatch.storage.backup import backup_sqlite
 from opendispatch.storage.copy import CopyRefused, copy_database
 from opendispatch.storage.migrate import alembic_config
 from opendispatch.storage.tables import metadata
+from opendispatch.units.models import account_api_ids
 from opendispatch.web import maps
 from tests.events.receiver import Receiver
 from tests.support import (
@@ -109,6 +110,14 @@ def fill(provision: Provisioner, server: Server, receiver: Receiver) -> Installa
         account = alpha.accounts.get(name) or provision.account(alpha, name, f"license:{name}")
         provision.unit(alpha, account["uuid"], server_id=1, unit_num=f"1A-0{number}")
     beta_account = provision.account(beta, "carol", "license:carol")
+    with provision.db.transaction() as conn:  # an older in-game id of bob's (no API sets one yet)
+        conn.execute(
+            account_api_ids.insert().values(
+                community_id=alpha.community_id,
+                api_id="steam:110000100000001",
+                account_uuid=alpha.accounts["bob"]["uuid"],
+            )
+        )
     provision.unit(beta, beta_account["uuid"])
 
     console = Console(server, alpha)  # a console session row

@@ -29,8 +29,22 @@ accounts = Table(
     Column("secret_hash", String(64), nullable=False),
     Column("password_hash", String(255), nullable=True),
     Column("created_at", BigInteger, nullable=False),
+    # Discord and Roblox user ids: targets in the docs name units by either.
+    Column("discord", String(64), nullable=True),
+    Column("roblox", String(64), nullable=True),
     UniqueConstraint("community_id", "community_user_id", name="uq_accounts_community_user"),
+    UniqueConstraint("community_id", "discord", name="uq_accounts_discord"),
+    UniqueConstraint("community_id", "roblox", name="uq_accounts_roblox"),
     UniqueConstraint("community_id", "username", name="uq_accounts_username"),
+)
+
+# The older in-game identifiers of an account (``steam:...``, ``license:...``): v1 ``apiIds`` targets.
+account_api_ids = Table(
+    "account_api_ids",
+    metadata,
+    Column("community_id", ForeignKey("communities.community_id"), primary_key=True),
+    Column("api_id", String(255), primary_key=True),
+    Column("account_uuid", ForeignKey("accounts.account_uuid"), nullable=False, index=True),
 )
 
 identifiers = Table(
