@@ -667,7 +667,7 @@ def worker(database: str | None) -> None:
 
     from opendispatch.app import delivery_policy
     from opendispatch.clock import SystemClock
-    from opendispatch.events.tasks import DeliveryWorker
+    from opendispatch.events.tasks import DeliveryWorker, listen_for_other_processes
     from opendispatch.ops.listener import metrics_listener
 
     settings = _settings(database)
@@ -683,9 +683,20 @@ def worker(database: str | None) -> None:
         metrics = metrics_listener(settings, db, SystemClock())
         if metrics is not None:
             await metrics.start()
+        delivery = DeliveryWorker(db, SystemClock(), delivery_policy(settings))
+        # On PostgreSQL the serving processes' commits wake this worker at once (NOTIFY), not its next poll.
+        listening = (
+            None
+            if db.is_sqlite
+            else asyncio.create_task(listen_for_other_processes(settings.database_url, None, delivery))
+        )
         try:
-            await DeliveryWorker(db, SystemClock(), delivery_policy(settings)).run_forever()
+            await delivery.run_forever()
         finally:
+            if listening is not None:
+                listening.cancel()
+                with suppress(asyncio.CancelledError):
+                    await listening
             if metrics is not None:
                 await metrics.stop()
             await db.drain()

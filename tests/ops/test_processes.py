@@ -12,9 +12,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 from opendispatch.events import service as events
 from opendispatch.events.schemas import EventType
+from tests.events.receiver import Receiver
 from tests.ops.support import point_at_nothing, sample
 from tests.support import Community, Provisioner, free_port
 
@@ -110,3 +112,53 @@ def test_worker_shows_its_delivery_attempts_and_the_outbox_on_its_own_listener(
         series = {"community": community.community_id, "server": "1"}
         assert sample(text, "opendispatch_outbox_pending_events", **series) == 1
         assert sample(text, "opendispatch_stream_subscribers") is None  # the worker streams nothing
+
+
+@pytest.mark.own_database  # it runs on a PostgreSQL database whatever --backend says
+def test_worker_on_postgresql_delivers_a_new_event_at_once_not_at_its_next_poll(
+    postgresql_url: str, tmp_path: Path
+) -> None:
+    provision = Provisioner(postgresql_url)
+    receiver = Receiver().start()
+    try:
+        community = provision.community("Alpha")
+        with provision.db.transaction() as conn:
+            events.set_push_target(
+                conn,
+                community_id=community.community_id,
+                server_id=1,
+                now=provision.now(),
+                url=receiver.url,
+                shape="object",
+                body_key=community.api_key,
+            )
+
+        def emit(call_id: int) -> None:
+            with provision.db.transaction() as conn:
+                events.emit(
+                    conn,
+                    community_id=community.community_id,
+                    server_id=1,
+                    type=EventType.EVENT_911,
+                    data={"call": {"callId": call_id}},
+                    now=provision.now(),
+                )
+
+        def arrived(count: int, log: Path) -> None:
+            deadline = time.monotonic() + 20
+            while len(receiver.arrivals) < count:
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.05)
+
+        emit(1)  # waiting before the worker starts: its first round delivers it
+        log = tmp_path / "worker.log"
+        # A poll far longer than the wait below: only the commit's NOTIFY can bring the second event.
+        env = {"OPENDISPATCH_DATABASE_URL": postgresql_url, "OPENDISPATCH_PUSH_POLL_SECONDS": "600"}
+        with command(["worker"], env, log):
+            arrived(1, log)
+            emit(2)
+            arrived(2, log)
+        assert [arrival.json["data"]["call"]["callId"] for arrival in receiver.arrivals] == [1, 2]
+    finally:
+        receiver.stop()
+        provision.close()
