@@ -14,10 +14,13 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import click
+from pydantic import ValidationError
 from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
+from opendispatch.calls import service as calls
+from opendispatch.calls.schemas import NewDispatchTemplate
 from opendispatch.communities import service as communities
 from opendispatch.communities.schemas import Plan
 from opendispatch.errors import DomainError
@@ -407,6 +410,64 @@ def unit_create(
             name=name,
         )
     _emit(as_json, {"identId": ident_id}, f"identId: {ident_id}")
+
+
+@main.group()
+def template() -> None:
+    """Dispatch templates: the layouts of custom dispatch calls."""
+
+
+@template.command("create")
+@click.option("--community", "community_id", required=True, help="Community id.")
+@click.option(
+    "--file",
+    "layout_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path, allow_dash=True),
+    help="JSON file {name, isDefault?, statusOptions, sections} ('-' reads stdin).",
+)
+@_database_option
+@_json_option
+@_one_line_errors
+def template_create(community_id: str, layout_file: Path, database: str | None, as_json: bool) -> None:
+    """Add a dispatch template to the community; the first one is its default."""
+    raw = sys.stdin.read() if str(layout_file) == "-" else layout_file.read_text(encoding="utf-8")
+    try:
+        new = NewDispatchTemplate.model_validate_json(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'template'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise click.ClickException(f"not a valid template: {problems}") from None
+    with _transaction(database) as conn:
+        created = calls.create_template(conn, community_id=community_id, template=new, now=_now())
+    _emit(
+        as_json,
+        created.model_dump(),
+        f"templateId: {created.templateId}{' (default)' if created.isDefault else ''}",
+    )
+
+
+@template.command("list")
+@click.option("--community", "community_id", required=True, help="Community id.")
+@_database_option
+@_json_option
+@_one_line_errors
+def template_list(community_id: str, database: str | None, as_json: bool) -> None:
+    """List the community's dispatch templates."""
+    with _transaction(database) as conn:
+        communities.require_community(conn, community_id)
+        found = calls.list_templates(conn, community_id=community_id)
+    _emit(
+        as_json,
+        {"communityId": community_id, "templates": found.model_dump()},
+        "\n".join(
+            f"{t.templateId}: {t.name} (version {t.version}{', default' if t.isDefault else ''})"
+            for t in found.root
+        )
+        or "no templates",
+    )
 
 
 @main.group()

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from opendispatch.api.limits import DEFAULT_LIMITS
 from opendispatch.settings import Settings
 from tests.support import (
     Community,
@@ -54,6 +55,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     provision = Provisioner(url)
     community = provision.community("Alpha", servers=2)
     lift_limits(provision, community)
+    for endpoint in DEFAULT_LIMITS:
+        provision.set_limit(community, endpoint, 10_000)
     # Something on record already, so "unchanged" is not just "still empty".
     player = provision.account(community, "player", community_user_id="player-1234")
     provision.unit(community, player["uuid"])
@@ -250,7 +253,49 @@ CASES_GET: dict[str, Case] = {
     "get server id beyond 64 bits": get({}, 400, "serverId", path=f"/v2/emergency/servers/{HUGE}/calls"),
 }
 
-CASES = {**CASES_911, **CASES_DISPATCH, **CASES_GET}
+DISPATCH_2 = "/v2/emergency/servers/1/dispatch-calls/2"  # the world's dispatch call
+CUSTOM = "/v2/emergency/servers/1/custom-dispatch-calls"
+
+
+def patch(path: str, body: Any, status: int, names: str) -> Case:
+    return Case("PATCH", path, status, names, body=body)
+
+
+CASES_CALL_CHANGES: dict[str, Case] = {
+    "patch primary as a string": patch(DISPATCH_2, {"primary": "1"}, 400, "primary"),
+    "patch primary below -1": patch(DISPATCH_2, {"primary": -2}, 400, "primary"),
+    "patch primary beyond 64 bits": patch(DISPATCH_2, {"primary": HUGE}, 400, "primary"),
+    "patch trackPrimary as a string": patch(DISPATCH_2, {"trackPrimary": "true"}, 400, "trackPrimary"),
+    "patch primary not attached": patch(DISPATCH_2, {"primary": 999, "title": "x"}, 409, "999"),
+    "patch metaData a non-empty array": patch(DISPATCH_2, {"metaData": [{"a": "b"}]}, 400, "metaData"),
+    "note empty": post(f"{DISPATCH_2}/notes", {"note": ""}, 400, "note"),
+    "note missing": post(f"{DISPATCH_2}/notes", {"label": "x"}, 400, "note"),
+    "note type too long": post(f"{DISPATCH_2}/notes", {"note": "n", "noteType": "x" * 33}, 400, "noteType"),
+    "note type empty": post(f"{DISPATCH_2}/notes", {"note": "n", "noteType": ""}, 400, "noteType"),
+    "postal as a number": patch(f"{DISPATCH_2}/postal", {"postal": 9001}, 400, "postal"),
+    "postal too long": patch(f"{DISPATCH_2}/postal", {"postal": "9" * 65}, 400, "postal"),
+    "primary missing identId": patch(f"{DISPATCH_2}/primary", {"trackPrimary": True}, 400, "identId"),
+    "custom without templateId": post(CUSTOM, {"values": {}, "identIds": [1]}, 400, "templateId"),
+    "custom templateId as a string": post(CUSTOM, {"templateId": "1", "values": {}}, 400, "templateId"),
+    "custom values an array": post(CUSTOM, {"templateId": 1, "values": ["x"]}, 400, "values"),
+    "custom values nested": post(CUSTOM, {"templateId": 1, "values": {"a": {"b": 1}}}, 400, "values"),
+    "custom 201 values": post(
+        CUSTOM, {"templateId": 1, "values": {f"v{n}": "x" for n in range(201)}}, 400, "values"
+    ),
+    "custom unknown template": post(
+        CUSTOM, {"templateId": 9, "values": {}, "identIds": [1]}, 404, "template 9"
+    ),
+    "custom on an unknown server": post(
+        "/v2/emergency/servers/3/custom-dispatch-calls", {"templateId": 1, "values": {}}, 404, "3"
+    ),
+    "current call of an unknown account": Case(
+        "GET", "/v2/emergency/accounts/nobody/current-call", 404, "nobody"
+    ),
+    "template that does not exist": Case("GET", "/v2/emergency/dispatch-templates/4", 404, "4"),
+    "template id not a number": Case("GET", "/v2/emergency/dispatch-templates/x", 400, "templateId"),
+}
+
+CASES = {**CASES_911, **CASES_DISPATCH, **CASES_GET, **CASES_CALL_CHANGES}
 
 
 def send(world: World, case: Case) -> Any:

@@ -43,7 +43,17 @@ DISPATCH_FIELDS = {
     "metaData",
     "updated",
 }
-LISTING_FIELDS = {"activeCalls", "emergencyCalls", "closedCalls", "closedCallCount"}
+# Both spellings: the seed page's camelCase and the current docs' (and the in-game resource's) PascalCase.
+LISTING_FIELDS = {
+    "activeCalls",
+    "emergencyCalls",
+    "closedCalls",
+    "closedCallCount",
+    "ActiveCalls",
+    "EmergencyCalls",
+    "ClosedCalls",
+    "ClosedCallCount",
+}
 
 
 def epoch_ms(iso: str) -> int:
@@ -319,12 +329,14 @@ def test_type_all_lists_every_kind(
     http: httpx.Client, one_of_each: dict[str, dict[str, Any]], table_type: str | None
 ) -> None:
     answer = listing(http, **({"type": table_type} if table_type else {}))
-    assert answer == {
+    expected = {
         "activeCalls": [one_of_each["active"]],
         "emergencyCalls": [one_of_each["emergency"]],
         "closedCalls": [one_of_each["closed"]],
         "closedCallCount": 1,
     }
+    # The same lists under the PascalCase the current docs and the in-game resource use.
+    assert answer == {**expected, **{name[0].upper() + name[1:]: value for name, value in expected.items()}}
 
 
 def test_closed_calls_are_paged_most_recently_closed_first(http: httpx.Client, clock: ManualClock) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import Community, ManualClock, Provisioner, Server
+from tests.support import Community, ManualClock, Provisioner, Server, lift_limits
 
 DISPATCH = {
     "origin": 0,
@@ -68,7 +68,7 @@ def test_full_story_is_kept_in_history_with_times(
         note = http.post(
             f"{S1}/dispatch-calls/{call_id}/notes", json={"note": "Smoke from roof", "label": "1A"}
         )
-        assert note.json()["note"]["content"] == "Smoke from roof"
+        assert note.json() == {"callId": call_id, "note": "Smoke from roof"}
         clock.advance(seconds=300)
         assert http.post(f"{S1}/dispatch-calls/close", json={"callIds": [call_id]}).json() == {
             "callIds": [call_id]
@@ -107,6 +107,7 @@ def test_full_story_is_kept_in_history_with_times(
 
 def test_state_rules(server: Server, community: Community, provision: Provisioner) -> None:
     first, second, third = units(provision, community, 3)
+    lift_limits(provision, community)
     with server.client(community.api_key) as http:
         one = open_call(http, communityUserIds=["license:0", "license:1"])
         two = open_call(http)
@@ -135,9 +136,11 @@ def test_state_rules(server: Server, community: Community, provision: Provisione
         tracked = http.patch(
             f"{S1}/dispatch-calls/{two['callId']}/primary", json={"identId": first, "trackPrimary": True}
         ).json()
-        assert tracked["primary"] == first and tracked["trackPrimary"] is True
+        assert tracked == {"callId": two["callId"], "identId": first, "trackPrimary": True}
+        stored = next(call for call in listed(http)["activeCalls"] if call["callId"] == two["callId"])
+        assert stored["primary"] == first and stored["trackPrimary"] is True
         cleared = http.patch(f"{S1}/dispatch-calls/{two['callId']}/primary", json={"identId": -1}).json()
-        assert cleared["primary"] == -1
+        assert cleared == {"callId": two["callId"], "identId": -1, "trackPrimary": False}
 
         # Closing twice is a conflict and closes nothing else of the request.
         assert http.post(f"{S1}/dispatch-calls/close", json={"callIds": [one["callId"]]}).status_code == 200
@@ -166,7 +169,7 @@ def test_update_changes_only_sent_fields_and_replaces_metadata(server: Server, c
         assert updated["title"] == "New title" and updated["address"] == call["address"]
         assert updated["metaData"] == {"z": "3"}
         postal = http.patch(f"{S1}/dispatch-calls/{call['callId']}/postal", json={"postal": "7001"}).json()
-        assert postal["postal"] == "7001"
+        assert postal == {"callId": call["callId"], "postal": "7001"}
         bad = http.patch(f"{S1}/dispatch-calls/{call['callId']}", json={"priority": 9, "title": 5})
         assert bad.status_code == 400
         assert {error["field"] for error in bad.json()["errors"]} == {"priority", "title"}

@@ -86,6 +86,7 @@ def test_event_is_delivered_after_sigkill_and_restart(
             "caller": "Survivor",
             "location": "Here",
             "description": "Help",
+            "metaData": {},  # inside the call too, where the in-game resource reads it
         }
     finally:
         restarted.terminate()

@@ -77,6 +77,8 @@ def test_event_911_arrives_as_documented_and_signed(
                     "caller": "John Doe",
                     "location": "1234 E Hawick Ave",
                     "description": "A 911 call",
+                    # Also inside the call: the official in-game resource reads it only there.
+                    "metaData": {"someKey": "someValue"},
                 },
                 "metaData": {"someKey": "someValue"},
             }

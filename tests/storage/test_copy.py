@@ -24,6 +24,8 @@ from PIL import Image
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.pool import NullPool
 
+from opendispatch.calls import service as calls
+from opendispatch.calls.schemas import NewDispatchTemplate
 from opendispatch.cli import main
 from opendispatch.communities import service as communities
 from opendispatch.events import service as events
@@ -34,6 +36,7 @@ from opendispatch.storage.migrate import alembic_config
 from opendispatch.storage.tables import metadata
 from opendispatch.units.models import account_api_ids
 from opendispatch.web import maps
+from tests.calls.test_templates import UK_CONTROL_ROOM
 from tests.events.receiver import Receiver
 from tests.support import (
     Community,
@@ -119,6 +122,13 @@ def fill(provision: Provisioner, server: Server, receiver: Receiver) -> Installa
             )
         )
     provision.unit(beta, beta_account["uuid"])
+    with provision.db.transaction() as conn:  # a dispatch template (the CLI's way in)
+        calls.create_template(
+            conn,
+            community_id=alpha.community_id,
+            template=NewDispatchTemplate.model_validate(UK_CONTROL_ROOM),
+            now=provision.now(),
+        )
 
     console = Console(server, alpha)  # a console session row
     console.close()

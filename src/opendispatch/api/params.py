@@ -12,3 +12,4 @@ ServerId = Annotated[int, Path(ge=-MAX_ID, le=MAX_ID, description="Configured se
 CallId = Annotated[int, Path(ge=-MAX_ID, le=MAX_ID, description="Call ID.")]
 IdentId = Annotated[int, Path(ge=-MAX_ID, le=MAX_ID, description="Identifier (unit) ID.")]
 AccountUuid = Annotated[str, Path(description="The account's uuid.")]
+TemplateId = Annotated[int, Path(ge=-MAX_ID, le=MAX_ID, description="Dispatch template ID.")]

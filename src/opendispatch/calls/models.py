@@ -71,6 +71,11 @@ dispatch_calls = Table(
     Column("removed_at", BigInteger, nullable=True),
     # The 911 call a dispatcher turned into this call from the console (same community), if any.
     Column("source_call_id", BigInteger, nullable=True),
+    # A custom (template) dispatch call: the template as it was when the call was made, the values
+    # keyed by field uid (both JSON) and the chosen status option; NULL for every other call.
+    Column("template", Text, nullable=True),
+    Column("template_values", Text, nullable=True),
+    Column("status_id", String(64), nullable=True),
     ForeignKeyConstraint(
         ["community_id", "server_id"],
         ["servers.community_id", "servers.server_id"],
@@ -125,4 +130,22 @@ call_units = Table(
         name="fk_call_units_call",
     ),
     Index("ix_call_units_ident", "community_id", "ident_id"),
+)
+
+# Custom dispatch call layouts of a community (``opendispatch template create``); ids per community.
+dispatch_templates = Table(
+    "dispatch_templates",
+    metadata,
+    Column("community_id", String(64), primary_key=True),
+    Column("template_id", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(255), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("is_default", Boolean, nullable=False),
+    # statusOptions and sections as JSON, checked and bounded by calls.schemas.TemplateLayout.
+    Column("layout", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    ForeignKeyConstraint(
+        ["community_id"], ["communities.community_id"], name="fk_dispatch_templates_community"
+    ),
 )

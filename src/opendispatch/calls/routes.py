@@ -11,22 +11,29 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from opendispatch.api.auth import Caller, api_caller
-from opendispatch.api.params import CallId, ServerId
+from opendispatch.api.params import AccountUuid, CallId, ServerId, TemplateId
 from opendispatch.api.problems import PROBLEM_RESPONSES
 from opendispatch.api.routing import Operation
 from opendispatch.calls import service
 from opendispatch.calls.schemas import (
     CallListing,
-    CallNoteAdded,
     CallTableType,
     CloseCalls,
     ClosedCalls,
+    CurrentCall,
+    CustomDispatchCall,
     DispatchCall,
     DispatchCallChanges,
+    DispatchTemplate,
+    DispatchTemplates,
     EmergencyCall,
     NewCallNote,
+    NewCustomDispatchCall,
     NewDispatchCall,
     NewEmergencyCall,
+    NoteAdded,
+    PostalSet,
+    PrimarySet,
     RemovedEmergencyCall,
     SetPostal,
     SetPrimary,
@@ -101,6 +108,56 @@ async def remove_911_call(
     )
 
 
+@router.post(
+    SERVER + "/custom-dispatch-calls",
+    response_model=CustomDispatchCall,
+    summary="Create Custom Dispatch Call",
+)
+async def create_custom_dispatch_call(
+    serverId: ServerId,
+    call: NewCustomDispatchCall,
+    caller: Annotated[Caller, api_caller("create_custom_dispatch")],
+) -> CustomDispatchCall:
+    """Create a dispatch call from a template, its values keyed by field uid."""
+    return await caller.write(
+        service.open_custom_dispatch_call, server_id=serverId, call=call, now=caller.now(), actor=caller.actor
+    )
+
+
+@router.get(
+    "/v2/emergency/dispatch-templates", response_model=DispatchTemplates, summary="Get Dispatch Templates"
+)
+async def get_dispatch_templates(
+    caller: Annotated[Caller, api_caller("dispatch_templates")],
+) -> DispatchTemplates:
+    """Every dispatch template of the community (a bare array)."""
+    return await caller.read(service.list_templates)
+
+
+@router.get(
+    "/v2/emergency/dispatch-templates/{templateId}",
+    response_model=DispatchTemplate,
+    summary="Get Dispatch Template",
+)
+async def get_dispatch_template(
+    templateId: TemplateId, caller: Annotated[Caller, api_caller("dispatch_templates")]
+) -> DispatchTemplate:
+    """One dispatch template of the community."""
+    return await caller.read(service.get_template, template_id=templateId)
+
+
+@router.get(
+    "/v2/emergency/accounts/{accountUuid}/current-call",
+    response_model=CurrentCall,
+    summary="Get Current Call",
+)
+async def get_current_call(
+    accountUuid: AccountUuid, caller: Annotated[Caller, api_caller("current_call")]
+) -> CurrentCall:
+    """The account's selected unit and the open call it is on (nulls when none)."""
+    return await caller.read(service.current_call, account_uuid=accountUuid)
+
+
 # Declared before "/dispatch-calls/{callId}" so "attachments" and "close" are not taken for call ids.
 @router.delete(SERVER + "/dispatch-calls/attachments", response_model=AffectedUnits, summary="Detach Units")
 async def detach_units(
@@ -132,12 +189,17 @@ async def update_dispatch_call(
     changes: DispatchCallChanges,
     caller: Annotated[Caller, api_caller("update_dispatch", console=True)],
 ) -> DispatchCall:
-    """Change any subset of a call's fields; a sent metaData replaces the whole object."""
+    """Change any subset of a call's fields; a sent metaData replaces the whole object.
+
+    ``primary`` and ``trackPrimary`` change the primary as Update Call Primary does.
+    """
     return await caller.write(
         service.update_dispatch_call,
         server_id=serverId,
         call_id=callId,
         changes=changes.changes(),
+        primary=changes.primary,
+        track_primary=changes.trackPrimary,
         now=caller.now(),
         actor=caller.actor,
     )
@@ -163,29 +225,28 @@ async def attach_units(
     )
 
 
-@router.post(
-    SERVER + "/dispatch-calls/{callId}/notes", response_model=CallNoteAdded, summary="Add Dispatch Note"
-)
+@router.post(SERVER + "/dispatch-calls/{callId}/notes", response_model=NoteAdded, summary="Add Call Note")
 async def add_dispatch_note(
     serverId: ServerId,
     callId: CallId,
     note: NewCallNote,
     caller: Annotated[Caller, api_caller("add_note", console=True)],
-) -> CallNoteAdded:
-    """Add a text or link note to a call."""
-    return await caller.write(
+) -> NoteAdded:
+    """Add a note to a call; answers the call id and the note's text, as the docs page does."""
+    added = await caller.write(
         service.add_note, server_id=serverId, call_id=callId, note=note, now=caller.now(), actor=caller.actor
     )
+    return NoteAdded(callId=added.callId, note=added.note.content)
 
 
 @router.patch(
-    SERVER + "/dispatch-calls/{callId}/postal", response_model=DispatchCall, summary="Set Dispatch Postal"
+    SERVER + "/dispatch-calls/{callId}/postal", response_model=PostalSet, summary="Update Call Postal"
 )
 async def set_dispatch_postal(
     serverId: ServerId, callId: CallId, body: SetPostal, caller: Annotated[Caller, api_caller("set_postal")]
-) -> DispatchCall:
+) -> PostalSet:
     """Set a call's postal."""
-    return await caller.write(
+    updated = await caller.write(
         service.update_dispatch_call,
         server_id=serverId,
         call_id=callId,
@@ -193,19 +254,20 @@ async def set_dispatch_postal(
         now=caller.now(),
         actor=caller.actor,
     )
+    return PostalSet(callId=updated.callId, postal=updated.postal)
 
 
 @router.patch(
-    SERVER + "/dispatch-calls/{callId}/primary", response_model=DispatchCall, summary="Set Dispatch Primary"
+    SERVER + "/dispatch-calls/{callId}/primary", response_model=PrimarySet, summary="Update Call Primary"
 )
 async def set_dispatch_primary(
     serverId: ServerId,
     callId: CallId,
     body: SetPrimary,
     caller: Annotated[Caller, api_caller("set_primary", console=True)],
-) -> DispatchCall:
+) -> PrimarySet:
     """Make an attached unit the primary (-1 clears it) and set whether the call tracks it."""
-    return await caller.write(
+    updated = await caller.write(
         service.set_primary,
         server_id=serverId,
         call_id=callId,
@@ -214,6 +276,7 @@ async def set_dispatch_primary(
         now=caller.now(),
         actor=caller.actor,
     )
+    return PrimarySet(callId=updated.callId, identId=updated.primary, trackPrimary=updated.trackPrimary)
 
 
 @router.get(

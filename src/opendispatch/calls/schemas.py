@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    RootModel,
+    computed_field,
+    field_validator,
+    model_validator,
+)
 
 from opendispatch.schemas import MAX_ID, Id
+from opendispatch.units.schemas import Targets
 
 # Limits chosen for metaData and text fields; docs/api.md lists them.
 META_MAX_KEYS = 64
@@ -54,7 +65,7 @@ def _utf8(text: str) -> bool:
 
 def normalize_metadata(value: Any) -> dict[str, str]:
     """Check metaData and store numbers and booleans as their JSON text (``1000`` → ``"1000"``)."""
-    if value is None:
+    if value is None or value == []:  # Lua and FiveM write an empty table as []
         return {}
     if not isinstance(value, dict):
         raise ValueError("must be an object of string keys to string values")
@@ -127,6 +138,9 @@ class NewEmergencyCall(_Request):
     )
 
 
+_TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?")
+
+
 class NewNote(_Request):
     """A note sent with a new dispatch call; the server stamps the time when none is given."""
 
@@ -138,6 +152,10 @@ class NewNote(_Request):
     @field_validator("time")
     @classmethod
     def _iso_time(cls, value: str | None) -> str | None:
+        if value is not None and _TIME_OF_DAY.fullmatch(value):
+            # The in-game resource stamps its notes "00:00:00": a time of day with no date is no time
+            # at all, so the server stamps the note as if none were sent.
+            return None
         if value is not None:
             try:
                 parse_note_time(value)
@@ -264,12 +282,40 @@ class DispatchCall(BaseModel):
 
 
 class CallListing(BaseModel):
-    """Answer of Get Calls."""
+    """Answer of Get Calls, under both spellings: the seed page's camelCase and the current PascalCase.
+
+    The official in-game resource reads ``ActiveCalls`` and ``EmergencyCalls`` without a nil check;
+    scripts written against the seed page read ``activeCalls``; both are answered.
+    """
 
     activeCalls: list[DispatchCall]
     emergencyCalls: list[EmergencyCall]
     closedCalls: list[DispatchCall]
     closedCallCount: int
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def ActiveCalls(self) -> list[DispatchCall]:
+        """``activeCalls`` as the current docs spell it."""
+        return self.activeCalls
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def EmergencyCalls(self) -> list[EmergencyCall]:
+        """``emergencyCalls`` as the current docs spell it."""
+        return self.emergencyCalls
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def ClosedCalls(self) -> list[DispatchCall]:
+        """``closedCalls`` as the current docs spell it."""
+        return self.closedCalls
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def ClosedCallCount(self) -> int:
+        """``closedCallCount`` as the current docs spell it."""
+        return self.closedCallCount
 
 
 def parse_note_time(value: str) -> int:
@@ -317,27 +363,70 @@ class DispatchCallChanges(_Request):
     code: Annotated[str, Field(max_length=64)] | None = None
     description: LongText | None = None
     metaData: dict[str, str] | None = None
+    # The primary unit (-1 clears it) and whether the call follows it: the rule of Update Call Primary.
+    primary: Annotated[int, Field(ge=-1, le=MAX_ID)] | None = None
+    trackPrimary: bool | None = None
 
     _metadata = field_validator("metaData", mode="plain")(normalize_metadata)
 
     def changes(self) -> dict[str, Any]:
-        """The fields the client sent, by wire name (null counts as not sent)."""
-        return {name: value for name, value in self if name in self.model_fields_set and value is not None}
+        """The call's fields the client sent, by wire name (null counts as not sent), its primary aside."""
+        return {
+            name: value
+            for name, value in self
+            if name in self.model_fields_set and value is not None and name not in _PRIMARY_FIELDS
+        }
+
+
+_PRIMARY_FIELDS = frozenset({"primary", "trackPrimary"})
 
 
 class NewCallNote(_Request):
     """Body of ``POST .../dispatch-calls/{callId}/notes``."""
 
     note: Annotated[str, Field(min_length=1, max_length=10_000)]
-    noteType: Literal["text", "link"] = "text"
+    # "text" and "link" in the docs' examples; the .NET SDK's sends "INFO": any short word is kept.
+    noteType: Annotated[str, Field(min_length=1, max_length=32)] = "text"
     label: Text255 = ""
 
 
 class CallNoteAdded(BaseModel):
-    """Answer of adding a note."""
+    """A note as it was added, the push event's ``{callId, note}``."""
 
     callId: int
     note: Note
+
+
+class NoteAdded(BaseModel):
+    """Answer of ``POST .../dispatch-calls/{callId}/notes``: the call and the note's text."""
+
+    callId: int
+    note: str
+
+
+class PostalSet(BaseModel):
+    """Answer of ``PATCH .../dispatch-calls/{callId}/postal``."""
+
+    callId: int
+    postal: str
+
+
+class PrimarySet(BaseModel):
+    """Answer of ``PATCH .../dispatch-calls/{callId}/primary``."""
+
+    callId: int
+    identId: int
+    trackPrimary: bool
+
+
+class CurrentCall(BaseModel):
+    """Answer of Get Current Call: the account's selected unit and the open call it is on (null: none).
+
+    PascalCase, as the docs page answers it.
+    """
+
+    IdentId: int | None
+    CallId: int | None
 
 
 class CloseCalls(_Request):
@@ -377,3 +466,161 @@ class UnitsAttached(BaseModel):
 
     callId: int
     identIds: list[int]
+
+
+# -- dispatch templates and custom dispatch calls --------------------------------------------------------
+
+# Bounds of a community's templates; docs/api.md lists them.
+MAX_TEMPLATES = 50
+MAX_TEMPLATE_SECTIONS = 20
+MAX_SECTION_FIELDS = 50
+MAX_FIELD_OPTIONS = 100
+MAX_STATUS_OPTIONS = 20
+MAX_TEMPLATE_VALUES = 200
+MAX_VALUE_LENGTH = 10_000
+
+# What a field may be bound to: the canonical dispatch-call field it fills. The first three are locked
+# and required in every template, as the docs page says.
+LOCKED_BINDINGS = ("status", "units", "description")
+Binding = Literal["status", "units", "description", "priority", "code", "title", "address", "postal", "block"]
+Uid = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+
+
+class StatusOption(_Request):
+    """A community's name for a call status: its API ``id``, its label, and the canonical status."""
+
+    id: Uid
+    label: Text255
+    status: Annotated[int, Field(ge=0, le=2)]
+
+
+class TemplateField(_Request):
+    """One field of a template section."""
+
+    uid: Uid
+    type: Annotated[str, Field(min_length=1, max_length=32)] = "text"
+    label: Text255 = ""
+    binding: Binding | None = None
+    size: Annotated[int, Field(ge=1, le=12)] = 12
+    required: bool = False
+    locked: bool = False
+    placeholder: Text255 = ""
+    options: list[Text255] = Field(default_factory=list, max_length=MAX_FIELD_OPTIONS)
+
+
+class TemplateSection(_Request):
+    """A group of fields, ``size`` twelfths wide."""
+
+    uid: Uid
+    label: Text255 = ""
+    icon: Annotated[str, Field(max_length=64)] = ""
+    size: Annotated[int, Field(ge=4, le=12)] = 12
+    fields: list[TemplateField] = Field(default_factory=list, max_length=MAX_SECTION_FIELDS)
+
+
+class TemplateLayout(_Request):
+    """The status options and sections of a template, checked: unique ids, the locked bindings once each."""
+
+    statusOptions: list[StatusOption] = Field(min_length=1, max_length=MAX_STATUS_OPTIONS)
+    sections: list[TemplateSection] = Field(min_length=1, max_length=MAX_TEMPLATE_SECTIONS)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TemplateLayout:
+        ids = [option.id for option in self.statusOptions]
+        if len(set(ids)) != len(ids):
+            raise ValueError("statusOptions ids must be unique")
+        sections = [section.uid for section in self.sections]
+        if len(set(sections)) != len(sections):
+            raise ValueError("section uids must be unique")
+        fields = [field for section in self.sections for field in section.fields]
+        uids = [field.uid for field in fields]
+        if len(set(uids)) != len(uids):
+            raise ValueError("field uids must be unique across the template")
+        bindings = [field.binding for field in fields if field.binding is not None]
+        for binding in set(bindings):
+            if bindings.count(binding) > 1:
+                raise ValueError(f"only one field may have the {binding!r} binding")
+        for locked in LOCKED_BINDINGS:
+            if locked not in bindings:
+                raise ValueError(f"a field with the {locked!r} binding is required")
+        for field in fields:
+            if field.binding in LOCKED_BINDINGS:
+                field.required = field.locked = True
+            if (field.type == "select" or field.binding == "priority") and not field.options:
+                raise ValueError(f"field {field.uid!r} is a select field and needs options")
+        return self
+
+    def fields(self) -> list[TemplateField]:
+        """Every field of every section, in order."""
+        return [field for section in self.sections for field in section.fields]
+
+
+class NewDispatchTemplate(TemplateLayout):
+    """A template as ``opendispatch template create`` reads it from a JSON file."""
+
+    name: Annotated[str, Field(min_length=1, max_length=255)]
+    isDefault: bool = False
+
+
+class DispatchTemplate(BaseModel):
+    """A stored template, as Get Dispatch Templates answers it."""
+
+    templateId: int
+    name: str
+    version: int
+    isDefault: bool
+    statusOptions: list[StatusOption]
+    sections: list[TemplateSection]
+
+
+class DispatchTemplates(RootModel[list[DispatchTemplate]]):
+    """Answer of ``GET /v2/emergency/dispatch-templates``: a bare array."""
+
+
+def normalize_values(value: Any) -> dict[str, str]:
+    """Template values: field uid to text; numbers and booleans kept as their JSON text, [] is empty."""
+    if value is None or value == []:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError("must be an object of field uids to values")
+    if len(value) > MAX_TEMPLATE_VALUES:
+        raise ValueError(f"at most {MAX_TEMPLATE_VALUES} values")
+    normalized: dict[str, str] = {}
+    for key, item in value.items():
+        if not 0 < len(key) <= 64:
+            raise ValueError("field uids are 1 to 64 characters")
+        if isinstance(item, str):
+            text = item
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise ValueError(f"{key!r} must be a finite number")
+        elif isinstance(item, bool | int | float):
+            text = json.dumps(item)
+        else:
+            raise ValueError(f"{key!r} must be a string, number or boolean, not {type(item).__name__}")
+        if not _utf8(key + text):
+            raise ValueError(f"{key!r} is not valid UTF-8 text (a lone surrogate)")
+        if len(text) > MAX_VALUE_LENGTH:
+            raise ValueError(f"{key!r} is longer than {MAX_VALUE_LENGTH} characters")
+        normalized[key] = text
+    return normalized
+
+
+class NewCustomDispatchCall(Targets):
+    """Body of Create Custom Dispatch Call: a template, its values by field uid, and the unit targets."""
+
+    templateId: Annotated[int, Field(ge=1, le=MAX_ID)]
+    values: dict[str, str]
+    notes: list[NewNote] | None = Field(None, max_length=100)
+    metaData: dict[str, str] = Field(default_factory=dict)
+    deleteAfterMinutes: Annotated[int, Field(ge=0, le=MAX_DELETE_AFTER_MINUTES)] | None = None
+
+    _values = field_validator("values", mode="plain")(normalize_values)
+    _metadata = field_validator("metaData", mode="plain")(normalize_metadata)
+
+
+class CustomDispatchCall(DispatchCall):
+    """A custom dispatch call: the canonical fields, and the template, values and status option it has."""
+
+    template: DispatchTemplate
+    values: dict[str, Any]
+    statusId: str

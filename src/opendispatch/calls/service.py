@@ -10,34 +10,49 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 
-from opendispatch.calls.models import call_notes, call_units, dispatch_calls, emergency_calls
+from opendispatch.calls.models import (
+    call_notes,
+    call_units,
+    dispatch_calls,
+    dispatch_templates,
+    emergency_calls,
+)
 from opendispatch.calls.schemas import (
+    MAX_TEMPLATES,
     CallListing,
     CallNoteAdded,
     CallStatus,
     CallTableType,
     ClosedCalls,
+    CurrentCall,
+    CustomDispatchCall,
     DispatchCall,
+    DispatchTemplate,
+    DispatchTemplates,
     EmergencyCall,
     NewCallNote,
+    NewCustomDispatchCall,
     NewDispatchCall,
+    NewDispatchTemplate,
     NewEmergencyCall,
     Note,
     RemovedEmergencyCall,
+    TemplateLayout,
     UnitsAttached,
     parse_note_time,
 )
 from opendispatch.clock import iso_utc
 from opendispatch.communities.models import servers
-from opendispatch.communities.service import next_call_id, require_server
-from opendispatch.errors import Conflict, NotFound
+from opendispatch.communities.service import next_call_id, require_community, require_server
+from opendispatch.errors import Conflict, InvalidInput, NotFound
 from opendispatch.events import service as events
 from opendispatch.events.schemas import EventType
 from opendispatch.history import service as history
 from opendispatch.history.schemas import Actor, CallHistory
 from opendispatch.storage.database import Prepared
+from opendispatch.units.models import selected_identifiers
 from opendispatch.units.schemas import Targets
-from opendispatch.units.service import resolve_target_units, resolve_targets
+from opendispatch.units.service import require_account, resolve_target_units, resolve_targets
 
 MINUTE_MS = 60_000
 EMERGENCY = "emergency"
@@ -132,8 +147,10 @@ def open_emergency_call(
         metaData=call.metaData,
         updated=iso_utc(now),
     )
+    # metaData beside the call, as the docs show it, and inside it, where the in-game resource reads it.
+    pushed_call = created.model_dump(include={"callId", "isEmergency", "caller", "location", "description"})
     announcement: dict[str, Any] = {
-        "call": created.model_dump(include={"callId", "isEmergency", "caller", "location", "description"}),
+        "call": {**pushed_call, "metaData": call.metaData},
         "metaData": call.metaData,
     }
     if actor.api_ids:  # only calls placed from the CAD itself carry the placing account's API ids
@@ -142,6 +159,15 @@ def open_emergency_call(
         announcement["communityUserId"] = actor.community_user_id
     _announce(conn, community_id, server_id, now, EventType.EVENT_911, announcement)
     return created
+
+
+@dataclass(frozen=True, slots=True)
+class CustomParts:
+    """What a call made from a template stores besides the canonical fields (JSON text, status id)."""
+
+    template: str
+    values: str
+    status_id: str
 
 
 def open_dispatch_call(
@@ -153,11 +179,14 @@ def open_dispatch_call(
     now: int,
     actor: Actor,
     source_call_id: int | None = None,
+    units: Sequence[int] = (),
+    custom: CustomParts | None = None,
 ) -> DispatchCall:
     """Store a new dispatch call, attach the units its targets resolve to, and return it.
 
     ``source_call_id`` links the call to the 911 call it was made from (404 unless that 911 call is on
-    this server); both calls' histories record the link.
+    this server); both calls' histories record the link. ``units`` are resolved already and attached
+    after the targets' units; ``custom`` is what a call made from a template stores besides.
     """
     require_server(conn, community_id, server_id)
     if source_call_id is not None:
@@ -186,6 +215,9 @@ def open_dispatch_call(
             closed_at=now if closed else None,
             delete_at=now + call.deleteAfterMinutes * MINUTE_MS if call.deleteAfterMinutes else None,
             source_call_id=source_call_id,
+            template=custom.template if custom else None,
+            template_values=custom.values if custom else None,
+            status_id=custom.status_id if custom else None,
         )
     )
     linked: dict[str, Any] = {} if source_call_id is None else {"sourceCallId": source_call_id}
@@ -225,6 +257,7 @@ def open_dispatch_call(
         community_user_ids=call.communityUserIds or (),
         account_uuids=call.accounts or (),
     )
+    idents = [*idents, *units]
     attach_units(
         conn,
         community_id=community_id,
@@ -678,9 +711,27 @@ def update_dispatch_call(
     changes: dict[str, Any],
     now: int,
     actor: Actor,
+    primary: int | None = None,
+    track_primary: bool | None = None,
 ) -> DispatchCall:
-    """Change the fields sent; each change is kept in the history. Status 2 closes, 0 or 1 reopens."""
+    """Change the fields sent; each change is kept in the history. Status 2 closes, 0 or 1 reopens.
+
+    ``primary`` and ``track_primary``, when sent, change the primary by ``set_primary``'s rule, after the
+    fields and in the same change (one edit event).
+    """
     changed, closed = _apply_changes(conn, community_id, server_id, call_id, changes, now, actor)
+    if primary is not None or track_primary is not None:
+        moved = _apply_primary(
+            conn,
+            community_id,
+            server_id,
+            call_id,
+            ident_id=primary,
+            track_primary=track_primary,
+            now=now,
+            actor=actor,
+        )
+        changed = moved or changed
     updated = load_dispatch_calls(conn, community_id, [call_id])[0]
     if changed:
         _announce(
@@ -884,7 +935,41 @@ def set_primary(
     actor: Actor,
 ) -> DispatchCall:
     """Make an attached unit the primary (-1 clears it) and set whether the call follows it."""
+    _apply_primary(
+        conn,
+        community_id,
+        server_id,
+        call_id,
+        ident_id=ident_id,
+        track_primary=track_primary,
+        now=now,
+        actor=actor,
+    )
+    updated = load_dispatch_calls(conn, community_id, [call_id])[0]
+    _announce(
+        conn, community_id, server_id, now, EventType.EVENT_DISPATCH_EDIT, {"dispatch": updated.model_dump()}
+    )
+    return updated
+
+
+def _apply_primary(
+    conn: Connection,
+    community_id: str,
+    server_id: int,
+    call_id: int,
+    *,
+    ident_id: int | None,
+    track_primary: bool | None,
+    now: int,
+    actor: Actor,
+) -> bool:
+    """The one rule of a call's primary: it must be attached (-1 clears it); None keeps what is stored.
+
+    Stores and logs the change; returns whether anything changed.
+    """
     row = require_call(conn, community_id, server_id, call_id, kind=DISPATCH).row
+    ident_id = row.primary_ident if ident_id is None else ident_id
+    track_primary = row.track_primary if track_primary is None else track_primary
     if ident_id != -1:
         attached = conn.execute(
             select(call_units.c.ident_id).where(
@@ -914,11 +999,7 @@ def set_primary(
         .where(dispatch_calls.c.community_id == community_id, dispatch_calls.c.call_id == call_id)
         .values(primary_ident=ident_id, track_primary=track_primary, updated_at=now)
     )
-    updated = load_dispatch_calls(conn, community_id, [call_id])[0]
-    _announce(
-        conn, community_id, server_id, now, EventType.EVENT_DISPATCH_EDIT, {"dispatch": updated.model_dump()}
-    )
-    return updated
+    return bool(row.primary_ident != ident_id or row.track_primary != track_primary)
 
 
 def dispatch_call_history(
@@ -927,3 +1008,213 @@ def dispatch_call_history(
     """Every change to a dispatch call in order, and each unit's stints on it."""
     require_call(conn, community_id, server_id, call_id, kind=DISPATCH, removed=True)
     return history.read_history(conn, community_id=community_id, call_id=call_id)
+
+
+# -- the current call of an account ----------------------------------------------------------------------
+
+
+def current_call(conn: Connection, *, community_id: str, account_uuid: str) -> CurrentCall:
+    """The account's selected unit and the open dispatch call it is on (404 for an unknown account).
+
+    An account selects one unit per server: the one on an open call wins (the latest attached), else
+    the one of its lowest server; with none selected, or no call, the answer holds nulls (a 200: the
+    in-game resource sees no error bodies).
+    """
+    require_account(conn, community_id, account_uuid)
+    selected = list(
+        conn.execute(
+            select(selected_identifiers.c.ident_id)
+            .where(
+                selected_identifiers.c.community_id == community_id,
+                selected_identifiers.c.account_uuid == account_uuid,
+            )
+            .order_by(selected_identifiers.c.server_id)
+        ).scalars()
+    )
+    if not selected:
+        return CurrentCall(IdentId=None, CallId=None)
+    on_call = conn.execute(
+        select(call_units.c.ident_id, call_units.c.call_id)
+        .join(
+            dispatch_calls,
+            (dispatch_calls.c.community_id == call_units.c.community_id)
+            & (dispatch_calls.c.call_id == call_units.c.call_id),
+        )
+        .where(
+            call_units.c.community_id == community_id,
+            call_units.c.ident_id.in_(selected),
+            dispatch_calls.c.status.in_(OPEN_STATUSES),
+            dispatch_calls.c.removed_at.is_(None),
+        )
+        .order_by(call_units.c.attached_at.desc(), call_units.c.call_id.desc())
+        .limit(1)
+    ).first()
+    if on_call is None:
+        return CurrentCall(IdentId=selected[0], CallId=None)
+    return CurrentCall(IdentId=on_call.ident_id, CallId=on_call.call_id)
+
+
+# -- dispatch templates and the calls made from them -----------------------------------------------------
+
+
+def _template(row: Row[Any]) -> DispatchTemplate:
+    layout = TemplateLayout.model_validate_json(row.layout)
+    return DispatchTemplate(
+        templateId=row.template_id,
+        name=row.name,
+        version=row.version,
+        isDefault=row.is_default,
+        statusOptions=layout.statusOptions,
+        sections=layout.sections,
+    )
+
+
+def create_template(
+    conn: Connection, *, community_id: str, template: NewDispatchTemplate, now: int
+) -> DispatchTemplate:
+    """Store a community's new dispatch template; the first one, or one marked default, is the default."""
+    require_community(conn, community_id)
+    ids = list(
+        conn.execute(
+            select(dispatch_templates.c.template_id).where(dispatch_templates.c.community_id == community_id)
+        ).scalars()
+    )
+    if len(ids) >= MAX_TEMPLATES:
+        raise Conflict(f"A community has at most {MAX_TEMPLATES} dispatch templates.")
+    template_id = max(ids, default=0) + 1
+    is_default = template.isDefault or not ids
+    if is_default:
+        conn.execute(
+            update(dispatch_templates)
+            .where(dispatch_templates.c.community_id == community_id)
+            .values(is_default=False, updated_at=now)
+        )
+    layout = TemplateLayout(statusOptions=template.statusOptions, sections=template.sections)
+    conn.execute(
+        insert(dispatch_templates).values(
+            community_id=community_id,
+            template_id=template_id,
+            name=template.name,
+            version=1,
+            is_default=is_default,
+            layout=layout.model_dump_json(),
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    return get_template(conn, community_id=community_id, template_id=template_id)
+
+
+def list_templates(conn: Connection, *, community_id: str) -> DispatchTemplates:
+    """Every dispatch template of the community, by id."""
+    rows = conn.execute(
+        select(dispatch_templates)
+        .where(dispatch_templates.c.community_id == community_id)
+        .order_by(dispatch_templates.c.template_id)
+    )
+    return DispatchTemplates([_template(row) for row in rows])
+
+
+def get_template(conn: Connection, *, community_id: str, template_id: int) -> DispatchTemplate:
+    """One dispatch template of the community; 404 otherwise."""
+    row = conn.execute(
+        select(dispatch_templates).where(
+            dispatch_templates.c.community_id == community_id,
+            dispatch_templates.c.template_id == template_id,
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"Dispatch template {template_id} does not exist.")
+    return _template(row)
+
+
+# The canonical field each binding fills, and its longest value (the columns' bounds).
+_BOUND_TEXT = {"description": 10_000, "code": 64, "title": 255, "address": 1024, "postal": 64, "block": 255}
+DEFAULT_CUSTOM_PRIORITY = 2  # a template without a priority field: neither the most nor the least urgent
+
+
+def open_custom_dispatch_call(
+    conn: Connection,
+    *,
+    community_id: str,
+    server_id: int,
+    call: NewCustomDispatchCall,
+    now: int,
+    actor: Actor,
+) -> CustomDispatchCall:
+    """Make a dispatch call from a template: its values checked against the fields, then stored as any call.
+
+    The status value is a status option's id; a priority value one of its field's options (the first
+    is priority 1, the second 2, any later one 3); the units field holds the units the targets resolve
+    to (404 when none does). The template as it is now is stored with the call.
+    """
+    require_server(conn, community_id, server_id)
+    template = get_template(conn, community_id=community_id, template_id=call.templateId)
+    layout = TemplateLayout(statusOptions=template.statusOptions, sections=template.sections)
+    fields = {field.uid: field for field in layout.fields()}
+    problems: dict[str, str] = {}
+    for uid in call.values:
+        if uid not in fields:
+            problems[f"values.{uid}"] = f"is not a field of template {template.templateId}"
+    canonical: dict[str, Any] = {"priority": DEFAULT_CUSTOM_PRIORITY}
+    status_id = ""
+    for field in fields.values():
+        if field.binding == "units":
+            continue  # filled from the targets below
+        value = call.values.get(field.uid)
+        where = f"values.{field.uid}"
+        if value is None or value == "":
+            if field.required:
+                problems[where] = "is required"
+            continue
+        if field.binding == "status":
+            option = next((o for o in template.statusOptions if o.id == value), None)
+            if option is None:
+                problems[where] = "must be one of the status option ids: " + ", ".join(
+                    o.id for o in template.statusOptions
+                )
+                continue
+            canonical["status"], status_id = option.status, option.id
+        elif field.options and value not in field.options:
+            problems[where] = "must be one of the field's options"
+        elif field.binding == "priority":
+            canonical["priority"] = min(field.options.index(value) + 1, 3)
+        elif field.binding in _BOUND_TEXT:
+            if len(value) > _BOUND_TEXT[field.binding]:
+                problems[where] = f"is longer than {_BOUND_TEXT[field.binding]} characters"
+            canonical[field.binding] = value
+    if problems:
+        raise InvalidInput("The values do not fit the template.", problems)
+    idents = resolve_target_units(conn, community_id=community_id, server_id=server_id, targets=call)
+    units_uid = next(field.uid for field in fields.values() if field.binding == "units")
+    values: dict[str, Any] = {**call.values, units_uid: idents}
+    new_call = NewDispatchCall.model_construct(
+        origin=0,
+        status=canonical["status"],
+        priority=canonical["priority"],
+        block=canonical.get("block", ""),
+        address=canonical.get("address", ""),
+        postal=canonical.get("postal", ""),
+        title=canonical.get("title", template.name),
+        code=canonical.get("code", ""),
+        description=canonical.get("description", ""),
+        notes=call.notes,
+        communityUserIds=[],
+        accounts=[],
+        metaData=call.metaData,
+        deleteAfterMinutes=call.deleteAfterMinutes or None,
+    )
+    custom = CustomParts(
+        template=template.model_dump_json(), values=orjson.dumps(values).decode(), status_id=status_id
+    )
+    created = open_dispatch_call(
+        conn,
+        community_id=community_id,
+        server_id=server_id,
+        call=new_call,
+        now=now,
+        actor=actor,
+        units=idents,
+        custom=custom,
+    )
+    return CustomDispatchCall(**created.model_dump(), template=template, values=values, statusId=status_id)

@@ -130,9 +130,9 @@ async def _serve(request: Request, area: str, path_type: str | None) -> Response
     except InvalidItems as exc:
         return _text(f"INVALID DATA: {exc}", 400)
     except service.ItemFailed as exc:
-        return _text(f"{_label(exc.error)}: {exc.label}: {exc.error.detail}", exc.error.status)
+        return _text(f"{_label(exc.error)}: {exc.label}: {exc.error.detail}", _status(exc.error))
     except DomainError as exc:
-        return _text(f"{_label(exc)}: {exc.detail}", exc.status)
+        return _text(f"{_label(exc)}: {exc.detail}", _status(exc))
     except RateLimited as exc:
         return _text("API RATE LIMIT EXCEEDED", 429, {"Retry-After": str(exc.retry_after)})
     except (StorageUnavailable, DBAPIError) as exc:
@@ -141,6 +141,12 @@ async def _serve(request: Request, area: str, path_type: str | None) -> Response
             "storage refused a v1 %s request: %s", area, exc.orig if isinstance(exc, DBAPIError) else exc
         )
         return _text("STORAGE UNAVAILABLE: nothing was saved; try again", 503, {"Retry-After": "1"})
+
+
+def _status(error: DomainError) -> int:
+    """The status of a refusal: the JS SDK reads only 400, 401 and 404 as errors (a 409 is a success to
+    it), so a refusal of the current state (already closed, not on a call) is a 400 like any other."""
+    return error.status if error.status in (400, 401, 404) else 400
 
 
 def _label(error: DomainError) -> str:

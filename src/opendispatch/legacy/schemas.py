@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, model_validator
 
 from opendispatch.calls.schemas import (
     DispatchCallChanges,
@@ -319,24 +319,12 @@ class DispatchEdit:
     server_id: int
     call_id: int
     changes: DispatchCallChanges
-    primary: int | None
-    track_primary: bool | None
 
     @classmethod
     def parse(cls, label: str, item: Raw) -> DispatchEdit:
-        """The item as v2 Update Dispatch Call's body, plus the primary to set after it."""
+        """The item as v2 Update Dispatch Call's body, ``primary`` and ``trackPrimary`` included."""
         ref = _CallRefFields.model_validate(item)
-        primary = item.get("primary")
-        if primary is not None:
-            _set_primary(label, item)  # the same bounds as SET_CALL_PRIMARY
-        return cls(
-            label,
-            ref.serverId,
-            ref.callId,
-            DispatchCallChanges.model_validate(item),
-            primary,
-            item.get("trackPrimary"),
-        )
+        return cls(label, ref.serverId, ref.callId, DispatchCallChanges.model_validate(item))
 
 
 @dataclass(frozen=True, slots=True)
@@ -478,6 +466,19 @@ class CallsQuery(_Query):
     serverId: int = DEFAULT_SERVER_ID
     closedLimit: Annotated[int, Field(ge=0, le=100)] = 10
     closedOffset: Annotated[int, Field(ge=0)] = 0
+
+
+class MyCallQuery(_Query):
+    """GET_MY_CALL: the account, as the JS SDK sends it (``{account}``); ``accountUuid`` is taken too."""
+
+    account: Annotated[str, Field(min_length=1, max_length=64)]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _account_uuid(cls, item: Any) -> Any:
+        if isinstance(item, dict) and "account" not in item and "accountUuid" in item:
+            return {**item, "account": item["accountUuid"]}
+        return item
 
 
 class UnitsQuery(_Query):

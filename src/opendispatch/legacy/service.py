@@ -1,8 +1,7 @@
 """The v1 types, one table: each names its area, minimum plan, limit, parser and the service call it makes.
 
 Every type runs on the v2 services; what v1 adds is only that a request's items run in order as one unit
-of work, all or none, and that EDIT_DISPATCH carries what v2 splits into two requests (the call's fields,
-then its primary).
+of work, all or none.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from opendispatch.calls import service as calls
-from opendispatch.calls.schemas import CallListing, CallTableType, DispatchCall
+from opendispatch.calls.schemas import CallListing, CallTableType, CurrentCall
 from opendispatch.communities.schemas import Plan
 from opendispatch.errors import DomainError
 from opendispatch.events.schemas import ServerSettingsList
@@ -34,6 +33,7 @@ from opendispatch.legacy.schemas import (
     Detach,
     DispatchEdit,
     LocationReport,
+    MyCallQuery,
     NewCall911,
     NewDispatch,
     PanicChange,
@@ -190,14 +190,14 @@ def _new_dispatch(conn: Connection, item: NewDispatch, ctx: Context) -> str:
 
 
 def _edit_dispatch(conn: Connection, item: DispatchEdit, ctx: Context) -> str:
-    edit_dispatch_call(
+    calls.update_dispatch_call(
         conn,
         community_id=ctx.community_id,
         server_id=item.server_id,
         call_id=item.call_id,
         changes=item.changes.changes(),
-        primary=item.primary,
-        track_primary=item.track_primary,
+        primary=item.changes.primary,
+        track_primary=item.changes.trackPrimary,
         now=ctx.now,
         actor=ctx.actor,
     )
@@ -319,6 +319,12 @@ def _calls(conn: Connection, queries: list[Query[CallsQuery]], ctx: Context) -> 
     return listing
 
 
+def _my_call(conn: Connection, queries: list[Query[MyCallQuery]], ctx: Context) -> CurrentCall:
+    [query] = queries
+    with _item(query.label):
+        return calls.current_call(conn, community_id=ctx.community_id, account_uuid=query.params.account)
+
+
 def _units(conn: Connection, queries: list[Query[UnitsQuery]], ctx: Context) -> V1Units:
     [query] = queries
     with _item(query.label):
@@ -367,6 +373,8 @@ TYPES: dict[str, V1Type[Any]] = {
         V1Type("REMOVE_911", "emergency", Plan.STANDARD, "remove_911", Remove911.parse, _each(_remove_911),
                positional=_CALL_REF_FIELDS),
         V1Type("GET_CALLS", "emergency", Plan.PLUS, "get_calls", query(CallsQuery), _calls, writes=False),
+        V1Type("GET_MY_CALL", "emergency", Plan.PLUS, "current_call", query(MyCallQuery), _my_call,
+               writes=False),
         V1Type("NEW_DISPATCH", "emergency", Plan.PLUS, "create_dispatch", NewDispatch.parse,
                _each(_new_dispatch)),
         V1Type("EDIT_DISPATCH", "emergency", Plan.PLUS, "update_dispatch", DispatchEdit.parse,
@@ -408,39 +416,3 @@ def resolve_type(area: str, path_type: str | None, body_type: Any) -> V1Type[Any
     if path_type is not None and path_type.lower() != spec.name.lower():
         return None
     return spec
-
-
-def edit_dispatch_call(
-    conn: Connection,
-    *,
-    community_id: str,
-    server_id: int,
-    call_id: int,
-    changes: dict[str, Any],
-    primary: int | None,
-    track_primary: bool | None,
-    now: int,
-    actor: Actor,
-) -> DispatchCall:
-    """Change the fields sent, then, when ``primary`` or ``trackPrimary`` is sent, the primary."""
-    updated = calls.update_dispatch_call(
-        conn,
-        community_id=community_id,
-        server_id=server_id,
-        call_id=call_id,
-        changes=changes,
-        now=now,
-        actor=actor,
-    )
-    if primary is None and track_primary is None:
-        return updated
-    return calls.set_primary(
-        conn,
-        community_id=community_id,
-        server_id=server_id,
-        call_id=call_id,
-        ident_id=updated.primary if primary is None else primary,
-        track_primary=updated.trackPrimary if track_primary is None else track_primary,
-        now=now,
-        actor=actor,
-    )
