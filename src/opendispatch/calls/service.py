@@ -35,6 +35,7 @@ from opendispatch.events import service as events
 from opendispatch.events.schemas import EventType
 from opendispatch.history import service as history
 from opendispatch.history.schemas import Actor, CallHistory
+from opendispatch.maps import service as maps
 from opendispatch.storage.database import Prepared
 from opendispatch.units.schemas import Targets
 from opendispatch.units.service import resolve_target_units, resolve_targets
@@ -103,7 +104,8 @@ def open_emergency_call(
     """Store a new 911 call on the server and return it as clients see it."""
     require_server(conn, community_id, server_id)
     call_id = next_call_id(conn, community_id)
-    meta_data = orjson.dumps(call.metaData).decode()
+    meta = maps.with_postal(conn, community_id, call.metaData)  # x/y and no postal: the nearest one
+    meta_data = orjson.dumps(meta).decode()
     delete_at = now + call.deleteAfterMinutes * MINUTE_MS if call.deleteAfterMinutes else None
     _INSERT_EMERGENCY_CALL.run(
         conn,
@@ -129,12 +131,12 @@ def open_emergency_call(
         caller=call.caller,
         location=call.location,
         description=call.description,
-        metaData=call.metaData,
+        metaData=meta,
         updated=iso_utc(now),
     )
     announcement: dict[str, Any] = {
         "call": created.model_dump(include={"callId", "isEmergency", "caller", "location", "description"}),
-        "metaData": call.metaData,
+        "metaData": meta,
     }
     if actor.api_ids:  # only calls placed from the CAD itself carry the placing account's API ids
         announcement["apiIds"] = list(actor.api_ids)
@@ -174,7 +176,7 @@ def open_dispatch_call(
             priority=call.priority,
             block=call.block,
             address=call.address,
-            postal=call.postal,
+            postal=maps.postal_for(conn, community_id, call.metaData, call.postal),  # or the nearest
             title=call.title,
             code=call.code,
             description=call.description,
