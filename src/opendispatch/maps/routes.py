@@ -15,6 +15,7 @@ from opendispatch.maps.schemas import (
     Blip,
     BlipChanges,
     BlipIds,
+    BlipList,
     BlipsDeleted,
     BlipUpdated,
     NewBlip,
@@ -35,10 +36,10 @@ async def set_postals(body: PostalList, caller: Annotated[Caller, api_caller("se
     return await caller.write(service.set_postals, postal_list=body.postals)
 
 
-@router.get(BLIPS, response_model=list[Blip], summary="Get Blips", tags=["map"])
-async def get_blips(serverId: ServerId, caller: Annotated[Caller, api_caller("get_blips")]) -> list[Blip]:
+@router.get(BLIPS, response_model=BlipList, summary="Get Blips", tags=["map"])
+async def get_blips(serverId: ServerId, caller: Annotated[Caller, api_caller("get_blips")]) -> BlipList:
     """The server's custom map blips."""
-    return await caller.read(service.list_blips, server_id=serverId)
+    return BlipList(await caller.read(service.list_blips, server_id=serverId))
 
 
 @router.post(BLIPS, response_model=Blip, summary="Create Blip", tags=["map"])

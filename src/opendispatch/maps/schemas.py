@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, field_validator
 
 from opendispatch.schemas import Id
 
@@ -208,6 +208,10 @@ class Blip(BaseModel):
     tooltip: str
     data: list[BlipDataRow]
     radius: float
+
+
+class BlipList(RootModel[list[Blip]]):
+    """Answer of Get Blips (and v1 ADD_BLIP, GET_BLIPS): a bare JSON array of blips."""
 
 
 class BlipUpdated(BaseModel):
