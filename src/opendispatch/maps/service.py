@@ -282,7 +282,11 @@ def update_blip(
         require_server(conn, community_id, server_id)
     changed = changes.changed()
     if not changed:
-        raise InvalidInput("Send at least one field to change.", {"body": "no field to change"})
+        raise InvalidInput(
+            "The body names no field to change: send at least one of coordinates, subType, icon, color, "
+            "tooltip, radius, data.",
+            {"body": "no field to change"},
+        )
     row = _find_blip(conn, community_id, server_id, blip_id)
     values: dict[str, Any] = {"updated_at": now}
     moved = changed.pop("coordinates", None)
