@@ -105,11 +105,12 @@ export class MapView {
     return [this.cx + (px - this.width / 2) / this.scale, this.cy - (py - this.height / 2) / this.scale];
   }
 
-  /** Show every call and unit; with none, the whole map image (or the area around 0,0). */
+  /** Show every call, unit and blip; with none, the whole map image (or the area around 0,0). */
   fit() {
     const xs = [];
     const ys = [];
-    for (const item of [...this.calls, ...this.units]) {
+    const blips = this.blips.map((blip) => ({ x: blip.coordinates.x, y: blip.coordinates.y, radius: blip.radius }));
+    for (const item of [...this.calls, ...this.units, ...blips]) {
       xs.push(item.x - (item.radius || 0), item.x + (item.radius || 0));
       ys.push(item.y - (item.radius || 0), item.y + (item.radius || 0));
     }
