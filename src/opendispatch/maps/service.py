@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from opendispatch.communities.service import require_server
@@ -29,6 +29,7 @@ from opendispatch.maps.schemas import (
     PostalPosition,
     PostalsSet,
 )
+from opendispatch.storage.database import Prepared
 
 # -- postals ---------------------------------------------------------------------------------------------
 
@@ -74,37 +75,47 @@ def find_postal(conn: Connection, *, community_id: str, code: str) -> PostalPosi
     return PostalPosition(code=code.strip(), x=x, y=y)
 
 
-def _has_postals(conn: Connection, community_id: str) -> bool:
-    found = conn.execute(select(postals.c.code).where(postals.c.community_id == community_id).limit(1))
-    return found.first() is not None
-
-
 # Half-widths of the square searched around a point, widening until the nearest postal is certain.
 _SEARCH_SPANS = (250.0, 1_000.0, 4_000.0)
+_COMMUNITY = postals.c.community_id == bindparam("community_id")
+_POSITIONS = select(postals.c.code, postals.c.x, postals.c.y).where(_COMMUNITY)
+# Prepared: a 911 call with coordinates runs these as it is created (the hot path).
+_IN_SQUARE = Prepared(
+    _POSITIONS.where(
+        postals.c.x.between(bindparam("x_low"), bindparam("x_high")),
+        postals.c.y.between(bindparam("y_low"), bindparam("y_high")),
+    )
+)
+_EVERY = Prepared(_POSITIONS)
+_ANY = Prepared(select(postals.c.code).where(_COMMUNITY).limit(1))
+
+
+def _rows(statement: Prepared, conn: Connection, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    cursor = statement.run(conn, params)
+    try:
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def nearest_postal(conn: Connection, community_id: str, x: float, y: float) -> str | None:
-    """The code of the postal nearest to (x, y), or None when the community has no postals.
+    """The code of the postal nearest to (x, y) (ties to the lower code), or None without a postal list.
 
     A postal found within a square of half-width ``span`` and no farther than ``span`` is the nearest
     (any nearer one would lie in the square too); otherwise the square widens, then every postal is read.
     """
+    community = {"community_id": community_id}
     for span in (*_SEARCH_SPANS, None):
-        query = select(postals.c.code, postals.c.x, postals.c.y).where(postals.c.community_id == community_id)
-        if span is not None:
-            query = query.where(
-                postals.c.x.between(x - span, x + span), postals.c.y.between(y - span, y + span)
-            )
-        best: tuple[float, str] | None = None
-        rows = conn.execute(query).all()
-        if not rows and span == _SEARCH_SPANS[0] and not _has_postals(conn, community_id):
-            return None  # no list at all: no wider search
-        for row in rows:
-            distance = math.hypot(row.x - x, row.y - y)
-            if best is None or (distance, row.code) < best:
-                best = (distance, row.code)
+        if span is None:
+            rows = _rows(_EVERY, conn, community)
+        else:
+            square = {"x_low": x - span, "x_high": x + span, "y_low": y - span, "y_high": y + span}
+            rows = _rows(_IN_SQUARE, conn, {**community, **square})
+            if not rows and span == _SEARCH_SPANS[0] and not _rows(_ANY, conn, community):
+                return None  # no list at all: no wider search
+        best = min(((math.hypot(px - x, py - y), code) for code, px, py in rows), default=None)
         if best is not None and (span is None or best[0] <= span):
-            return best[1]
+            return str(best[1])
     return None
 
 
