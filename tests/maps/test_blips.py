@@ -76,6 +76,10 @@ def test_the_lua_sdk_and_the_older_resource_bodies_are_taken(server: Server, com
     created = create(server, community, lua)
     assert created["coordinates"] == {"x": 425.1, "y": -979.2, "z": 0.0, "w": 0.0}
     assert created["radius"] == 25.0 and created["data"] == [] and created["id"] > 0
+    # The resource's legacy blip exports (sonoran_api.lua CadApiCreateBlips) wrap the older v1 item's blip.
+    older = {"id": -1, "coordinates": {"x": 1, "y": 2}, "tooltip": None}
+    wrapped = create(server, community, {"blip": older})
+    assert (wrapped["coordinates"]["x"], wrapped["tooltip"]) == (1.0, "")
     # The Lua SDK sends an empty ids table as [] or {}.
     with server.client(community.api_key) as api:
         assert api.post(f"{BLIPS}/delete", json={"ids": {}}).json() == {"ids": []}

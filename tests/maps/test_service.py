@@ -63,7 +63,7 @@ def test_postal_codes_are_found_as_written_in_the_list(conn: Connection, communi
 def test_blip_ids_count_per_community_and_an_empty_change_is_refused(
     conn: Connection, community: Community
 ) -> None:
-    new = NewBlip.parse({"coordinates": {"x": 1, "y": 2}})
+    new = NewBlip.model_validate({"coordinates": {"x": 1, "y": 2}})
     made = service.create_blips(
         conn, community_id=community.community_id, server_id=1, new=[new, new], now=NOW
     )

@@ -41,8 +41,7 @@ class BlipItem:
     @classmethod
     def parse(cls, label: str, item: Raw) -> BlipItem:
         """The item's blip as v2 Create Blip's body."""
-        fields = item.get("blip", item)
-        return cls(label, item["serverId"], NewBlip.parse(fields))
+        return cls(label, item["serverId"], NewBlip.model_validate(item))
 
 
 def _whole(value: Any) -> Any:

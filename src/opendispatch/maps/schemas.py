@@ -5,7 +5,15 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    RootModel,
+    field_validator,
+    model_validator,
+)
 
 from opendispatch.schemas import Id
 
@@ -128,7 +136,8 @@ def _drop_nulls(value: Any) -> Any:
 
 
 class NewBlip(_Lenient):
-    """Body of Create Blip (an ``id`` sent, as the older resource's -1, is ignored)."""
+    """Body of Create Blip, or ``{blip: {...}}`` as the in-game resource wraps it; an ``id`` sent (the
+    older resource's -1) is ignored and a null field is an absent one."""
 
     coordinates: BlipCoordinates
     subType: SubType = ""
@@ -156,10 +165,13 @@ class NewBlip(_Lenient):
         },
     )
 
+    @model_validator(mode="before")
     @classmethod
-    def parse(cls, value: Any) -> NewBlip:
-        """Validate a body with its nulls dropped."""
-        return cls.model_validate(_drop_nulls(value))
+    def _unwrapped(cls, value: Any) -> Any:
+        # The in-game resource's legacy blip exports send the older v1 item's ``{blip: {...}}`` to v2.
+        if isinstance(value, dict) and "coordinates" not in value and isinstance(value.get("blip"), dict):
+            value = value["blip"]
+        return _drop_nulls(value)
 
 
 class BlipChanges(_Lenient):

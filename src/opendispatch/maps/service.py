@@ -241,15 +241,7 @@ def create_blips(
         ],
     )
     _announce(conn, community_id, server_id, ids, now)
-    return [
-        Blip(
-            id=blip_id,
-            **blip.model_dump(exclude={"coordinates", "data"}),
-            coordinates=blip.coordinates,
-            data=blip.data,
-        )
-        for blip_id, blip in zip(ids, new, strict=True)
-    ]
+    return [Blip(id=blip_id, **blip.model_dump()) for blip_id, blip in zip(ids, new, strict=True)]
 
 
 def create_blip(conn: Connection, *, community_id: str, server_id: int, blip: NewBlip, now: int) -> Blip:
@@ -279,6 +271,17 @@ def _find_blip(conn: Connection, community_id: str, server_id: int | None, blip_
     return row
 
 
+# Wire field → column of the fields Update Blip changes besides coordinates.
+_COLUMNS = {
+    "subType": "sub_type",
+    "icon": "icon",
+    "color": "color",
+    "tooltip": "tooltip",
+    "radius": "radius",
+    "data": "data",
+}
+
+
 def update_blip(
     conn: Connection,
     *,
@@ -305,15 +308,8 @@ def update_blip(
         for axis in ("x", "y", "z", "w"):
             if getattr(moved, axis) is not None:
                 values[axis] = getattr(moved, axis)
-    columns = {
-        "subType": "sub_type",
-        "icon": "icon",
-        "color": "color",
-        "tooltip": "tooltip",
-        "radius": "radius",
-    }
     for name, value in changed.items():
-        values["data" if name == "data" else columns[name]] = _data_text(value) if name == "data" else value
+        values[_COLUMNS[name]] = _data_text(value) if name == "data" else value
     conn.execute(
         update(blips).where(blips.c.community_id == community_id, blips.c.blip_id == blip_id).values(**values)
     )
