@@ -220,14 +220,19 @@ def point_of(meta: dict[str, str]) -> CallPoint | None:
     return None if at is None else CallPoint(x=at[0], y=at[1], radius=maps.meta_radius(meta))
 
 
+def _place(meta: dict[str, str], postal_field: str) -> CallPlace:
+    # A dispatch call's postal field first; a 911 call has none, so its metaData's postal.
+    return CallPlace(meta, postal_field or meta.get("postal", ""))
+
+
 def emergency_place(call: EmergencyCall) -> CallPlace:
-    """What places a 911 call."""
-    return CallPlace(call.metaData, call.metaData.get("postal", ""))
+    """What places a 911 call: its metaData (``x``/``y``, else ``postal``)."""
+    return _place(call.metaData, "")
 
 
 def dispatch_place(call: DispatchCall) -> CallPlace:
-    """What places a dispatch call: its postal field, else a postal in its metaData."""
-    return CallPlace(call.metaData, call.postal or call.metaData.get("postal", ""))
+    """What places a dispatch call: its metaData ``x``/``y``, else its postal field or metaData postal."""
+    return _place(call.metaData, call.postal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,13 +250,8 @@ def locate_call(conn: Connection, *, community_id: str, server_id: int, call_id:
     require_server(conn, community_id, server_id)
     found = calls.require_call(conn, community_id, server_id, call_id)
     emergency = found.kind == calls.EMERGENCY and bool(found.row.is_emergency)
-    meta = orjson.loads(found.row.meta_data)
-    postal = (
-        meta.get("postal", "")
-        if found.kind == calls.EMERGENCY
-        else found.row.postal or meta.get("postal", "")
-    )
-    [point] = place_calls(conn, community_id, [CallPlace(meta, postal)])
+    postal_field = found.row.postal if found.kind == calls.DISPATCH else ""
+    [point] = place_calls(conn, community_id, [_place(orjson.loads(found.row.meta_data), postal_field)])
     return LocatedCall(call_id=call_id, kind=found.kind, is_emergency=emergency, point=point)
 
 
