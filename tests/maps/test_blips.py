@@ -3,6 +3,7 @@ server, bounded, limited, on the console's board, and through the real sonoran-p
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -14,6 +15,9 @@ from tests.test_sdk import sdk
 from tests.web.support import C1
 
 S2_BLIPS = "/v2/emergency/servers/2/blips"
+
+
+JSON = {"content-type": "application/json"}
 
 
 def create(server: Server, community: Community, body: Any, path: str = BLIPS) -> dict[str, Any]:
@@ -155,6 +159,7 @@ BAD_CREATES: dict[str, tuple[Any, str]] = {
     "data row not an object": (blip_body(data=["Units"]), "data"),
     "data of 21 rows": (blip_body(data=[{"title": "t", "text": "x"}] * 21), "data"),
     "data text too long": (blip_body(data=[{"title": "t", "text": "x" * 1025}]), "text"),
+    "tooltip with a lone surrogate": (blip_body(tooltip="\ud800"), "tooltip"),
 }
 
 
@@ -166,7 +171,7 @@ def test_a_bad_new_blip_is_a_400_naming_the_field_and_changes_nothing(
     before = every_row_count(provision)
     body, field = BAD_CREATES[case]
     with server.client(community.api_key) as api:
-        answer = api.post(BLIPS, json=body)
+        answer = api.post(BLIPS, content=json.dumps(body), headers=JSON)  # ASCII: lone surrogates too
     assert answer.status_code == 400, answer.text
     assert field in answer.json()["detail"]
     assert every_row_count(provision) == before

@@ -3,6 +3,7 @@ postal or coordinates, on the API, the console's board and details, snapshots an
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -11,6 +12,8 @@ from opendispatch.maps.schemas import MAX_POSTALS
 from tests.maps.support import POSTALS, RESOURCE_POSTALS, S1, console
 from tests.support import Community, Provisioner, Server, every_row_count, lift_limits, new_911, new_dispatch
 from tests.web.support import C1, place_unit
+
+JSON = {"content-type": "application/json"}
 
 
 def set_postals(server: Server, community: Community, postals: Any) -> Any:
@@ -90,6 +93,7 @@ BAD_BODIES: dict[str, tuple[Any, str]] = {
     "an empty code": ({"postals": [{"code": " ", "x": 1, "y": 2}]}, "code"),
     "a code of 33 characters": ({"postals": [{"code": "c" * 33, "x": 1, "y": 2}]}, "code"),
     "a code that is true": ({"postals": [{"code": True, "x": 1, "y": 2}]}, "code"),
+    "a code with a lone surrogate": ({"postals": [{"code": "\ud800", "x": 1, "y": 2}]}, "code"),
     "no y": ({"postals": [{"code": "1", "x": 1}]}, "y"),
     "x not a number": ({"postals": [{"code": "1", "x": "west", "y": 2}]}, "x"),
     "x beyond any map": ({"postals": [{"code": "1", "x": 1e8, "y": 2}]}, "x"),
@@ -105,7 +109,7 @@ def test_a_bad_postal_list_is_a_400_naming_the_field_and_keeps_the_old_list(
     before = every_row_count(provision)
     body, field = BAD_BODIES[case]
     with server.client(community.api_key) as api:
-        answer = api.put(POSTALS, json=body)
+        answer = api.put(POSTALS, content=json.dumps(body), headers=JSON)  # ASCII: lone surrogates too
     assert answer.status_code == 400, answer.text
     assert field in answer.json()["detail"]
     assert every_row_count(provision) == before

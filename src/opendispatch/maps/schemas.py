@@ -6,6 +6,7 @@ import math
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -29,6 +30,18 @@ MAX_COORDINATE = 1e7
 Coordinate = Annotated[float, Field(ge=-MAX_COORDINATE, le=MAX_COORDINATE)]
 
 
+def _utf8(text: str) -> str:
+    # JSON may carry a lone surrogate (an escaped \ud800 alone), which no database column can store.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("is not valid UTF-8 text (a lone surrogate)") from None
+    return text
+
+
+Text = Annotated[str, AfterValidator(_utf8)]
+
+
 def _empty_table_as_list(value: Any) -> Any:
     # Lua writes an empty table as {} or [], whichever the field is not.
     return [] if value == {} else value
@@ -47,7 +60,7 @@ def postal_code(value: Any) -> str:
     code = value.strip()
     if not 0 < len(code) <= MAX_POSTAL_CODE:
         raise ValueError(f"must be 1 to {MAX_POSTAL_CODE} characters")
-    return code
+    return _utf8(code)
 
 
 class _Lenient(BaseModel):
@@ -114,14 +127,14 @@ class BlipDataRow(BaseModel):
 
     model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
 
-    title: Annotated[str, Field(max_length=255)] = ""
-    text: Annotated[str, Field(max_length=1024)] = ""
+    title: Annotated[Text, Field(max_length=255)] = ""
+    text: Annotated[Text, Field(max_length=1024)] = ""
 
 
-SubType = Annotated[str, Field(max_length=64)]
-Icon = Annotated[str, Field(max_length=1024)]
-Color = Annotated[str, Field(max_length=64)]
-Tooltip = Annotated[str, Field(max_length=255)]
+SubType = Annotated[Text, Field(max_length=64)]
+Icon = Annotated[Text, Field(max_length=1024)]
+Color = Annotated[Text, Field(max_length=64)]
+Tooltip = Annotated[Text, Field(max_length=255)]
 Radius = Annotated[float, Field(ge=0, le=MAX_COORDINATE)]
 DataRows = Annotated[
     list[BlipDataRow], BeforeValidator(_empty_table_as_list), Field(max_length=MAX_BLIP_DATA_ROWS)
