@@ -15,8 +15,6 @@ from tests.test_sdk import sdk
 from tests.web.support import C1
 
 S2_BLIPS = "/v2/emergency/servers/2/blips"
-
-
 JSON = {"content-type": "application/json"}
 
 
