@@ -30,6 +30,8 @@ from opendispatch.events.tasks import (
     listen_for_other_processes,
 )
 from opendispatch.legacy import routes as legacy_routes
+from opendispatch.maps import routes as map_routes
+from opendispatch.maps.schemas import POSTAL_BODY_BYTES
 from opendispatch.ops import routes as ops_routes
 from opendispatch.ops.health import ReadinessChecks, database_checks, redis_check
 from opendispatch.ops.listener import metrics_listener
@@ -178,13 +180,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.readiness = readiness
     app.state.metrics = metrics
     install_problem_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # A community's whole postal list comes in one request (the in-game resource sends it at start).
+    postal_bodies = {"/v2/general/postals": POSTAL_BODY_BYTES, "/general/set_postals": POSTAL_BODY_BYTES}
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, larger=postal_bodies)
     if metrics is not None:
         app.add_middleware(RequestTimer)  # outermost: it times the 413s too
     app.include_router(call_routes.router)
     app.include_router(community_routes.router)
     app.include_router(unit_routes.router)
     app.include_router(event_routes.router)
+    app.include_router(map_routes.router)
     app.include_router(ops_routes.router)  # /healthz and /readyz, no key
     app.include_router(web_routes.router)  # the console, its assets and its two v2 endpoints
     app.include_router(legacy_routes.router)  # last: its POST /{area}/{type} catch-all shadows nothing

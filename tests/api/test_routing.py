@@ -23,6 +23,7 @@ from opendispatch.app import create_app
 from opendispatch.calls import routes as call_routes
 from opendispatch.communities import routes as community_routes
 from opendispatch.events import routes as event_routes
+from opendispatch.maps import routes as map_routes
 from opendispatch.ops import routes as ops_routes
 from opendispatch.settings import Settings
 from opendispatch.units import routes as unit_routes
@@ -34,6 +35,7 @@ ROUTERS = [
     community_routes.router,
     unit_routes.router,
     event_routes.router,
+    map_routes.router,
     ops_routes.router,
     web_routes.router,
     web_routes.console,

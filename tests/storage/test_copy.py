@@ -150,6 +150,10 @@ def fill(provision: Provisioner, server: Server, receiver: Receiver) -> Installa
             answer = http.post(f"{S1}/dispatch-calls/{call_id}/notes", json={"note": "Suspect fled north"})
             assert answer.status_code == 200, answer.text
         assert http.post(f"{S1}/dispatch-calls/close", json={"callIds": [third]}).status_code == 200
+        postals = [{"code": "100", "x": 425.1, "y": -979.2}, {"code": "101", "x": 0, "y": 0}]
+        assert http.put("/v2/general/postals", json={"postals": postals}).status_code == 200
+        blip = {"coordinates": {"x": 1, "y": 2}, "data": [{"title": "Lanes", "text": "2"}]}
+        assert http.post(f"{S1}/blips", json=blip).status_code == 200
     with server.client(beta.api_key) as http:
         assert http.post(f"{S1}/calls/911", json=new_911()).status_code == 200
         assert http.post(f"{S1}/dispatch-calls", json=new_dispatch()).status_code == 200

@@ -284,6 +284,10 @@ def test_the_board_with_sample_data_is_screenshotted_for_the_docs(
         api.patch(f"{S1}/units/status", json={"identIds": [units[0]], "status": 4})
         api.patch(f"{S1}/units/status", json={"identIds": [units[1]], "status": 3})
         api.patch(f"{S1}/units/panic", json={"identIds": [units[3]], "isPanic": True})
+        # A blip of the community's own, and a postal list that places the civil call below by its postal.
+        roadblock = {"coordinates": {"x": 180.0, "y": -330.0}, "color": "#f97316", "tooltip": "Road closed"}
+        api.post(f"{S1}/blips", json={**roadblock, "radius": 70})
+        api.put("/v2/general/postals", json={"postals": [{"code": "1004", "x": -560.0, "y": -470.0}]})
         clock.advance(minutes=2, seconds=40)
     api_911(
         live,

@@ -40,6 +40,12 @@ DEFAULT_LIMITS: dict[str, int] = {
     # The console's two v2 endpoints; a snapshot renders a PNG, so it costs more than a read.
     "snapshot": 30,
     "nearest_units": 60,
+    # The map's, as their docs pages state.
+    "set_postals": 10,
+    "get_blips": 30,
+    "create_blip": 30,
+    "update_blip": 30,
+    "delete_blips": 30,
 }
 
 

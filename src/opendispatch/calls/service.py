@@ -49,6 +49,7 @@ from opendispatch.events import service as events
 from opendispatch.events.schemas import EventType
 from opendispatch.history import service as history
 from opendispatch.history.schemas import Actor, CallHistory
+from opendispatch.maps import service as maps
 from opendispatch.storage.database import Prepared
 from opendispatch.units.models import selected_identifiers
 from opendispatch.units.schemas import Targets
@@ -118,7 +119,8 @@ def open_emergency_call(
     """Store a new 911 call on the server and return it as clients see it."""
     require_server(conn, community_id, server_id)
     call_id = next_call_id(conn, community_id)
-    meta_data = orjson.dumps(call.metaData).decode()
+    meta = maps.with_postal(conn, community_id, call.metaData)  # x/y and no postal: the nearest one
+    meta_data = orjson.dumps(meta).decode()
     delete_at = now + call.deleteAfterMinutes * MINUTE_MS if call.deleteAfterMinutes else None
     _INSERT_EMERGENCY_CALL.run(
         conn,
@@ -144,14 +146,14 @@ def open_emergency_call(
         caller=call.caller,
         location=call.location,
         description=call.description,
-        metaData=call.metaData,
+        metaData=meta,
         updated=iso_utc(now),
     )
     # metaData beside the call, as the docs show it, and inside it, where the in-game resource reads it.
     pushed_call = created.model_dump(include={"callId", "isEmergency", "caller", "location", "description"})
     announcement: dict[str, Any] = {
-        "call": {**pushed_call, "metaData": call.metaData},
-        "metaData": call.metaData,
+        "call": {**pushed_call, "metaData": meta},
+        "metaData": meta,
     }
     if actor.api_ids:  # only calls placed from the CAD itself carry the placing account's API ids
         announcement["apiIds"] = list(actor.api_ids)
@@ -203,7 +205,7 @@ def open_dispatch_call(
             priority=call.priority,
             block=call.block,
             address=call.address,
-            postal=call.postal,
+            postal=maps.postal_for(conn, community_id, call.metaData, call.postal),  # or the nearest
             title=call.title,
             code=call.code,
             description=call.description,

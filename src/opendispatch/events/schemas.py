@@ -23,6 +23,8 @@ class EventType(StrEnum):
     EVENT_DISPATCH_UNIT_DETACH = "EVENT_DISPATCH_UNIT_DETACH"
     EVENT_UNIT_STATUS = "EVENT_UNIT_STATUS"
     EVENT_UNIT_PANIC = "EVENT_UNIT_PANIC"
+    # Ours, for the console and the v2 stream only: never pushed (the in-game resource has no such event).
+    EVENT_BLIPS_CHANGED = "EVENT_BLIPS_CHANGED"
 
 
 Shape = Literal["array", "object"]

@@ -59,14 +59,15 @@ def emit(
     type: EventType,
     data: Mapping[str, Any],
     now: int,
+    push: bool = True,
 ) -> None:
     """Write an event in the same transaction as the change it reports (the outbox).
 
     Whether it is to be pushed is decided now, by the server's push target: a target set later
-    receives events from then on.
+    receives events from then on. ``push=False`` keeps it to the live streams.
     """
     where = {"community_id": community_id, "server_id": server_id}
-    target = _TARGET_ENABLED.run(conn, where).fetchone()
+    target = _TARGET_ENABLED.run(conn, where).fetchone() if push else None
     deliver = target is not None and bool(target[0])
     # Numbering locks the server's row until the commit: its events commit in the order of their numbers.
     cursor = _NEXT_SEQ.run(conn, where)

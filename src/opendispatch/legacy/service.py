@@ -21,6 +21,13 @@ from opendispatch.errors import DomainError
 from opendispatch.events.schemas import ServerSettingsList
 from opendispatch.events.service import server_settings
 from opendispatch.history.schemas import Actor
+from opendispatch.legacy.map_items import (
+    BlipChangeItem,
+    BlipItem,
+    BlipRemoval,
+    BlipsQuery,
+    PostalItem,
+)
 from opendispatch.legacy.schemas import (
     MAX_ITEMS,
     MAX_LOCATION_ITEMS,
@@ -48,6 +55,8 @@ from opendispatch.legacy.schemas import (
     query,
     v1_unit,
 )
+from opendispatch.maps import service as maps
+from opendispatch.maps.schemas import MAX_POSTALS, BlipList
 from opendispatch.units import service as units
 from opendispatch.units.schemas import UnitLocations
 
@@ -348,6 +357,50 @@ def _servers(conn: Connection, items: list[object], ctx: Context) -> ServerSetti
     return server_settings(conn, ctx.community_id)
 
 
+def _postals(conn: Connection, items: list[PostalItem], ctx: Context) -> str:
+    """The items together are the whole postal list, as v2 Set Postal Config takes it."""
+    maps.set_postals(conn, community_id=ctx.community_id, postal_list=[item.postal for item in items])
+    return "Success"
+
+
+def _add_blips(conn: Connection, items: list[BlipItem], ctx: Context) -> BlipList:
+    added = []
+    for item in items:
+        with _item(item.label):
+            added.append(
+                maps.create_blip(
+                    conn, community_id=ctx.community_id, server_id=item.server_id, blip=item.blip, now=ctx.now
+                )
+            )
+    return BlipList(added)
+
+
+def _modify_blip(conn: Connection, item: BlipChangeItem, ctx: Context) -> str:
+    # v1 names no server: blip ids are unique in the community.
+    maps.update_blip(
+        conn,
+        community_id=ctx.community_id,
+        server_id=None,
+        blip_id=item.blip_id,
+        changes=item.changes,
+        now=ctx.now,
+    )
+    return f"Blip {item.blip_id} modified!"
+
+
+def _remove_blips(conn: Connection, item: BlipRemoval, ctx: Context) -> str:
+    removed = maps.delete_blips(
+        conn, community_id=ctx.community_id, server_id=None, blip_ids=item.ids, now=ctx.now
+    )
+    return "\n".join(f"Blip {blip_id} removed!" for blip_id in removed.ids)
+
+
+def _blips(conn: Connection, queries: list[BlipsQuery], ctx: Context) -> BlipList:
+    [query] = queries
+    with _item(query.label):
+        return BlipList(maps.list_blips(conn, community_id=ctx.community_id, server_id=query.server_id))
+
+
 # -- the table -------------------------------------------------------------------------------------------
 
 
@@ -394,6 +447,14 @@ TYPES: dict[str, V1Type[Any]] = {
                _locations, per_item=False, max_items=MAX_LOCATION_ITEMS, nested=True),
         V1Type("GET_ACTIVE_UNITS", "emergency", Plan.PLUS, "get_units", query(UnitsQuery), _units,
                writes=False),
+        V1Type("ADD_BLIP", "emergency", Plan.PRO, "create_blip", BlipItem.parse, _add_blips, nested=True),
+        V1Type("GET_BLIPS", "emergency", Plan.PRO, "get_blips", BlipsQuery.parse, _blips, writes=False),
+        V1Type("MODIFY_BLIP", "emergency", Plan.PRO, "update_blip", BlipChangeItem.parse, _each(_modify_blip),
+               nested=True),
+        V1Type("REMOVE_BLIP", "emergency", Plan.PRO, "delete_blips", BlipRemoval.parse, _each(_remove_blips),
+               positional=("ids",)),
+        V1Type("SET_POSTALS", "general", Plan.PRO, "set_postals", PostalItem.parse, _postals, per_item=False,
+               max_items=MAX_POSTALS, nested=True),
         V1Type("GET_VERSION", "general", Plan.STARTER, None, None, _version, writes=False),
         V1Type("GET_SERVERS", "general", Plan.STANDARD, None, None, _servers, writes=False),
     )

@@ -6,6 +6,7 @@ from opendispatch.calls import models as calls_models
 from opendispatch.communities import models as communities_models
 from opendispatch.events import models as events_models
 from opendispatch.history import models as history_models
+from opendispatch.maps import models as maps_models
 from opendispatch.storage.metadata import metadata
 from opendispatch.units import models as units_models
 from opendispatch.web import models as web_models
@@ -15,6 +16,7 @@ __all__ = [
     "communities_models",
     "events_models",
     "history_models",
+    "maps_models",
     "metadata",
     "units_models",
     "web_models",

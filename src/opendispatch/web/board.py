@@ -26,9 +26,17 @@ from opendispatch.calls.schemas import (
 from opendispatch.errors import Conflict, NotFound
 from opendispatch.history import service as history
 from opendispatch.history.schemas import Actor
+from opendispatch.maps import service as maps
 from opendispatch.units import service as units
 from opendispatch.units.schemas import Targets, UnitStatus
-from opendispatch.web.maps import locate_call, map_info, require_point
+from opendispatch.web.maps import (
+    dispatch_place,
+    emergency_place,
+    locate_call,
+    map_info,
+    place_calls,
+    require_point,
+)
 from opendispatch.web.schemas import (
     Board,
     CallDetail,
@@ -152,13 +160,15 @@ def console_emergency_calls(
     ids = [call.callId for call in found]
     times = _times(conn, emergency_calls, community_id, ids)
     dispatched = _dispatched_from(conn, community_id, ids)
+    points = place_calls(conn, community_id, [emergency_place(call) for call in found])
     enriched = [
         ConsoleEmergencyCall(
             **call.model_dump(),
             createdMs=times[call.callId].created_at,
             dispatchCallIds=dispatched.get(call.callId, []),
+            point=point,
         )
-        for call in found
+        for call, point in zip(found, points, strict=True)
     ]
     return sorted(enriched, key=lambda call: (call.createdMs, call.callId), reverse=True)
 
@@ -169,21 +179,24 @@ def console_dispatch_calls(
     """Dispatch calls with when they were opened and closed and the 911 call they came from."""
     found = list(found)
     times = _times(conn, dispatch_calls, community_id, [call.callId for call in found])
+    points = place_calls(conn, community_id, [dispatch_place(call) for call in found])
     return [
         ConsoleDispatchCall(
             **call.model_dump(),
             createdMs=times[call.callId].created_at,
             closedMs=times[call.callId].closed_at,
             sourceCallId=times[call.callId].source_call_id,
+            point=point,
         )
-        for call in found
+        for call, point in zip(found, points, strict=True)
     ]
 
 
 def board(
     conn: Connection, *, community_id: str, server_id: int, closed_limit: int, closed_offset: int, now: int
 ) -> Board:
-    """The 911 queue (newest first), open dispatch calls, a page of closed calls, units and the map."""
+    """The 911 queue (newest first), open dispatch calls, a page of closed calls, units, the map and its
+    blips."""
     listing = calls.list_calls(
         conn,
         community_id=community_id,
@@ -213,6 +226,7 @@ def board(
         closedLimit=closed_limit,
         units=on_server.units,
         map=map_info(conn, community_id=community_id, server_id=server_id),
+        blips=maps.list_blips(conn, community_id=community_id, server_id=server_id),
     )
 
 

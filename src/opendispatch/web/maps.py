@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import math
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,9 +18,11 @@ from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 from sqlalchemy import Connection, delete, insert, select, update
 
 from opendispatch.calls import service as calls
+from opendispatch.calls.schemas import DispatchCall, EmergencyCall
 from opendispatch.clock import iso_utc
 from opendispatch.communities.service import require_server
 from opendispatch.errors import Conflict, InvalidInput, NotFound
+from opendispatch.maps import service as maps
 from opendispatch.storage.database import Database
 from opendispatch.web.models import server_maps
 from opendispatch.web.schemas import (
@@ -185,32 +187,57 @@ def map_image(conn: Connection, *, community_id: str, server_id: int) -> MapImag
 
 
 # -- where calls are -------------------------------------------------------------------------------------
+# The one place a call's position is decided: the console's map and board, call details, snapshots and
+# nearest units all ask here.
 
 
-MAX_COORDINATE = 1e7
+@dataclass(frozen=True, slots=True)
+class CallPlace:
+    """What places a call: its metaData and its postal (a dispatch call's field, a 911 call's metaData)."""
+
+    meta: dict[str, str]
+    postal: str
 
 
-def _coordinate(meta: dict[str, str], key: str) -> float | None:
-    try:
-        value = float(meta[key])
-    except (KeyError, ValueError):
-        return None
-    # Beyond any game map (and where float steps stop moving a grid line) a coordinate is no point.
-    return value if math.isfinite(value) and abs(value) <= MAX_COORDINATE else None
+def place_calls(conn: Connection, community_id: str, places: Sequence[CallPlace]) -> list[CallPoint | None]:
+    """Each call's map point: its metaData ``x``/``y`` (and ``radius``), else the position of its postal in
+    the community's postal list, else None; one postal lookup for all of them."""
+    own = [point_of(place.meta) for place in places]
+    wanted = [place.postal for place, at in zip(places, own, strict=True) if at is None and place.postal]
+    positions = maps.postal_positions(conn, community_id, wanted)
+    points: list[CallPoint | None] = []
+    for place, at in zip(places, own, strict=True):
+        if at is None and place.postal.strip() in positions:
+            x, y = positions[place.postal.strip()]
+            at = CallPoint(x=x, y=y, radius=maps.meta_radius(place.meta), fromPostal=True)
+        points.append(at)
+    return points
 
 
 def point_of(meta: dict[str, str]) -> CallPoint | None:
     """The map point of a call's metaData (``x``, ``y``, optional ``radius``), or None without both."""
-    x, y = _coordinate(meta, "x"), _coordinate(meta, "y")
-    if x is None or y is None:
-        return None
-    radius = _coordinate(meta, "radius")
-    return CallPoint(x=x, y=y, radius=radius if radius is not None and radius > 0 else None)
+    at = maps.meta_position(meta)
+    return None if at is None else CallPoint(x=at[0], y=at[1], radius=maps.meta_radius(meta))
+
+
+def _place(meta: dict[str, str], postal_field: str) -> CallPlace:
+    # A dispatch call's postal field first; a 911 call has none, so its metaData's postal.
+    return CallPlace(meta, postal_field or meta.get("postal", ""))
+
+
+def emergency_place(call: EmergencyCall) -> CallPlace:
+    """What places a 911 call: its metaData (``x``/``y``, else ``postal``)."""
+    return _place(call.metaData, "")
+
+
+def dispatch_place(call: DispatchCall) -> CallPlace:
+    """What places a dispatch call: its metaData ``x``/``y``, else its postal field or metaData postal."""
+    return _place(call.metaData, call.postal)
 
 
 @dataclass(frozen=True, slots=True)
 class LocatedCall:
-    """A live call of a server and its map point (None when its metaData has no x/y)."""
+    """A live call of a server and its map point (None when neither x/y nor a known postal place it)."""
 
     call_id: int
     kind: str  # calls.EMERGENCY or calls.DISPATCH
@@ -223,14 +250,17 @@ def locate_call(conn: Connection, *, community_id: str, server_id: int, call_id:
     require_server(conn, community_id, server_id)
     found = calls.require_call(conn, community_id, server_id, call_id)
     emergency = found.kind == calls.EMERGENCY and bool(found.row.is_emergency)
-    point = point_of(orjson.loads(found.row.meta_data))
+    postal_field = found.row.postal if found.kind == calls.DISPATCH else ""
+    [point] = place_calls(conn, community_id, [_place(orjson.loads(found.row.meta_data), postal_field)])
     return LocatedCall(call_id=call_id, kind=found.kind, is_emergency=emergency, point=point)
 
 
 def require_point(located: LocatedCall) -> CallPoint:
-    """The call's map point, or a 409 when its metaData has none."""
+    """The call's map point, or a 409 when nothing places it."""
     if located.point is None:
-        raise Conflict(f"Call {located.call_id} has no x/y coordinates in its metaData.")
+        raise Conflict(
+            f"Call {located.call_id} has no x/y coordinates in its metaData and no postal in the postal list."
+        )
     return located.point
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParam
 from starlette.responses import Response, StreamingResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
@@ -25,6 +26,8 @@ from opendispatch.api.routing import Operation
 from opendispatch.api.state import app_state
 from opendispatch.calls.schemas import DispatchCall, UnitsAttached
 from opendispatch.events.routes import SSE_HEADERS, LastEventId, ResumeAfter, open_stream
+from opendispatch.maps import service as map_service
+from opendispatch.maps.schemas import MAX_POSTAL_CODE, PostalPosition
 from opendispatch.ops.metrics import rate_limit_refused
 from opendispatch.schemas import MAX_ID
 from opendispatch.units.schemas import AffectedUnits, Targets
@@ -190,6 +193,14 @@ async def console_nearest_units(
 ) -> NearestUnits:
     """Available units nearest to a 911 or dispatch call."""
     return await caller.read(board.nearest_units, server_id=serverId, call_id=callId, limit=limit)
+
+
+@console.get("/console/api/postals/{code}", response_model=PostalPosition)
+async def find_postal(
+    code: Annotated[str, PathParam(min_length=1, max_length=MAX_POSTAL_CODE)], caller: Dispatcher
+) -> PostalPosition:
+    """Where a postal of the community's postal list is (the map's postal search)."""
+    return await caller.read(map_service.find_postal, code=code)
 
 
 @console.get(CONSOLE + "/map/image")

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from opendispatch.calls.schemas import DispatchCall, EmergencyCall, NewDispatchCall
 from opendispatch.communities.schemas import Server
 from opendispatch.history.schemas import Actor, HistoryEntry, UnitTimeline
+from opendispatch.maps.schemas import Blip
 from opendispatch.schemas import Id
 from opendispatch.units.schemas import Coordinates, Unit
 
@@ -95,11 +96,21 @@ class MapInfo(BaseModel):
     updated: str
 
 
+class CallPoint(BaseModel):
+    """Where a call is on the map: its metaData ``x``, ``y`` (and ``radius``), else its postal's position."""
+
+    x: float
+    y: float
+    radius: float | None
+    fromPostal: bool = False  # placed by its postal, having no x/y of its own
+
+
 class ConsoleEmergencyCall(EmergencyCall):
     """A 911 call on the board: when it came in, and the dispatch calls made from it."""
 
     createdMs: int
     dispatchCallIds: list[int]
+    point: CallPoint | None = None
 
 
 class ConsoleDispatchCall(DispatchCall):
@@ -108,6 +119,7 @@ class ConsoleDispatchCall(DispatchCall):
     createdMs: int
     closedMs: int | None
     sourceCallId: int | None
+    point: CallPoint | None = None
 
 
 class Board(BaseModel):
@@ -123,14 +135,7 @@ class Board(BaseModel):
     closedLimit: int
     units: list[Unit]
     map: MapInfo | None
-
-
-class CallPoint(BaseModel):
-    """Where a call is on the map, from its metaData ``x``, ``y`` and ``radius``."""
-
-    x: float
-    y: float
-    radius: float | None
+    blips: list[Blip] = []
 
 
 class NearestUnit(BaseModel):

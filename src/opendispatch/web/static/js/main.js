@@ -28,6 +28,7 @@ const EVENT_TYPES = [
   "EVENT_DISPATCH_UNIT_DETACH",
   "EVENT_UNIT_STATUS",
   "EVENT_UNIT_PANIC",
+  "EVENT_BLIPS_CHANGED",
 ];
 const CLOSED_PAGE = 10;
 // Unit locations send no event; the board is read again this often to move units on the map.
@@ -277,12 +278,9 @@ function failed(problem) {
 const unitsById = () => new Map((state.board?.units || []).map((unit) => [unit.identId, unit]));
 const unitLabel = (unit, id) => (unit ? unit.unitNum || unit.name || `#${unit.identId}` : `#${id}`);
 
-function point(meta) {
-  const x = Number(meta?.x);
-  const y = Number(meta?.y);
-  if (meta?.x === undefined || meta?.y === undefined || !Number.isFinite(x) || !Number.isFinite(y)) return null;
-  const radius = Number(meta.radius);
-  return { x, y, radius: Number.isFinite(radius) && radius > 0 ? radius : 0 };
+// Where a call is comes from the server (its x/y, else its postal's position): one rule for map and API.
+function point(call) {
+  return call.point ? { x: call.point.x, y: call.point.y, radius: call.point.radius || 0 } : null;
 }
 
 function renderBoard() {
@@ -338,11 +336,11 @@ function renderBoard() {
 
   const calls = [];
   for (const call of board.emergencyCalls) {
-    const at = point(call.metaData);
+    const at = point(call);
     if (at) calls.push({ id: call.callId, kind: "911", emergency: call.isEmergency, title: `911 #${call.callId} ${call.caller}: ${call.description}`, ...at });
   }
   for (const call of board.activeCalls) {
-    const at = point(call.metaData);
+    const at = point(call);
     if (at) calls.push({ id: call.callId, kind: "dispatch", emergency: false, title: `#${call.callId} ${call.code} ${call.title}`, ...at });
   }
   const plotted = board.units
@@ -357,7 +355,7 @@ function renderBoard() {
       label: unitLabel(unit),
       title: `${unitLabel(unit)} ${unit.name} · ${UNIT_STATUS[unit.status]}${unit.isPanic ? " · PANIC" : ""}`,
     }));
-  map.update({ mapInfo: board.map, calls, units: plotted, selected: state.selected });
+  map.update({ mapInfo: board.map, calls, units: plotted, blips: board.blips || [], selected: state.selected });
   tick();
 }
 
@@ -874,6 +872,17 @@ function remove911() {
   });
 }
 
+async function findPostal(event) {
+  event.preventDefault();
+  const code = $("#postal-input").value.trim();
+  if (!code) return;
+  try {
+    map.markPostal(await get(`/console/api/postals/${encodeURIComponent(code)}`));
+  } catch (problem) {
+    failed(problem);
+  }
+}
+
 function setUnitStatus(identId, status) {
   act(() => patch(`${v2()}/units/status`, { identIds: [identId], status }));
 }
@@ -999,6 +1008,7 @@ function wire() {
   $("#zoom-in").addEventListener("click", () => map.zoomAt(1.5));
   $("#zoom-out").addEventListener("click", () => map.zoomAt(1 / 1.5));
   $("#zoom-fit").addEventListener("click", () => map.fit());
+  $("#postal-search").addEventListener("submit", findPostal);
   $("#closed-newer").addEventListener("click", () => pageClosed(-1));
   $("#closed-older").addEventListener("click", () => pageClosed(1));
   document.addEventListener("keydown", onKey);

@@ -20,6 +20,8 @@ export class MapView {
     this.mapInfo = null;
     this.calls = [];
     this.units = [];
+    this.blips = [];
+    this.postal = null; // the postal last searched: {code, x, y}
     this.selected = null;
     this.fitted = false;
     this.drag = null;
@@ -103,11 +105,12 @@ export class MapView {
     return [this.cx + (px - this.width / 2) / this.scale, this.cy - (py - this.height / 2) / this.scale];
   }
 
-  /** Show every call and unit; with none, the whole map image (or the area around 0,0). */
+  /** Show every call, unit and blip; with none, the whole map image (or the area around 0,0). */
   fit() {
     const xs = [];
     const ys = [];
-    for (const item of [...this.calls, ...this.units]) {
+    const blips = this.blips.map((blip) => ({ x: blip.coordinates.x, y: blip.coordinates.y, radius: blip.radius }));
+    for (const item of [...this.calls, ...this.units, ...blips]) {
       xs.push(item.x - (item.radius || 0), item.x + (item.radius || 0));
       ys.push(item.y - (item.radius || 0), item.y + (item.radius || 0));
     }
@@ -137,11 +140,18 @@ export class MapView {
     this.render();
   }
 
-  update({ mapInfo, calls, units, selected }) {
+  /** Mark a postal found by the search and centre on it. */
+  markPostal(postal) {
+    this.postal = postal;
+    this.centreOn(postal.x, postal.y);
+  }
+
+  update({ mapInfo, calls, units, blips = [], selected }) {
     const mapChanged = (mapInfo?.imageUrl || null) !== (this.mapInfo?.imageUrl || null);
     this.mapInfo = mapInfo;
     this.calls = calls;
     this.units = units;
+    this.blips = blips;
     this.selected = selected;
     if (!this.fitted || mapChanged) {
       this.fitted = true;
@@ -158,8 +168,16 @@ export class MapView {
       const [sx, sy] = this.toScreen(call.x, call.y);
       layers.push(h("circle", { class: `radius kind-${call.kind}`, cx: sx, cy: sy, r: call.radius * this.scale }));
     }
+    for (const blip of this.blips) {
+      if (!blip.radius) continue;
+      const [sx, sy] = this.toScreen(blip.coordinates.x, blip.coordinates.y);
+      const colour = blipColour(blip.color);
+      layers.push(h("circle", { class: "blip-radius", cx: sx, cy: sy, r: blip.radius * this.scale, fill: colour, stroke: colour }));
+    }
+    for (const blip of this.blips) layers.push(this._blip(blip));
     for (const unit of this.units) layers.push(this._unit(unit));
     for (const call of this.calls) layers.push(this._call(call));
+    if (this.postal) layers.push(this._postal(this.postal));
     this.svg.replaceChildren(...layers);
   }
 
@@ -222,6 +240,30 @@ export class MapView {
     );
   }
 
+  _blip(blip) {
+    const [sx, sy] = this.toScreen(blip.coordinates.x, blip.coordinates.y);
+    const details = blip.data.map((row) => `\n${row.title} ${row.text}`).join("");
+    // A triangle in the blip's colour: blips are the community's own marks, not calls or units.
+    return h(
+      "g",
+      { class: "marker blip", dataset: { blip: blip.id } },
+      h("title", {}, `${blip.tooltip || blip.subType || "Blip"}${details}`),
+      h("polygon", { points: `${sx},${sy - 9} ${sx + 8},${sy + 6} ${sx - 8},${sy + 6}`, fill: blipColour(blip.color) }),
+      blip.tooltip ? h("text", { class: "marker-label", x: sx + 10, y: sy + 4 }, blip.tooltip) : null,
+    );
+  }
+
+  _postal(postal) {
+    const [sx, sy] = this.toScreen(postal.x, postal.y);
+    return h(
+      "g",
+      { class: "postal-pin", dataset: { postal: postal.code } },
+      h("title", {}, `Postal ${postal.code}`),
+      h("circle", { cx: sx, cy: sy, r: 6 }),
+      h("text", { class: "marker-label", x: sx + 9, y: sy - 6 }, `Postal ${postal.code}`),
+    );
+  }
+
   _unit(unit) {
     const [sx, sy] = this.toScreen(unit.x, unit.y);
     const classes = `marker unit status-${unit.status}${unit.panic ? " panic" : ""}`;
@@ -235,6 +277,11 @@ export class MapView {
       h("text", { class: "marker-label", x: sx + 9, y: sy + 4 }, unit.label),
     );
   }
+}
+
+// A blip's colour as sent ("#ff0000", "red"); anything else is drawn in a neutral grey.
+function blipColour(colour) {
+  return /^#[0-9a-f]{3,8}$|^[a-z]{3,20}$/i.test(colour || "") ? colour : "#94a3b8";
 }
 
 function niceStep(raw) {
