@@ -15,16 +15,20 @@ from typing import Any, Generic, Protocol, TypeVar
 from pydantic import BaseModel
 from sqlalchemy import Connection
 
+from opendispatch.accounts import service as accounts
+from opendispatch.accounts.schemas import Account, ApiIdHolder, VerifiedSecret
 from opendispatch.calls import service as calls
 from opendispatch.calls.schemas import CallListing, CallTableType, DispatchCall
 from opendispatch.communities.schemas import Plan
 from opendispatch.errors import DomainError
 from opendispatch.events.schemas import ServerSettingsList
-from opendispatch.events.service import server_settings
+from opendispatch.events.service import change_server_settings, server_settings
 from opendispatch.history.schemas import Actor
 from opendispatch.legacy.schemas import (
     MAX_ITEMS,
     MAX_LOCATION_ITEMS,
+    AccountQuery,
+    ApiIdQuery,
     Attach,
     CallNote,
     CallPostal,
@@ -40,6 +44,9 @@ from opendispatch.legacy.schemas import (
     Query,
     Raw,
     Remove911,
+    SecretQuery,
+    SetApiIds,
+    SetServers,
     StatusChange,
     UnitsQuery,
     V1Units,
@@ -98,7 +105,7 @@ class V1Type(Generic[ItemT]):
         if self.parse is None:
             return []
         if not self.writes:
-            return [parse_query(self.name, data, self.parse)]
+            return [parse_query(self.name, data, self.parse, self.positional)]
         return parse_items(
             data, self.parse, positional=self.positional, max_items=self.max_items, nested=self.nested
         )
@@ -342,6 +349,37 @@ def _servers(conn: Connection, items: list[object], ctx: Context) -> ServerSetti
     return server_settings(conn, ctx.community_id)
 
 
+def _account(conn: Connection, queries: list[Query[AccountQuery]], ctx: Context) -> Account:
+    [query] = queries
+    with _item(query.label):
+        return accounts.find_account(conn, community_id=ctx.community_id, lookup=query.params.lookup())
+
+
+def _check_api_id(conn: Connection, queries: list[Query[ApiIdQuery]], ctx: Context) -> ApiIdHolder:
+    [query] = queries
+    with _item(query.label):
+        return accounts.api_id_holder(conn, community_id=ctx.community_id, api_id=query.params.apiId)
+
+
+def _set_api_ids(conn: Connection, item: SetApiIds, ctx: Context) -> str:
+    accounts.set_api_ids(conn, community_id=ctx.community_id, change=item.change)
+    return "API IDS SET"
+
+
+def _verify_secret(conn: Connection, queries: list[Query[SecretQuery]], ctx: Context) -> VerifiedSecret:
+    [query] = queries
+    with _item(query.label):
+        return accounts.verify_secret(conn, community_id=ctx.community_id, secret=query.params.secret)
+
+
+def _set_servers(conn: Connection, items: list[SetServers], ctx: Context) -> ServerSettingsList:
+    # Exactly what v2 PUT /v2/general/servers answers; the JS SDK reads its ``servers``.
+    for item in items:
+        with _item(item.label):
+            change_server_settings(conn, community_id=ctx.community_id, changes=item.changes, now=ctx.now)
+    return server_settings(conn, ctx.community_id)
+
+
 # -- the table -------------------------------------------------------------------------------------------
 
 
@@ -388,6 +426,15 @@ TYPES: dict[str, V1Type[Any]] = {
                writes=False),
         V1Type("GET_VERSION", "general", Plan.STARTER, None, None, _version, writes=False),
         V1Type("GET_SERVERS", "general", Plan.STANDARD, None, None, _servers, writes=False),
+        V1Type("SET_SERVERS", "general", Plan.PLUS, "set_servers", SetServers.parse, _set_servers,
+               positional=("servers", "deployMap"), max_items=1),
+        V1Type("GET_ACCOUNT", "general", Plan.PLUS, "accounts", query(AccountQuery), _account, writes=False,
+               positional=("apiId", "username")),
+        V1Type("CHECK_APIID", "general", Plan.STANDARD, "api_ids", query(ApiIdQuery), _check_api_id,
+               writes=False, positional=("apiId",)),
+        V1Type("SET_API_ID", "general", Plan.STANDARD, "api_ids", SetApiIds.parse, _each(_set_api_ids)),
+        V1Type("VERIFY_SECRET", "general", Plan.STANDARD, "verify_secret", query(SecretQuery), _verify_secret,
+               writes=False, positional=("secret",)),
     )
 }
 # fmt: on
