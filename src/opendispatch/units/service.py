@@ -52,8 +52,10 @@ def create_account(
     username: str,
     now: int,
     community_user_id: str | None = None,
+    discord: str | None = None,
+    roblox: str | None = None,
 ) -> NewAccount:
-    """Create an account, optionally linked to an in-game identifier."""
+    """Create an account, optionally linked to an in-game identifier and Discord and Roblox ids."""
     require_community(conn, community_id)
     if not username.strip():
         raise InvalidInput("An account needs a username.", {"username": "must not be empty"})
@@ -61,6 +63,9 @@ def create_account(
         raise InvalidInput(
             "A community user id is 1 to 255 characters.", {"communityUserId": "1 to 255 characters"}
         )
+    for name, value in (("discord", discord), ("roblox", roblox)):
+        if value is not None and not (0 < len(value) <= 64 and value.isdigit()):
+            raise InvalidInput(f"A {name} id is 1 to 64 digits.", {name: "1 to 64 digits"})
     account_uuid = str(uuid.uuid4())
     secret_uuid = str(uuid.uuid4())
     try:
@@ -71,12 +76,16 @@ def create_account(
                     community_id=community_id,
                     username=username.strip(),
                     community_user_id=community_user_id,
+                    discord=discord,
+                    roblox=roblox,
                     secret_hash=hash_secret(secret_uuid),
                     created_at=now,
                 )
             )
     except IntegrityError as exc:
-        raise Conflict("That username or community user id is already taken in this community.") from exc
+        raise Conflict(
+            "That username, community user id, Discord or Roblox id is already taken in this community."
+        ) from exc
     return NewAccount(account_uuid=account_uuid, secret_uuid=secret_uuid)
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from opendispatch.calls.schemas import DispatchCall, EmergencyCall, NewDispatchCall
-from opendispatch.communities.schemas import Server
+from opendispatch.communities.schemas import HeartbeatReceived, Server
 from opendispatch.history.schemas import Actor, HistoryEntry, UnitTimeline
 from opendispatch.schemas import Id
 from opendispatch.units.schemas import Coordinates, Unit
@@ -123,6 +123,7 @@ class Board(BaseModel):
     closedLimit: int
     units: list[Unit]
     map: MapInfo | None
+    heartbeat: HeartbeatReceived | None = None  # the game server's last heartbeat
 
 
 class CallPoint(BaseModel):
