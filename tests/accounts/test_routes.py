@@ -8,7 +8,7 @@ import pytest
 
 from opendispatch.accounts.schemas import PERMISSIONS
 from opendispatch.units import service as units
-from tests.support import Community, ManualClock, Provisioner, Server, every_row_count, lift_limits
+from tests.support import Community, ManualClock, Provisioner, Server, every_row_count, lift_every_limit
 from tests.web.support import Console, dispatcher
 
 
@@ -35,7 +35,7 @@ def other(provision: Provisioner) -> Community:
 def test_get_accounts_pages_by_username_with_the_docs_account_object(
     server: Server, provision: Provisioner, community: Community
 ) -> None:
-    lift_limits(provision, community)
+    lift_every_limit(provision, community)
     alice = member(provision, community, "Alice", community_user_id="lic-a", discord="111", roblox="222")
     for name in ("bob", "carol", "dave"):
         member(provision, community, name)
@@ -78,7 +78,7 @@ def test_get_accounts_pages_by_username_with_the_docs_account_object(
 def test_get_account_finds_one_account_by_any_one_identifier(
     server: Server, provision: Provisioner, community: Community, query: dict[str, str]
 ) -> None:
-    lift_limits(provision, community)
+    lift_every_limit(provision, community)
     alice = member(provision, community, "Alice", community_user_id="lic-a", discord="111", roblox="222")
     member(provision, community, "bob", community_user_id="lic-b")
     with server.client(community.api_key) as http:
@@ -94,7 +94,7 @@ def test_get_account_finds_one_account_by_any_one_identifier(
 def test_get_account_needs_exactly_one_identifier_and_404s_what_is_not_here(
     server: Server, provision: Provisioner, community: Community, other: Community
 ) -> None:
-    lift_limits(provision, community)
+    lift_every_limit(provision, community)
     member(provision, community, "Alice", community_user_id="lic-a")
     stranger = member(provision, other, "Zed", community_user_id="lic-z", discord="999")
     with server.client(community.api_key) as http:
@@ -128,7 +128,7 @@ def test_last_login_and_the_dispatch_permission_come_from_the_console(
 def test_api_ids_are_set_replaced_added_and_looked_up(
     server: Server, provision: Provisioner, community: Community
 ) -> None:
-    lift_limits(provision, community)
+    lift_every_limit(provision, community)
     alice = member(provision, community, "alice", community_user_id="lic-a")
     with server.client(community.api_key) as http:
         assert http.get("/v2/general/api-ids/steam:1").status_code == 404
@@ -168,7 +168,7 @@ def test_api_ids_are_set_replaced_added_and_looked_up(
 def test_an_api_id_another_account_holds_is_a_conflict_and_changes_nothing(
     server: Server, provision: Provisioner, community: Community
 ) -> None:
-    lift_limits(provision, community)
+    lift_every_limit(provision, community)
     member(provision, community, "alice")
     member(provision, community, "bob")
     with server.client(community.api_key) as http:
@@ -199,7 +199,7 @@ BAD_API_ID_BODIES: list[tuple[Any, str]] = [
 def test_bad_api_id_bodies_are_400s_naming_the_field_and_change_nothing(
     server: Server, provision: Provisioner, community: Community, body: Any, named: str
 ) -> None:
-    lift_limits(provision, community)
+    lift_every_limit(provision, community)
     member(provision, community, "alice")
     before = every_row_count(provision)
     with server.client(community.api_key) as http:
@@ -332,7 +332,7 @@ def test_link_codes_outstanding_are_bounded_per_community(
     from opendispatch.accounts import service
 
     monkeypatch.setattr(service, "MAX_OUTSTANDING_CODES", 3)
-    lift_limits(provision, community)
+    lift_every_limit(provision, community)
     with server.client(community.api_key) as http:
         for number in range(3):
             assert http.post("/v2/general/links", json={"communityUserId": f"p{number}"}).status_code == 200

@@ -165,6 +165,15 @@ def set_push_target(
     return _target(row), row.signing_secret
 
 
+def _has_push_target(conn: Connection, community_id: str, server_id: int) -> bool:
+    found = conn.execute(
+        select(push_targets.c.server_id).where(
+            push_targets.c.community_id == community_id, push_targets.c.server_id == server_id
+        )
+    ).first()
+    return found is not None
+
+
 def _target(row: Row[Any]) -> PushTarget:
     return PushTarget(serverId=row.server_id, url=row.url, shape=row.shape, enabled=row.enabled)
 
@@ -250,7 +259,8 @@ def change_server_settings(
                 .where(servers.c.community_id == community_id, servers.c.server_id == change.id)
                 .values(**values)
             )
-        if change.pushUrl is not None or change.pushShape is not None or change.pushEnabled is not None:
+        if change.pushUrl is not None or _has_push_target(conn, community_id, change.id):
+            # Without a target and a URL, pushShape/pushEnabled are GET's own "none" sent back: no change.
             set_push_target(
                 conn,
                 community_id=community_id,
