@@ -148,7 +148,8 @@ def _normalize(raw: Raw, positional: tuple[str, ...]) -> tuple[Raw, list[tuple[s
     Returns the item and the (field, problem) of each value that cannot be read.
     """
     item = dict(raw)
-    if positional and "0" in item:
+    # Any index, not only "0": JSON drops an undefined first argument (getAccount({username})).
+    if positional and any(str(index) in item for index in range(len(positional))):
         for index, name in enumerate(positional):
             if str(index) in item:
                 item.setdefault(name, item.pop(str(index)))
