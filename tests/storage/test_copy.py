@@ -140,6 +140,10 @@ def fill(provision: Provisioner, server: Server, receiver: Receiver) -> Installa
             answer = http.post(f"{S1}/dispatch-calls/{call_id}/notes", json={"note": "Suspect fled north"})
             assert answer.status_code == 200, answer.text
         assert http.post(f"{S1}/dispatch-calls/close", json={"callIds": [third]}).status_code == 200
+        # A heartbeat, a server's stored configuration and an outstanding link code.
+        assert http.post("/v2/general/servers/1/heartbeat", json={"playerCount": 7}).status_code == 200
+        assert http.put(f"{S1}/callouts", json={"callouts": [{"id": "a", "data": {}}]}).status_code == 200
+        assert http.post("/v2/general/links", json={"communityUserId": "license:dave"}).status_code == 200
     with server.client(beta.api_key) as http:
         assert http.post(f"{S1}/calls/911", json=new_911()).status_code == 200
         assert http.post(f"{S1}/dispatch-calls", json=new_dispatch()).status_code == 200
