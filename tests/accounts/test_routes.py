@@ -366,3 +366,30 @@ def test_each_operation_has_its_docs_per_key_limit(
     with server.client(community.api_key) as http:
         statuses = [http.request(method, path, json=body).status_code for _ in range(per_minute + 1)]
     assert 429 not in statuses[:per_minute] and statuses[-1] == 429
+
+
+def test_set_link_reassigns_a_linked_id_and_refuses_a_wrong_secret_with_403(
+    server: Server, provision: Provisioner, community: Community, other: Community
+) -> None:
+    alice = member(provision, community, "alice", community_user_id="fivem:12345")
+    bob = member(provision, community, "bob")
+    stranger = member(provision, other, "zed")
+    with server.client(community.api_key) as http:
+        body = {"accountUuid": bob["uuid"], "secretUuid": bob["secret"], "communityUserId": "fivem:12345"}
+        moved = http.post("/v2/general/links/set", json=body)
+        assert moved.json() == {"linked": True, "accountUuid": bob["uuid"], "communityUserId": "fivem:12345"}
+        check = http.post("/v2/general/links/check", json={"communityUserId": "fivem:12345"}).json()
+        assert check["accountUuid"] == bob["uuid"]
+        assert (
+            http.get("/v2/general/accounts/account", params={"accountUuid": alice["uuid"]}).json()[
+                "communityUserId"
+            ]
+            is None
+        )
+        for wrong in (
+            {**body, "secretUuid": alice["secret"]},
+            {**body, "accountUuid": stranger["uuid"], "secretUuid": stranger["secret"]},
+        ):
+            refused = http.post("/v2/general/links/set", json=wrong)
+            assert refused.status_code == 403
+            assert stranger["uuid"] not in refused.text

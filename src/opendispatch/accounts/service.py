@@ -6,7 +6,7 @@ import hmac
 import secrets
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, delete, func, insert, or_, select
 
 from opendispatch.accounts.models import link_codes
 from opendispatch.accounts.schemas import (
@@ -26,6 +26,7 @@ from opendispatch.accounts.schemas import (
 from opendispatch.clock import iso_utc
 from opendispatch.communities.service import hash_secret
 from opendispatch.errors import Conflict, InvalidInput, NotFound
+from opendispatch.units import service as units
 from opendispatch.units.models import account_api_ids, accounts
 from opendispatch.units.schemas import Link
 from opendispatch.web.models import console_sessions
@@ -260,22 +261,10 @@ def redeem_link_code(conn: Connection, *, community_id: str, account_uuid: str, 
         raise NotFound("That link code is unknown or has expired; ask for a new one in game.")
     user_id = row.community_user_id
     conn.execute(
-        update(accounts)
-        .where(
-            accounts.c.community_id == community_id,
-            accounts.c.community_user_id == user_id,
-            accounts.c.account_uuid != account_uuid,
-        )
-        .values(community_user_id=None)
-    )
-    conn.execute(
-        update(accounts)
-        .where(accounts.c.community_id == community_id, accounts.c.account_uuid == account_uuid)
-        .values(community_user_id=user_id)
-    )
-    conn.execute(
         delete(link_codes).where(
             link_codes.c.community_id == community_id, link_codes.c.community_user_id == user_id
         )
     )
-    return Link(linked=True, accountUuid=account_uuid, communityUserId=user_id)
+    return units.link_account(
+        conn, community_id=community_id, account_uuid=account_uuid, community_user_id=user_id
+    )

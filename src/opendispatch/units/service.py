@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from opendispatch.calls.models import call_units, dispatch_calls
 from opendispatch.communities.models import servers
 from opendispatch.communities.service import hash_secret, require_community, require_server
-from opendispatch.errors import Conflict, InvalidInput, NotFound
+from opendispatch.errors import Conflict, Forbidden, InvalidInput, NotFound
 from opendispatch.events import service as events
 from opendispatch.events.schemas import EventType
 from opendispatch.history import service as history
@@ -516,22 +516,31 @@ def set_link(conn: Connection, *, community_id: str, link: LinkSet) -> Link:
         )
     ).first()
     if row is None or not hmac.compare_digest(row.secret_hash, hash_secret(link.secretUuid)):
-        raise NotFound("No account matches that accountUuid and secretUuid.")
-    taken = conn.execute(
-        select(accounts.c.account_uuid).where(
-            accounts.c.community_id == community_id,
-            accounts.c.community_user_id == link.communityUserId,
-            accounts.c.account_uuid != link.accountUuid,
-        )
-    ).first()
-    if taken is not None:
-        raise Conflict("That community user id is already linked to another account.")
+        # The docs' 403, which does not tell whether the account or the secret was wrong.
+        raise Forbidden("No account matches that accountUuid and secretUuid.")
+    return link_account(
+        conn, community_id=community_id, account_uuid=link.accountUuid, community_user_id=link.communityUserId
+    )
+
+
+def link_account(conn: Connection, *, community_id: str, account_uuid: str, community_user_id: str) -> Link:
+    """Link an in-game identifier to an account; an identifier linked elsewhere moves (the docs' atomic
+    reassignment: the player proved it is theirs in game, the account holder proved the account)."""
     conn.execute(
         update(accounts)
-        .where(accounts.c.account_uuid == link.accountUuid)
-        .values(community_user_id=link.communityUserId)
+        .where(
+            accounts.c.community_id == community_id,
+            accounts.c.community_user_id == community_user_id,
+            accounts.c.account_uuid != account_uuid,
+        )
+        .values(community_user_id=None)
     )
-    return Link(linked=True, accountUuid=link.accountUuid, communityUserId=link.communityUserId)
+    conn.execute(
+        update(accounts)
+        .where(accounts.c.community_id == community_id, accounts.c.account_uuid == account_uuid)
+        .values(community_user_id=community_user_id)
+    )
+    return Link(linked=True, accountUuid=account_uuid, communityUserId=community_user_id)
 
 
 def check_link(conn: Connection, *, community_id: str, community_user_id: str) -> Link:
