@@ -381,6 +381,7 @@ def test_configuration_of_another_communitys_server_is_404(
     ("method", "path", "body", "per_minute"),
     [
         ("GET", "/v2/general/info", None, 10),
+        ("GET", "/v2/general/version", None, 10),
         ("POST", "/v2/general/servers/1/heartbeat", {"playerCount": 1}, 10),
         ("GET", "/v2/general/servers", None, 10),
         ("PUT", "/v2/general/servers", {"servers": [{"id": 1}]}, 10),

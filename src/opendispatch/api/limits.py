@@ -37,6 +37,7 @@ DEFAULT_LIMITS: dict[str, int] = {
     "api_ids": 10,
     "verify_secret": 10,
     "info": 10,
+    "version": 10,
     "link_codes": 30,
     "get_servers": 10,
     "set_servers": 10,

@@ -35,7 +35,7 @@ SERVER = "/v2/emergency/servers/{serverId}"
 
 
 @router.get("/v2/general/version", response_model=Version, summary="Get Version")
-async def get_version(caller: Annotated[Caller, api_caller()]) -> Version:
+async def get_version(caller: Annotated[Caller, api_caller("version")]) -> Version:
     """The community's plan as a number and a name (4, PRO on a self-hosted default)."""
     assert caller.key is not None  # an API key's route
     return Version(version=caller.key.plan, name=Plan(caller.key.plan).name)
