@@ -389,8 +389,9 @@ _POSTAL_FIELDS = ("serverId", "callId", "postal")
 _PRIMARY_FIELDS = ("serverId", "callId", "primary", "trackPrimary")
 
 # Plans follow the JS SDK's table of minimum versions (the hosted product's), except that FREE has no API
-# at all: GET_VERSION needs STARTER. GET_VERSION and GET_SERVERS are not limited (the JS SDK sends both whenever it starts); UNIT_LOCATION's
-# items together make one v2 unit-locations batch, so its request counts once.
+# at all: GET_VERSION needs STARTER. GET_VERSION and GET_SERVERS are not limited (the JS SDK sends both
+# whenever it starts); UNIT_LOCATION's items together make one v2 unit-locations batch, so its request
+# counts once.
 # The rows are inferred one by one, so mypy holds each row's parser and service call to one item type (a
 # V1Type[Any] context on them would let any pair through); laid out by hand, so the table reads as one.
 # fmt: off
