@@ -393,3 +393,17 @@ def test_set_link_reassigns_a_linked_id_and_refuses_a_wrong_secret_with_403(
             refused = http.post("/v2/general/links/set", json=wrong)
             assert refused.status_code == 403
             assert stranger["uuid"] not in refused.text
+
+
+def test_a_link_is_announced_on_every_server_with_community_link_verified(
+    server: Server, provision: Provisioner, community: Community
+) -> None:
+    dispatcher(provision, community)
+    console = Console(server, community)
+    with server.client(community.api_key) as http:
+        code = http.post("/v2/general/links", json={"communityUserId": "p-7"}).json()["code"]
+        assert console.http.post("/console/api/links/redeem", json={"code": code}).status_code == 200
+    rows = provision.scalar(
+        "SELECT count(*) FROM events WHERE type = 'EVENT_COMMUNITY_LINK_VERIFIED' AND data LIKE '%\"p-7\"%'"
+    )
+    assert rows == 2  # the community's servers 1 and 2

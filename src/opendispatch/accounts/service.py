@@ -266,5 +266,5 @@ def redeem_link_code(conn: Connection, *, community_id: str, account_uuid: str, 
         )
     )
     return units.link_account(
-        conn, community_id=community_id, account_uuid=account_uuid, community_user_id=user_id
+        conn, community_id=community_id, account_uuid=account_uuid, community_user_id=user_id, now=now
     )

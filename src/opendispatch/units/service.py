@@ -508,7 +508,7 @@ def choose_identifier(
     return list_identifiers(conn, community_id=community_id, account_uuid=account_uuid)
 
 
-def set_link(conn: Connection, *, community_id: str, link: LinkSet) -> Link:
+def set_link(conn: Connection, *, community_id: str, link: LinkSet, now: int) -> Link:
     """Link an in-game identifier to an account, proven by the account's secret uuid."""
     row = conn.execute(
         select(accounts.c.secret_hash).where(
@@ -519,11 +519,17 @@ def set_link(conn: Connection, *, community_id: str, link: LinkSet) -> Link:
         # The docs' 403, which does not tell whether the account or the secret was wrong.
         raise Forbidden("No account matches that accountUuid and secretUuid.")
     return link_account(
-        conn, community_id=community_id, account_uuid=link.accountUuid, community_user_id=link.communityUserId
+        conn,
+        community_id=community_id,
+        account_uuid=link.accountUuid,
+        community_user_id=link.communityUserId,
+        now=now,
     )
 
 
-def link_account(conn: Connection, *, community_id: str, account_uuid: str, community_user_id: str) -> Link:
+def link_account(
+    conn: Connection, *, community_id: str, account_uuid: str, community_user_id: str, now: int
+) -> Link:
     """Link an in-game identifier to an account; an identifier linked elsewhere moves (the docs' atomic
     reassignment: the player proved it is theirs in game, the account holder proved the account)."""
     conn.execute(
@@ -540,7 +546,22 @@ def link_account(conn: Connection, *, community_id: str, account_uuid: str, comm
         .where(accounts.c.community_id == community_id, accounts.c.account_uuid == account_uuid)
         .values(community_user_id=community_user_id)
     )
-    return Link(linked=True, accountUuid=account_uuid, communityUserId=community_user_id)
+    linked = Link(linked=True, accountUuid=account_uuid, communityUserId=community_user_id)
+    # Every game server learns of it: the one where the player typed /link closes its popup.
+    for server_id in conn.execute(
+        select(servers.c.server_id)
+        .where(servers.c.community_id == community_id)
+        .order_by(servers.c.server_id)
+    ).scalars():
+        events.emit(
+            conn,
+            community_id=community_id,
+            server_id=server_id,
+            type=EventType.EVENT_COMMUNITY_LINK_VERIFIED,
+            data={"communityUserId": community_user_id, "accountUuid": account_uuid},
+            now=now,
+        )
+    return linked
 
 
 def check_link(conn: Connection, *, community_id: str, community_user_id: str) -> Link:
