@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from opendispatch.accounts.schemas import PERMISSIONS
+from opendispatch.events.models import events
 from opendispatch.units import service as units
 from tests.support import Community, ManualClock, Provisioner, Server, every_row_count, lift_every_limit
 from tests.web.support import Console, dispatcher
@@ -403,7 +406,13 @@ def test_a_link_is_announced_on_every_server_with_community_link_verified(
     with server.client(community.api_key) as http:
         code = http.post("/v2/general/links", json={"communityUserId": "p-7"}).json()["code"]
         assert console.http.post("/console/api/links/redeem", json={"code": code}).status_code == 200
-    rows = provision.scalar(
-        "SELECT count(*) FROM events WHERE type = 'EVENT_COMMUNITY_LINK_VERIFIED' AND data LIKE '%\"p-7\"%'"
-    )
-    assert rows == 2  # the community's servers 1 and 2
+    with provision.db.engine.connect() as conn:
+        rows = conn.execute(
+            select(events.c.server_id, events.c.data)
+            .where(events.c.type == "EVENT_COMMUNITY_LINK_VERIFIED")
+            .order_by(events.c.server_id)
+        ).all()
+    alice = provision.scalar("SELECT account_uuid FROM accounts WHERE username = 'alice'")
+    assert [(row.server_id, json.loads(row.data)) for row in rows] == [
+        (server_id, {"communityUserId": "p-7", "accountUuid": alice}) for server_id in (1, 2)
+    ]
