@@ -239,11 +239,9 @@ def server_settings(conn: Connection, community_id: str) -> ServerSettingsList:
 def change_server_settings(
     conn: Connection, *, community_id: str, changes: ServerChanges, now: int
 ) -> ServerSettingsList:
-    """Change the servers named (adding any the community lacks) and their push targets; all or none.
-
-    Servers left out of the list stay as they are: the in-game resource sends only its own server when
-    that one is missing, and replacing the list would delete the others.
-    """
+    """Change the servers named (adding any the community lacks) and their push targets; all or none."""
+    # Servers left out of the list stay as they are: the in-game resource sends only its own server when
+    # that one is missing, and replacing the list would delete the others.
     for change in changes.servers:
         exists = conn.execute(
             select(servers.c.server_id).where(

@@ -530,8 +530,8 @@ def set_link(conn: Connection, *, community_id: str, link: LinkSet, now: int) ->
 def link_account(
     conn: Connection, *, community_id: str, account_uuid: str, community_user_id: str, now: int
 ) -> Link:
-    """Link an in-game identifier to an account; an identifier linked elsewhere moves (the docs' atomic
-    reassignment: the player proved it is theirs in game, the account holder proved the account)."""
+    """Link an in-game identifier to an account, moving it off any other account that had it."""
+    # The docs' atomic reassignment: the player proved the id in game, the holder proved the account.
     conn.execute(
         update(accounts)
         .where(
