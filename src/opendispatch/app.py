@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from opendispatch import __version__
+from opendispatch.accounts import routes as account_routes
 from opendispatch.api import redis_gcra
 from opendispatch.api.gcra import Limiter, RateLimiter
 from opendispatch.api.middleware import BodySizeLimit
@@ -188,6 +189,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(call_routes.router)
     app.include_router(community_routes.router)
     app.include_router(unit_routes.router)
+    app.include_router(account_routes.router)  # general accounts, API ids, secrets, link codes
     app.include_router(event_routes.router)
     app.include_router(map_routes.router)
     app.include_router(ops_routes.router)  # /healthz and /readyz, no key

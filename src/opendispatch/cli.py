@@ -302,6 +302,72 @@ def server_add(community_id: str, name: str | None, database: str | None, as_jso
     _emit(as_json, {"serverId": server_id}, f"serverId: {server_id}")
 
 
+@server.command("list")
+@click.option("--community", "community_id", required=True, help="Community id.")
+@_database_option
+@_json_option
+@_one_line_errors
+def server_list(community_id: str, database: str | None, as_json: bool) -> None:
+    """List the community's servers with their last heartbeat."""
+    with _transaction(database) as conn:
+        communities.require_community(conn, community_id)
+        listed = events.server_settings(conn, community_id).servers
+        beats = {
+            one.id: communities.server_heartbeat(conn, community_id=community_id, server_id=one.id)
+            for one in listed
+        }
+    rows = [
+        {**one.model_dump(), "heartbeat": beat.model_dump() if (beat := beats[one.id]) else None}
+        for one in listed
+    ]
+    human = "\n".join(
+        f"server {row['id']}: {row['name']} ({_heartbeat_text(beats[row['id']])})" for row in rows
+    )
+    _emit(as_json, {"communityId": community_id, "servers": rows}, human or "No servers.")
+
+
+def _heartbeat_text(beat: Any) -> str:
+    return f"{beat.playerCount} players at {beat.receivedAtUtc}" if beat else "no heartbeat yet"
+
+
+@server.command("show")
+@click.option("--community", "community_id", required=True, help="Community id.")
+@click.option("--server", "server_id", type=int, required=True, help="Server id.")
+@_database_option
+@_json_option
+@_one_line_errors
+def server_show(community_id: str, server_id: int, database: str | None, as_json: bool) -> None:
+    """Show a server's settings, its last heartbeat and the configuration the in-game resource stored."""
+    with _transaction(database) as conn:
+        communities.require_community(conn, community_id)
+        communities.require_server(conn, community_id, server_id)
+        [settings] = [
+            one for one in events.server_settings(conn, community_id).servers if one.id == server_id
+        ]
+        beat = communities.server_heartbeat(conn, community_id=community_id, server_id=server_id)
+        config = communities.server_configuration(conn, community_id=community_id, server_id=server_id)
+    payload = {
+        "communityId": community_id,
+        "server": settings.model_dump(),
+        "heartbeat": beat.model_dump() if beat else None,
+        "configuration": config.model_dump(),
+    }
+    lines = [f"server {settings.id}: {settings.name}", f"heartbeat: {_heartbeat_text(beat)}"]
+    lines += [
+        f"  {name}: {value}" for name, value in settings.model_dump().items() if name not in ("id", "name")
+    ]
+    stations = config.stations or {}
+    lines += [
+        f"stations: {len(stations.get('locations', []))} locations" if config.stations else "stations: none",
+        f"callouts: {len(config.callouts)}" if config.callouts is not None else "callouts: none",
+        f"street signs: {len(config.streetSigns)}"
+        if config.streetSigns is not None
+        else "street signs: none",
+        f"pager: {len(config.pager.get('nodes', []))} nodes" if config.pager else "pager: none",
+    ]
+    _emit(as_json, payload, "\n".join(lines))
+
+
 @main.group()
 def account() -> None:
     """Accounts of a community."""
@@ -311,6 +377,8 @@ def account() -> None:
 @click.option("--community", "community_id", required=True, help="Community id.")
 @click.option("--username", required=True, help="Account username.")
 @click.option("--community-user-id", default=None, help="Linked in-game identifier, e.g. license:abc123.")
+@click.option("--discord", default=None, help="The account's Discord user id (digits).")
+@click.option("--roblox", default=None, help="The account's Roblox user id (digits).")
 @click.option(
     "--dispatcher",
     is_flag=True,
@@ -323,6 +391,8 @@ def account_create(
     community_id: str,
     username: str,
     community_user_id: str | None,
+    discord: str | None,
+    roblox: str | None,
     dispatcher: bool,
     database: str | None,
     as_json: bool,
@@ -336,6 +406,8 @@ def account_create(
             username=username,
             now=_now(),
             community_user_id=community_user_id,
+            discord=discord,
+            roblox=roblox,
         )
         if password_hash is not None:
             sessions.set_password(

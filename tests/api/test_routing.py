@@ -18,6 +18,7 @@ import orjson
 import pytest
 from fastapi.routing import APIRoute
 
+from opendispatch.accounts import routes as account_routes
 from opendispatch.api.routing import Operation, compile_handler
 from opendispatch.app import create_app
 from opendispatch.calls import routes as call_routes
@@ -34,6 +35,7 @@ ROUTERS = [
     call_routes.router,
     community_routes.router,
     unit_routes.router,
+    account_routes.router,
     event_routes.router,
     map_routes.router,
     ops_routes.router,

@@ -252,7 +252,7 @@ def test_identifiers_and_links(server: Server, community: Community, provision: 
             "/v2/general/links/set",
             json={"accountUuid": account["uuid"], "secretUuid": "nope", "communityUserId": "steam:9"},
         )
-        assert wrong.status_code == 404
+        assert wrong.status_code == 403
         assert (
             http.post("/v2/general/links/check", json={"communityUserId": "steam:9"}).json()["linked"]
             is False

@@ -126,6 +126,10 @@ def test_every_server_route_answers_the_same_whether_the_server_is_another_commu
         "updates": [{"communityUserId": "license:bee", "location": "A", "coordinates": {"x": 1, "y": 2}}],
         "templateId": 1,
         "values": {},
+        # The per-server configuration routes (callouts, street signs).
+        "callouts": [],
+        "signs": [],
+        "ids": [1],
     }
     with server.client() as anonymous:
         paths = anonymous.get("/openapi.json").json()["paths"]

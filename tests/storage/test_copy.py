@@ -154,6 +154,10 @@ def fill(provision: Provisioner, server: Server, receiver: Receiver) -> Installa
         assert http.put("/v2/general/postals", json={"postals": postals}).status_code == 200
         blip = {"coordinates": {"x": 1, "y": 2}, "data": [{"title": "Lanes", "text": "2"}]}
         assert http.post(f"{S1}/blips", json=blip).status_code == 200
+        # A heartbeat, a server's stored configuration and an outstanding link code.
+        assert http.post("/v2/general/servers/1/heartbeat", json={"playerCount": 7}).status_code == 200
+        assert http.put(f"{S1}/callouts", json={"callouts": [{"id": "a", "data": {}}]}).status_code == 200
+        assert http.post("/v2/general/links", json={"communityUserId": "license:dave"}).status_code == 200
     with server.client(beta.api_key) as http:
         assert http.post(f"{S1}/calls/911", json=new_911()).status_code == 200
         assert http.post(f"{S1}/dispatch-calls", json=new_dispatch()).status_code == 200

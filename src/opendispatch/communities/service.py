@@ -5,16 +5,39 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from typing import Any
 
+import orjson
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from opendispatch.api.limits import DEFAULT_LIMITS
-from opendispatch.communities.models import api_keys, communities, rate_limits, servers
-from opendispatch.communities.schemas import NewCommunity, Plan, Principal, Server
+from opendispatch.clock import iso_utc
+from opendispatch.communities.models import api_keys, communities, rate_limits, server_configs, servers
+from opendispatch.communities.schemas import (
+    Callouts,
+    CalloutsSet,
+    CommunityDetails,
+    HeartbeatReceived,
+    Info,
+    NewCommunity,
+    PagerConfig,
+    PagerConfigChange,
+    Plan,
+    Principal,
+    Server,
+    ServerAck,
+    ServerConfiguration,
+    Stations,
+    StreetSignConfig,
+    StreetSignConfigSet,
+    StreetSignsUpdated,
+    StreetSignUpdate,
+)
 from opendispatch.errors import InvalidInput, NotFound
 from opendispatch.storage.database import Prepared
 
 KEY_PREFIX = "od_"
+MAX_SERVERS = 100  # per community
 
 # Hot-path statements are built once: building a statement costs more than running it.
 _ACTIVE_KEY = (
@@ -86,13 +109,20 @@ def require_community(conn: Connection, community_id: str) -> None:
         raise NotFound(f"Community {community_id!r} does not exist.")
 
 
-def add_server(conn: Connection, *, community_id: str, now: int, name: str | None = None) -> int:
-    """Add the community's next server and return its id."""
+def add_server(
+    conn: Connection, *, community_id: str, now: int, name: str | None = None, server_id: int | None = None
+) -> int:
+    """Add a server (the community's next id unless ``server_id`` names one) and return its id."""
     require_community(conn, community_id)
-    highest = conn.execute(
-        select(func.max(servers.c.server_id)).where(servers.c.community_id == community_id)
-    ).scalar()
-    server_id = (highest or 0) + 1
+    count, highest = conn.execute(
+        select(func.count(), func.max(servers.c.server_id)).where(servers.c.community_id == community_id)
+    ).one()
+    if count >= MAX_SERVERS:
+        raise InvalidInput(
+            f"A community has at most {MAX_SERVERS} servers.", {"servers": f"at most {MAX_SERVERS}"}
+        )
+    if server_id is None:
+        server_id = (highest or 0) + 1
     conn.execute(
         insert(servers).values(
             community_id=community_id,
@@ -248,3 +278,156 @@ class KeyCache:
             if len(self._entries) >= 10_000:  # a flood of distinct bad keys: start over
                 self._entries.clear()
         self._entries[api_key] = (now + self.ttl, principal)
+
+
+# -- general information, heartbeat and per-server configuration ----------------------------------------
+
+
+def community_info(conn: Connection, community_id: str) -> Info:
+    """The community's id, name and shared codes, as ``GET /v2/general/info`` answers them."""
+    name = conn.execute(
+        select(communities.c.name).where(communities.c.community_id == community_id)
+    ).scalar_one()
+    # Self-hosted: times are UTC, the console is the login page, and no shared code lists are kept.
+    details = CommunityDetails(comId=community_id, name=name, timezone="UTC", customLoginUrl=None)
+    return Info(uuid=community_id, community=details, codes=[])
+
+
+def record_heartbeat(
+    conn: Connection, *, community_id: str, server_id: int, player_count: int, now: int
+) -> HeartbeatReceived:
+    """Store a server's player count and when it reported it."""
+    changed = conn.execute(
+        update(servers)
+        .where(servers.c.community_id == community_id, servers.c.server_id == server_id)
+        .values(player_count=player_count, heartbeat_at=now)
+    )
+    if changed.rowcount == 0:
+        raise NotFound(f"Server {server_id} does not exist.")
+    return HeartbeatReceived(serverId=server_id, playerCount=player_count, receivedAtUtc=iso_utc(now))
+
+
+def server_heartbeat(conn: Connection, *, community_id: str, server_id: int) -> HeartbeatReceived | None:
+    """The server's last heartbeat, or None when it never sent one."""
+    row = conn.execute(
+        select(servers.c.player_count, servers.c.heartbeat_at).where(
+            servers.c.community_id == community_id, servers.c.server_id == server_id
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"Server {server_id} does not exist.")
+    if row.heartbeat_at is None:
+        return None
+    return HeartbeatReceived(
+        serverId=server_id, playerCount=row.player_count, receivedAtUtc=iso_utc(row.heartbeat_at)
+    )
+
+
+STATIONS, CALLOUTS, STREET_SIGNS, PAGER = "stations", "callouts", "street_signs", "pager"
+
+
+def _stored_config(conn: Connection, community_id: str, server_id: int, kind: str) -> Any:
+    body = conn.execute(
+        select(server_configs.c.body).where(
+            server_configs.c.community_id == community_id,
+            server_configs.c.server_id == server_id,
+            server_configs.c.kind == kind,
+        )
+    ).scalar()
+    return None if body is None else orjson.loads(body)
+
+
+def _store_config(
+    conn: Connection, community_id: str, server_id: int, kind: str, value: Any, now: int
+) -> None:
+    require_server(conn, community_id, server_id)
+    where = (
+        (server_configs.c.community_id == community_id)
+        & (server_configs.c.server_id == server_id)
+        & (server_configs.c.kind == kind)
+    )
+    body = orjson.dumps(value).decode()
+    if conn.execute(update(server_configs).where(where).values(body=body, updated_at=now)).rowcount == 0:
+        conn.execute(
+            insert(server_configs).values(
+                community_id=community_id, server_id=server_id, kind=kind, body=body, updated_at=now
+            )
+        )
+
+
+def set_stations(
+    conn: Connection, *, community_id: str, server_id: int, stations: Stations, now: int
+) -> ServerAck:
+    """Replace the server's station alert configuration."""
+    _store_config(conn, community_id, server_id, STATIONS, stations.model_dump(), now)
+    return ServerAck(serverId=server_id)
+
+
+def set_callouts(
+    conn: Connection, *, community_id: str, server_id: int, callouts: Callouts, now: int
+) -> CalloutsSet:
+    """Replace the server's ERS callouts."""
+    _store_config(conn, community_id, server_id, CALLOUTS, callouts.model_dump()["callouts"], now)
+    return CalloutsSet(serverId=server_id, callouts=len(callouts.callouts))
+
+
+def set_street_sign_config(
+    conn: Connection, *, community_id: str, server_id: int, config: StreetSignConfig, now: int
+) -> StreetSignConfigSet:
+    """Replace every street sign of the server."""
+    signs = list({sign.id: sign.model_dump() for sign in config.signs}.values())  # a repeated id: the last
+    _store_config(conn, community_id, server_id, STREET_SIGNS, signs, now)
+    return StreetSignConfigSet(serverId=server_id, signs=len(signs))
+
+
+def update_street_signs(
+    conn: Connection, *, community_id: str, server_id: int, change: StreetSignUpdate, now: int
+) -> StreetSignsUpdated:
+    """Set the text of the configured signs named; 404 when none of them is configured."""
+    require_server(conn, community_id, server_id)
+    signs: list[dict[str, Any]] = _stored_config(conn, community_id, server_id, STREET_SIGNS) or []
+    wanted = set(change.ids)
+    texts = change.model_dump(include={"text1", "text2", "text3"}, exclude_none=True)
+    updated = []
+    for sign in signs:
+        if sign["id"] in wanted:
+            sign.update(texts)
+            updated.append(sign["id"])
+    if not updated:
+        raise NotFound("None of those street signs is configured on this server.")
+    _store_config(conn, community_id, server_id, STREET_SIGNS, signs, now)
+    return StreetSignsUpdated(ids=updated)
+
+
+def get_pager_config(conn: Connection, *, community_id: str, server_id: int) -> PagerConfig:
+    """The server's pager configuration; the docs' defaults until one is set."""
+    require_server(conn, community_id, server_id)
+    stored = _stored_config(conn, community_id, server_id, PAGER)
+    return PagerConfig.model_validate(stored) if stored is not None else PagerConfig()
+
+
+def set_pager_config(
+    conn: Connection, *, community_id: str, server_id: int, change: PagerConfigChange, now: int
+) -> ServerAck:
+    """Replace the server's pager configuration; without ``nodes`` the stored node tree stays."""
+    current = get_pager_config(conn, community_id=community_id, server_id=server_id)
+    config = PagerConfig(
+        natureWords=change.natureWords,
+        maxAddresses=change.maxAddresses,
+        maxBodyLength=change.maxBodyLength,
+        nodes=current.nodes if change.nodes is None else change.nodes,
+        perms=change.perms.model_dump() if change.perms is not None else {"roles": [], "players": []},
+    )
+    _store_config(conn, community_id, server_id, PAGER, config.model_dump(), now)
+    return ServerAck(serverId=server_id)
+
+
+def server_configuration(conn: Connection, *, community_id: str, server_id: int) -> ServerConfiguration:
+    """Everything the in-game resource stored for the server (None where it sent nothing)."""
+    require_server(conn, community_id, server_id)
+    return ServerConfiguration(
+        stations=_stored_config(conn, community_id, server_id, STATIONS),
+        callouts=_stored_config(conn, community_id, server_id, CALLOUTS),
+        streetSigns=_stored_config(conn, community_id, server_id, STREET_SIGNS),
+        pager=_stored_config(conn, community_id, server_id, PAGER),
+    )

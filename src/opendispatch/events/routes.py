@@ -24,14 +24,16 @@ ResumeAfter = Annotated[int | None, Query(ge=0, le=MAX_ID, description="Resume a
 
 
 @router.get("/v2/general/servers", response_model=ServerSettingsList, summary="Get Servers", tags=["general"])
-async def get_servers(caller: Annotated[Caller, api_caller()]) -> ServerSettingsList:
-    """The community's servers with their push settings."""
+async def get_servers(caller: Annotated[Caller, api_caller("get_servers")]) -> ServerSettingsList:
+    """The community's servers: the docs' fields, then their push settings."""
     return await caller.read(service.server_settings)
 
 
 @router.put("/v2/general/servers", response_model=ServerSettingsList, summary="Set Servers", tags=["general"])
-async def set_servers(changes: ServerChanges, caller: Annotated[Caller, api_caller()]) -> ServerSettingsList:
-    """Rename servers and set their push target (URL, body shape, on/off); all or nothing."""
+async def set_servers(
+    changes: ServerChanges, caller: Annotated[Caller, api_caller("set_servers")]
+) -> ServerSettingsList:
+    """Change the servers named (the docs' fields, push target), adding any missing; others stay."""
     return await caller.write(service.change_server_settings, changes=changes, now=caller.now())
 
 

@@ -14,10 +14,11 @@ from sqlalchemy import Connection, Row, and_, bindparam, case, func, insert, nul
 
 from opendispatch.clock import iso_utc
 from opendispatch.communities.models import servers
-from opendispatch.communities.service import hash_secret, require_server
+from opendispatch.communities.service import add_server, hash_secret, require_server
 from opendispatch.errors import InvalidInput, NotFound
 from opendispatch.events.models import delivery_attempts, events, push_targets
 from opendispatch.events.schemas import (
+    SERVER_COLUMNS,
     DeliveryAttempt,
     EventType,
     PushTarget,
@@ -165,6 +166,15 @@ def set_push_target(
     return _target(row), row.signing_secret
 
 
+def _has_push_target(conn: Connection, community_id: str, server_id: int) -> bool:
+    found = conn.execute(
+        select(push_targets.c.server_id).where(
+            push_targets.c.community_id == community_id, push_targets.c.server_id == server_id
+        )
+    ).first()
+    return found is not None
+
+
 def _target(row: Row[Any]) -> PushTarget:
     return PushTarget(serverId=row.server_id, url=row.url, shape=row.shape, enabled=row.enabled)
 
@@ -195,11 +205,10 @@ def forget_body_key(conn: Connection, *, community_id: str, api_key: str) -> Non
 
 
 def server_settings(conn: Connection, community_id: str) -> ServerSettingsList:
-    """The community's servers with their push settings."""
+    """The community's servers with the docs' fields and their push settings."""
     rows = conn.execute(
         select(
-            servers.c.server_id,
-            servers.c.name,
+            servers,
             push_targets.c.url,
             push_targets.c.shape,
             push_targets.c.enabled,
@@ -218,7 +227,7 @@ def server_settings(conn: Connection, community_id: str) -> ServerSettingsList:
         servers=[
             ServerSettings(
                 id=row.server_id,
-                name=row.name,
+                **{field: getattr(row, column) for field, column in SERVER_COLUMNS.items()},
                 pushUrl=row.url,
                 pushShape=row.shape or "array",
                 pushEnabled=bool(row.enabled),
@@ -231,16 +240,26 @@ def server_settings(conn: Connection, community_id: str) -> ServerSettingsList:
 def change_server_settings(
     conn: Connection, *, community_id: str, changes: ServerChanges, now: int
 ) -> ServerSettingsList:
-    """Rename servers and set their push targets; all changes or none."""
+    """Change the servers named (adding any the community lacks) and their push targets; all or none."""
+    # Servers left out of the list stay as they are: the in-game resource sends only its own server when
+    # that one is missing, and replacing the list would delete the others.
     for change in changes.servers:
-        require_server(conn, community_id, change.id)
-        if change.name is not None:
+        exists = conn.execute(
+            select(servers.c.server_id).where(
+                servers.c.community_id == community_id, servers.c.server_id == change.id
+            )
+        ).first()
+        if exists is None:
+            add_server(conn, community_id=community_id, now=now, server_id=change.id)
+        values = change.docs_fields()
+        if values:
             conn.execute(
                 update(servers)
                 .where(servers.c.community_id == community_id, servers.c.server_id == change.id)
-                .values(name=change.name)
+                .values(**values)
             )
-        if change.pushUrl is not None or change.pushShape is not None or change.pushEnabled is not None:
+        if change.pushUrl is not None or _has_push_target(conn, community_id, change.id):
+            # Without a target and a URL, pushShape/pushEnabled are GET's own "none" sent back: no change.
             set_push_target(
                 conn,
                 community_id=community_id,

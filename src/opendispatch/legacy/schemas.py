@@ -20,8 +20,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from opendispatch.accounts.schemas import AccountLookup, ApiIdsChange
 from opendispatch.calls.schemas import (
     DispatchCallChanges,
     NewCallNote,
@@ -31,6 +40,7 @@ from opendispatch.calls.schemas import (
     SetPrimary,
     parse_note_time,
 )
+from opendispatch.events.schemas import ServerChanges
 from opendispatch.units.schemas import (
     LocationUpdate,
     Targets,
@@ -97,7 +107,7 @@ _INT_FIELDS = frozenset(
         "offset",
     }
 )
-_BOOL_FIELDS = frozenset({"isEmergency", "isPanic", "trackPrimary", "includeOffline"})
+_BOOL_FIELDS = frozenset({"isEmergency", "isPanic", "trackPrimary", "includeOffline", "pushNew", "deployMap"})
 _TEXT_FIELDS = frozenset({"postal", "block", "code"})  # scripts send postals as numbers
 _OBJECT_FIELDS = frozenset({"metaData"})
 _LIST_FIELDS = frozenset({"notes"})
@@ -146,7 +156,8 @@ def _normalize(raw: Raw, positional: tuple[str, ...]) -> tuple[Raw, list[tuple[s
     Returns the item and the (field, problem) of each value that cannot be read.
     """
     item = dict(raw)
-    if positional and "0" in item:
+    # Any index, not only "0": JSON drops an undefined first argument (getAccount({username})).
+    if positional and any(str(index) in item for index in range(len(positional))):
         for index, name in enumerate(positional):
             if str(index) in item:
                 item.setdefault(name, item.pop(str(index)))
@@ -490,6 +501,70 @@ class UnitsQuery(_Query):
     offset: Annotated[int, Field(ge=0)] = 0
 
 
+class AccountQuery(_Query):
+    """GET_ACCOUNT: an account by its API id (or community user id), username, uuid, Discord or Roblox id."""
+
+    apiId: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    username: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    accId: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    discord: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    roblox: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+
+    _ids = field_validator("apiId", "discord", "roblox", mode="before")(_user_id)
+
+    def lookup(self) -> AccountLookup:
+        """The v2 lookup of the same account (an API id is tried as a community user id first)."""
+        return AccountLookup(
+            communityUserId=self.apiId,
+            roblox=self.roblox,
+            discord=self.discord,
+            accountUuid=self.accId,
+            username=self.username,
+        )
+
+
+class ApiIdQuery(_Query):
+    """CHECK_APIID: one API id."""
+
+    apiId: Annotated[str, Field(min_length=1, max_length=255)]
+
+    _id = field_validator("apiId", mode="before")(_user_id)
+
+
+class SecretQuery(_Query):
+    """VERIFY_SECRET: one account secret."""
+
+    secret: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+@dataclass(frozen=True, slots=True)
+class SetApiIds:
+    """SET_API_ID: an account's API ids, as v2 Set API IDs' body."""
+
+    label: str
+    change: ApiIdsChange
+
+    @classmethod
+    def parse(cls, label: str, item: Raw) -> SetApiIds:
+        """The item as v2 Set API IDs' body; a single API id may come as a bare string."""
+        if isinstance(item.get("apiIds"), str):
+            item = {**item, "apiIds": [item["apiIds"]]}
+        return cls(label, ApiIdsChange.model_validate(item))
+
+
+@dataclass(frozen=True, slots=True)
+class SetServers:
+    """SET_SERVERS: the JS SDK's positional ``{"0": [servers], "1": deployMap}``, as v2 Set Servers' body."""
+
+    label: str
+    changes: ServerChanges
+
+    @classmethod
+    def parse(cls, label: str, item: Raw) -> SetServers:
+        """The item as v2 Set Servers' body."""
+        return cls(label, ServerChanges.model_validate(item))
+
+
 @dataclass(frozen=True, slots=True)
 class Query(Generic[Q]):
     """The one item of a reading type: its query parameters."""
@@ -590,13 +665,15 @@ def parse_items(
     return items
 
 
-def parse_query(type_name: str, data: Any, parse: Callable[[str, Raw], ItemT]) -> ItemT:
+def parse_query(
+    type_name: str, data: Any, parse: Callable[[str, Raw], ItemT], positional: tuple[str, ...] = ()
+) -> ItemT:
     """The one item of a reading request (none: every default)."""
     raw_items = _raw_items(data, nested=False)
     if len(raw_items) > 1:
         raise InvalidItems([f"data: {type_name} takes one item"])
     label, raw = raw_items[0] if raw_items else ("data", {})
-    return _parse_one(parse, label, raw, positional=())
+    return _parse_one(parse, label, raw, positional=positional)
 
 
 # -- answers ---------------------------------------------------------------------------------------------

@@ -14,12 +14,14 @@ from typing import Any, Generic, Protocol, TypeVar
 from pydantic import BaseModel
 from sqlalchemy import Connection
 
+from opendispatch.accounts import service as accounts
+from opendispatch.accounts.schemas import Account, ApiIdHolder, VerifiedSecret
 from opendispatch.calls import service as calls
 from opendispatch.calls.schemas import CallListing, CallTableType, CurrentCall
 from opendispatch.communities.schemas import Plan
 from opendispatch.errors import DomainError
 from opendispatch.events.schemas import ServerSettingsList
-from opendispatch.events.service import server_settings
+from opendispatch.events.service import change_server_settings, server_settings
 from opendispatch.history.schemas import Actor
 from opendispatch.legacy.map_items import (
     BlipChangeItem,
@@ -31,6 +33,8 @@ from opendispatch.legacy.map_items import (
 from opendispatch.legacy.schemas import (
     MAX_ITEMS,
     MAX_LOCATION_ITEMS,
+    AccountQuery,
+    ApiIdQuery,
     Attach,
     CallNote,
     CallPostal,
@@ -47,6 +51,9 @@ from opendispatch.legacy.schemas import (
     Query,
     Raw,
     Remove911,
+    SecretQuery,
+    SetApiIds,
+    SetServers,
     StatusChange,
     UnitsQuery,
     V1Units,
@@ -107,7 +114,7 @@ class V1Type(Generic[ItemT]):
         if self.parse is None:
             return []
         if not self.writes:
-            return [parse_query(self.name, data, self.parse)]
+            return [parse_query(self.name, data, self.parse, self.positional)]
         return parse_items(
             data, self.parse, positional=self.positional, max_items=self.max_items, nested=self.nested
         )
@@ -401,6 +408,37 @@ def _blips(conn: Connection, queries: list[BlipsQuery], ctx: Context) -> BlipLis
         return BlipList(maps.list_blips(conn, community_id=ctx.community_id, server_id=query.server_id))
 
 
+def _account(conn: Connection, queries: list[Query[AccountQuery]], ctx: Context) -> Account:
+    [query] = queries
+    with _item(query.label):
+        return accounts.find_account(conn, community_id=ctx.community_id, lookup=query.params.lookup())
+
+
+def _check_api_id(conn: Connection, queries: list[Query[ApiIdQuery]], ctx: Context) -> ApiIdHolder:
+    [query] = queries
+    with _item(query.label):
+        return accounts.api_id_holder(conn, community_id=ctx.community_id, api_id=query.params.apiId)
+
+
+def _set_api_ids(conn: Connection, item: SetApiIds, ctx: Context) -> str:
+    accounts.set_api_ids(conn, community_id=ctx.community_id, change=item.change)
+    return "API IDS SET"
+
+
+def _verify_secret(conn: Connection, queries: list[Query[SecretQuery]], ctx: Context) -> VerifiedSecret:
+    [query] = queries
+    with _item(query.label):
+        return accounts.verify_secret(conn, community_id=ctx.community_id, secret=query.params.secret)
+
+
+def _set_servers(conn: Connection, items: list[SetServers], ctx: Context) -> ServerSettingsList:
+    # Exactly what v2 PUT /v2/general/servers answers; the JS SDK reads its ``servers``.
+    for item in items:
+        with _item(item.label):
+            change_server_settings(conn, community_id=ctx.community_id, changes=item.changes, now=ctx.now)
+    return server_settings(conn, ctx.community_id)
+
+
 # -- the table -------------------------------------------------------------------------------------------
 
 
@@ -410,8 +448,9 @@ _POSTAL_FIELDS = ("serverId", "callId", "postal")
 _PRIMARY_FIELDS = ("serverId", "callId", "primary", "trackPrimary")
 
 # Plans follow the JS SDK's table of minimum versions (the hosted product's), except that FREE has no API
-# at all: GET_VERSION needs STARTER. GET_VERSION and GET_SERVERS are not limited, as in v2; UNIT_LOCATION's
-# items together make one v2 unit-locations batch, so its request counts once.
+# at all: GET_VERSION needs STARTER. GET_VERSION and GET_SERVERS are not limited (the JS SDK sends both
+# whenever it starts); UNIT_LOCATION's items together make one v2 unit-locations batch, so its request
+# counts once.
 # The rows are inferred one by one, so mypy holds each row's parser and service call to one item type (a
 # V1Type[Any] context on them would let any pair through); laid out by hand, so the table reads as one.
 # fmt: off
@@ -457,6 +496,15 @@ TYPES: dict[str, V1Type[Any]] = {
                max_items=MAX_POSTALS, nested=True),
         V1Type("GET_VERSION", "general", Plan.STARTER, None, None, _version, writes=False),
         V1Type("GET_SERVERS", "general", Plan.STANDARD, None, None, _servers, writes=False),
+        V1Type("SET_SERVERS", "general", Plan.PLUS, "set_servers", SetServers.parse, _set_servers,
+               positional=("servers", "deployMap"), max_items=1),
+        V1Type("GET_ACCOUNT", "general", Plan.PLUS, "accounts", query(AccountQuery), _account, writes=False,
+               positional=("apiId", "username")),
+        V1Type("CHECK_APIID", "general", Plan.STANDARD, "api_ids", query(ApiIdQuery), _check_api_id,
+               writes=False, positional=("apiId",)),
+        V1Type("SET_API_ID", "general", Plan.STANDARD, "api_ids", SetApiIds.parse, _each(_set_api_ids)),
+        V1Type("VERIFY_SECRET", "general", Plan.STANDARD, "verify_secret", query(SecretQuery), _verify_secret,
+               writes=False, positional=("secret",)),
     )
 }
 # fmt: on

@@ -129,7 +129,7 @@ async def select_identifier(
 @router.post("/v2/general/links/set", response_model=Link, summary="Set Community Link", tags=["general"])
 async def set_link(link: LinkSet, caller: Annotated[Caller, api_caller("links")]) -> Link:
     """Link an in-game community user id to an account, proven by the account's secret uuid."""
-    return await caller.write(service.set_link, link=link)
+    return await caller.write(service.set_link, link=link, now=caller.now())
 
 
 @router.post("/v2/general/links/check", response_model=Link, summary="Check Community Link", tags=["general"])

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from opendispatch.calls.models import call_units, dispatch_calls
 from opendispatch.communities.models import servers
 from opendispatch.communities.service import hash_secret, require_community, require_server
-from opendispatch.errors import Conflict, InvalidInput, NotFound
+from opendispatch.errors import Conflict, Forbidden, InvalidInput, NotFound
 from opendispatch.events import service as events
 from opendispatch.events.schemas import EventType
 from opendispatch.history import service as history
@@ -52,8 +52,10 @@ def create_account(
     username: str,
     now: int,
     community_user_id: str | None = None,
+    discord: str | None = None,
+    roblox: str | None = None,
 ) -> NewAccount:
-    """Create an account, optionally linked to an in-game identifier."""
+    """Create an account, optionally linked to an in-game identifier and Discord and Roblox ids."""
     require_community(conn, community_id)
     if not username.strip():
         raise InvalidInput("An account needs a username.", {"username": "must not be empty"})
@@ -61,6 +63,9 @@ def create_account(
         raise InvalidInput(
             "A community user id is 1 to 255 characters.", {"communityUserId": "1 to 255 characters"}
         )
+    for name, value in (("discord", discord), ("roblox", roblox)):
+        if value is not None and not (0 < len(value) <= 64 and value.isdigit()):
+            raise InvalidInput(f"A {name} id is 1 to 64 digits.", {name: "1 to 64 digits"})
     account_uuid = str(uuid.uuid4())
     secret_uuid = str(uuid.uuid4())
     try:
@@ -71,12 +76,16 @@ def create_account(
                     community_id=community_id,
                     username=username.strip(),
                     community_user_id=community_user_id,
+                    discord=discord,
+                    roblox=roblox,
                     secret_hash=hash_secret(secret_uuid),
                     created_at=now,
                 )
             )
     except IntegrityError as exc:
-        raise Conflict("That username or community user id is already taken in this community.") from exc
+        raise Conflict(
+            "That username, community user id, Discord or Roblox id is already taken in this community."
+        ) from exc
     return NewAccount(account_uuid=account_uuid, secret_uuid=secret_uuid)
 
 
@@ -499,7 +508,7 @@ def choose_identifier(
     return list_identifiers(conn, community_id=community_id, account_uuid=account_uuid)
 
 
-def set_link(conn: Connection, *, community_id: str, link: LinkSet) -> Link:
+def set_link(conn: Connection, *, community_id: str, link: LinkSet, now: int) -> Link:
     """Link an in-game identifier to an account, proven by the account's secret uuid."""
     row = conn.execute(
         select(accounts.c.secret_hash).where(
@@ -507,22 +516,52 @@ def set_link(conn: Connection, *, community_id: str, link: LinkSet) -> Link:
         )
     ).first()
     if row is None or not hmac.compare_digest(row.secret_hash, hash_secret(link.secretUuid)):
-        raise NotFound("No account matches that accountUuid and secretUuid.")
-    taken = conn.execute(
-        select(accounts.c.account_uuid).where(
-            accounts.c.community_id == community_id,
-            accounts.c.community_user_id == link.communityUserId,
-            accounts.c.account_uuid != link.accountUuid,
-        )
-    ).first()
-    if taken is not None:
-        raise Conflict("That community user id is already linked to another account.")
+        # The docs' 403, which does not tell whether the account or the secret was wrong.
+        raise Forbidden("No account matches that accountUuid and secretUuid.")
+    return link_account(
+        conn,
+        community_id=community_id,
+        account_uuid=link.accountUuid,
+        community_user_id=link.communityUserId,
+        now=now,
+    )
+
+
+def link_account(
+    conn: Connection, *, community_id: str, account_uuid: str, community_user_id: str, now: int
+) -> Link:
+    """Link an in-game identifier to an account, moving it off any other account that had it."""
+    # The docs' atomic reassignment: the player proved the id in game, the holder proved the account.
     conn.execute(
         update(accounts)
-        .where(accounts.c.account_uuid == link.accountUuid)
-        .values(community_user_id=link.communityUserId)
+        .where(
+            accounts.c.community_id == community_id,
+            accounts.c.community_user_id == community_user_id,
+            accounts.c.account_uuid != account_uuid,
+        )
+        .values(community_user_id=None)
     )
-    return Link(linked=True, accountUuid=link.accountUuid, communityUserId=link.communityUserId)
+    conn.execute(
+        update(accounts)
+        .where(accounts.c.community_id == community_id, accounts.c.account_uuid == account_uuid)
+        .values(community_user_id=community_user_id)
+    )
+    linked = Link(linked=True, accountUuid=account_uuid, communityUserId=community_user_id)
+    # Every game server learns of it: the one where the player typed /link closes its popup.
+    for server_id in conn.execute(
+        select(servers.c.server_id)
+        .where(servers.c.community_id == community_id)
+        .order_by(servers.c.server_id)
+    ).scalars():
+        events.emit(
+            conn,
+            community_id=community_id,
+            server_id=server_id,
+            type=EventType.EVENT_COMMUNITY_LINK_VERIFIED,
+            data={"communityUserId": community_user_id, "accountUuid": account_uuid},
+            now=now,
+        )
+    return linked
 
 
 def check_link(conn: Connection, *, community_id: str, community_user_id: str) -> Link:

@@ -23,6 +23,7 @@ from opendispatch.calls.schemas import (
     EmergencyCall,
     UnitsAttached,
 )
+from opendispatch.communities.service import server_heartbeat
 from opendispatch.errors import Conflict, NotFound
 from opendispatch.history import service as history
 from opendispatch.history.schemas import Actor
@@ -227,6 +228,7 @@ def board(
         units=on_server.units,
         map=map_info(conn, community_id=community_id, server_id=server_id),
         blips=maps.list_blips(conn, community_id=community_id, server_id=server_id),
+        heartbeat=server_heartbeat(conn, community_id=community_id, server_id=server_id),
     )
 
 

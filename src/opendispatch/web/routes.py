@@ -105,6 +105,13 @@ async def console_page() -> Response:
     return Response(page, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
 
 
+@console.get("/console/link")
+async def link_page() -> Response:
+    """The page where a logged-in user redeems an in-game link code (``?code=...``)."""
+    page = (STATIC / "link.html").read_text().replace("{{version}}", __version__)
+    return Response(page, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+
+
 @console.get("/console/api/login", response_model=LoginOptions)
 async def login_options(request: Request) -> LoginOptions:
     """What the login form asks for: no community id while the server holds one community."""

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from opendispatch.calls.schemas import DispatchCall, EmergencyCall, NewDispatchCall
-from opendispatch.communities.schemas import Server
+from opendispatch.communities.schemas import HeartbeatReceived, Server
 from opendispatch.history.schemas import Actor, HistoryEntry, UnitTimeline
 from opendispatch.maps.schemas import Blip
 from opendispatch.schemas import Id
@@ -136,6 +136,7 @@ class Board(BaseModel):
     units: list[Unit]
     map: MapInfo | None
     blips: list[Blip] = []
+    heartbeat: HeartbeatReceived | None = None  # the game server's last heartbeat
 
 
 class NearestUnit(BaseModel):

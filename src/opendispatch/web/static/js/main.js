@@ -287,6 +287,12 @@ function renderBoard() {
   const board = state.board;
   const units = unitsById();
 
+  // The game server's last heartbeat: how many players it had, and when it said so.
+  const beat = board.heartbeat;
+  $("#heartbeat").textContent = beat
+    ? `${beat.playerCount} players · ${new Date(beat.receivedAtUtc).toLocaleTimeString()}`
+    : "No heartbeat yet";
+
   $("#queue-count").textContent = board.emergencyCalls.length;
   fill(
     $("#queue"),

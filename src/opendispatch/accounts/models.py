@@ -1,0 +1,20 @@
+"""Tables of accounts' general operations: the short-lived codes that link an in-game id to an account."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, String, Table
+
+from opendispatch.storage.metadata import metadata
+
+# A code the game server asked for on behalf of a player (``communityUserId``); a logged-in console user
+# redeems it, which links that player to their account. Codes expire and are few per community.
+link_codes = Table(
+    "link_codes",
+    metadata,
+    Column("community_id", ForeignKey("communities.community_id"), primary_key=True),
+    Column("code", String(16), primary_key=True),
+    Column("community_user_id", String(255), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Index("ix_link_codes_user", "community_id", "community_user_id"),
+)
