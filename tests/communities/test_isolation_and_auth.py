@@ -130,6 +130,7 @@ def test_every_server_route_answers_the_same_whether_the_server_is_another_commu
         "callouts": [],
         "signs": [],
         "ids": [1],
+        "coordinates": {"x": 1, "y": 2},  # a blip's
     }
     with server.client() as anonymous:
         paths = anonymous.get("/openapi.json").json()["paths"]
@@ -149,7 +150,7 @@ def test_every_server_route_answers_the_same_whether_the_server_is_another_commu
             for server_id in (2, 77):
                 path = template.replace("{serverId}", str(server_id)).replace(
                     "{callId}", str(b_call[call_key]["callId"])
-                )
+                ).replace("{blipId}", "1")
                 answers[server_id] = http.request(method, path, json=None if method == "GET" else body)
             assert answers[2].status_code == 404, (method, template, answers[2].text)
             assert comparable(answers[2], 2) == comparable(answers[77], 77), (method, template)
