@@ -20,6 +20,7 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import func, inspect, select, table
 
+from opendispatch.api.limits import DEFAULT_LIMITS
 from opendispatch.app import create_app
 from opendispatch.communities import service as communities
 from opendispatch.settings import Settings
@@ -383,7 +384,7 @@ def without(body: dict[str, Any], field_name: str) -> dict[str, Any]:
 
 def lift_limits(provision: Provisioner, community: Community, per_minute: int = 10_000) -> None:
     """Raise every endpoint's limit for the community, for tests that make many requests."""
-    for endpoint in ENDPOINTS:
+    for endpoint in DEFAULT_LIMITS:
         provision.set_limit(community, endpoint, per_minute)
 
 

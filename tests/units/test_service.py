@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from opendispatch.errors import Conflict, InvalidInput, NotFound
 from opendispatch.units import service as units
+from opendispatch.units.schemas import Targets
 from tests.support import Community, Provisioner
 
 
@@ -25,8 +26,7 @@ def resolve(
             conn,
             community_id=community.community_id,
             server_id=server_id,
-            community_user_ids=users,
-            account_uuids=accounts,
+            targets=Targets(communityUserIds=list(users), accounts=list(accounts)),
         )
 
 

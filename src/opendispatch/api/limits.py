@@ -10,8 +10,9 @@ from opendispatch.clock import Clock
 from opendispatch.communities.schemas import Principal
 from opendispatch.ops.metrics import rate_limit_refused
 
-# Per-key requests per minute. The first three are the reference's; the reference is silent on the rest,
-# so they are set for a busy community (location feeds report often). Operators override any of them per
+# Per-key requests per minute. The first three are the reference's; the units and identifier figures are
+# their docs pages' (reference/sonoran-docs/v2/emergency/units, identifiers); the rest are set for a busy
+# community. Operators override any of them per
 # community with `opendispatch limits set`.
 DEFAULT_LIMITS: dict[str, int] = {
     "create_911": 10,
@@ -26,11 +27,14 @@ DEFAULT_LIMITS: dict[str, int] = {
     "set_postal": 60,
     "set_primary": 60,
     "call_history": 30,
-    "get_units": 30,
-    "unit_status": 60,
-    "unit_panic": 60,
-    "unit_locations": 120,
-    "identifiers": 60,
+    "get_units": 3,
+    "unit_status": 30,
+    "unit_panic": 20,
+    "unit_locations": 12,
+    "identifiers": 10,
+    "account_units": 10,
+    "kick_unit": 20,
+    "identifier_group": 10,
     "links": 60,
     # The console's two v2 endpoints; a snapshot renders a PNG, so it costs more than a read.
     "snapshot": 30,

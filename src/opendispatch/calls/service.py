@@ -218,13 +218,7 @@ def open_dispatch_call(
                 for note in call.notes
             ],
         )
-    idents = resolve_targets(
-        conn,
-        community_id=community_id,
-        server_id=server_id,
-        community_user_ids=call.communityUserIds or (),
-        account_uuids=call.accounts or (),
-    )
+    idents = resolve_targets(conn, community_id=community_id, server_id=server_id, targets=call.targets())
     attach_units(
         conn,
         community_id=community_id,
