@@ -105,6 +105,7 @@ _INT_FIELDS = frozenset(
 )
 _BOOL_FIELDS = frozenset({"isEmergency", "isPanic", "trackPrimary", "includeOffline", "onlyUnits"})
 _TEXT_FIELDS = frozenset({"postal", "block", "code"})  # scripts send postals as numbers
+_FLOAT_FIELDS = frozenset({"x", "y", "z", "heading"})  # a unit's flat coordinates, sent as text too
 _OBJECT_FIELDS = frozenset({"metaData"})
 _LIST_FIELDS = frozenset({"notes"})
 _INT_LIST_FIELDS = frozenset({"identIds"})
@@ -124,6 +125,17 @@ def _as_int(value: Any) -> int:
     if not -_INT64 <= number < _INT64:
         raise ValueError("is out of range")
     return number
+
+
+def _as_float(value: Any) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise ValueError("must be a number")
 
 
 def _as_bool(value: Any) -> bool:
@@ -172,6 +184,8 @@ def _normalize(raw: Raw, positional: tuple[str, ...]) -> tuple[Raw, list[tuple[s
                 item[name] = _as_bool(value)
             elif name in _TEXT_FIELDS:
                 item[name] = _as_text(value)
+            elif name in _FLOAT_FIELDS:
+                item[name] = _as_float(value)
             elif name in _OBJECT_FIELDS and _empty_table(value):
                 item[name] = {}
             elif name in _LIST_FIELDS and _empty_table(value):
@@ -501,7 +515,9 @@ class IdentifierGroup:
     def parse(cls, label: str, item: Raw) -> IdentifierGroup:
         """The item's group and the units it names."""
         group = _GroupFields.model_validate(item)
-        return cls(label, item["serverId"], group.groupName, Targets.model_validate(_targets(item)))
+        # Here groupName is the group to set, not a group whose units are named.
+        named = {name: value for name, value in _targets(item).items() if name != "groupName"}
+        return cls(label, item["serverId"], group.groupName, Targets.model_validate(named))
 
 
 class _GroupFields(_Query):
