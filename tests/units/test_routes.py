@@ -294,8 +294,14 @@ def test_identifiers_carry_the_docs_fields_through_create_update_and_get(
         )
         assert changed.status_code == 200, changed.text
         assert changed.json()["identifier"]["data"]["group"] == "SUPERVISOR-1"
-        http.put(f"{base}/selected-identifier", json={"identId": ident, "serverId": 1})
+        chosen = http.put(f"{base}/selected-identifier", json={"identId": ident, "serverId": 1}).json()
+        assert (chosen["serverId"], chosen["isDispatch"], chosen["identifier"]["id"]) == (1, False, ident)
+        assert chosen["identifier"]["data"]["group"] == "SUPERVISOR-1"
         listed = http.get(f"{base}/identifiers").json()
+        spare = http.post(f"{base}/identifiers", json={}).json()["identId"]
+        deleted = http.delete(f"{base}/identifiers/{spare}").json()
+        assert (deleted["identId"], deleted["serverId"]) == (spare, None)
+        assert spare not in [unit["id"] for unit in deleted["Identifiers"]]
     assert listed["SelectedIdent"] == ident
     [docs] = [unit for unit in listed["Identifiers"] if unit["id"] == ident]
     assert set(docs) == UNIT_KEYS

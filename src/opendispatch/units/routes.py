@@ -18,7 +18,9 @@ from opendispatch.units.schemas import (
     GroupSet,
     Identifier,
     IdentifierChanges,
+    IdentifierDeleted,
     IdentifierList,
+    IdentifierSelected,
     Kicked,
     KickedBatch,
     KickOrders,
@@ -181,18 +183,22 @@ async def update_identifier(
     )
 
 
-@router.delete(ACCOUNT + "/identifiers/{identId}", response_model=IdentifierList, summary="Delete Identifier")
+@router.delete(
+    ACCOUNT + "/identifiers/{identId}", response_model=IdentifierDeleted, summary="Delete Identifier"
+)
 async def delete_identifier(
     accountUuid: AccountUuid, identId: IdentId, caller: Annotated[Caller, api_caller("identifiers")]
-) -> IdentifierList:
+) -> IdentifierDeleted:
     """Delete an identifier that never worked a call; answers the account's remaining identifiers."""
     return await caller.write(service.delete_identifier, account_uuid=accountUuid, ident_id=identId)
 
 
-@router.put(ACCOUNT + "/selected-identifier", response_model=IdentifierList, summary="Select Identifier")
+@router.put(
+    ACCOUNT + "/selected-identifier", response_model=IdentifierSelected, summary="Set Selected Identifier"
+)
 async def select_identifier(
     accountUuid: AccountUuid, choice: SelectIdentifier, caller: Annotated[Caller, api_caller("identifiers")]
-) -> IdentifierList:
+) -> IdentifierSelected:
     """Select an identifier on one server (``serverId``) or on every server."""
     return await caller.write(service.choose_identifier, account_uuid=accountUuid, choice=choice)
 

@@ -427,6 +427,21 @@ class IdentifierList(BaseModel):
     selected: dict[str, int]
 
 
+class IdentifierSelected(IdentifierList):
+    """Answer of Set Selected Identifier: the docs' ``{serverId, isDispatch, identifier}`` and the list."""
+
+    serverId: int | None
+    isDispatch: bool
+    identifier: ActiveUnit
+
+
+class IdentifierDeleted(IdentifierList):
+    """Answer of Delete Identifier: the docs' ``{identId, serverId}`` and the remaining identifiers."""
+
+    identId: int
+    serverId: int | None
+
+
 Text255 = Annotated[str, Field(max_length=255)]
 
 

@@ -26,7 +26,9 @@ from opendispatch.units.schemas import (
     GroupSet,
     Identifier,
     IdentifierChanges,
+    IdentifierDeleted,
     IdentifierList,
+    IdentifierSelected,
     Link,
     LinkSet,
     NewAccount,
@@ -591,10 +593,16 @@ def update_identifier(
     return _identifier(_identifier_row(conn, community_id, account_uuid, ident_id))
 
 
+def _first_server(conn: Connection, ident_id: int) -> int | None:
+    return conn.execute(
+        select(func.min(selected_identifiers.c.server_id)).where(selected_identifiers.c.ident_id == ident_id)
+    ).scalar()
+
+
 def delete_identifier(
     conn: Connection, *, community_id: str, account_uuid: str, ident_id: int
-) -> IdentifierList:
-    """Delete an identifier that never worked a call; return the account's remaining identifiers."""
+) -> IdentifierDeleted:
+    """Delete an identifier that never worked a call; answer it, its server and the identifiers left."""
     _identifier_row(conn, community_id, account_uuid, ident_id)
     on_call = current_calls(conn, community_id, [ident_id])
     if on_call:
@@ -608,22 +616,28 @@ def delete_identifier(
         raise Conflict(
             f"Identifier {ident_id} is on closed call {worked.call_id}; it is kept for the record."
         )
+    server_id = _first_server(conn, ident_id)
     conn.execute(selected_identifiers.delete().where(selected_identifiers.c.ident_id == ident_id))
     conn.execute(identifiers.delete().where(identifiers.c.ident_id == ident_id))
-    return list_identifiers(conn, community_id=community_id, account_uuid=account_uuid)
+    rest = list_identifiers(conn, community_id=community_id, account_uuid=account_uuid)
+    return IdentifierDeleted(**dict(rest), identId=ident_id, serverId=server_id)
 
 
 def choose_identifier(
     conn: Connection, *, community_id: str, account_uuid: str, choice: SelectIdentifier
-) -> IdentifierList:
+) -> IdentifierSelected:
     """Select an identifier on one server, or on every server of the community when none is named."""
-    _identifier_row(conn, community_id, account_uuid, choice.identId)
+    row = _identifier_row(conn, community_id, account_uuid, choice.identId)
     if choice.serverId is not None:
         require_server(conn, community_id, choice.serverId)
         server_ids = [choice.serverId]
     else:
         server_ids = list(
-            conn.execute(select(servers.c.server_id).where(servers.c.community_id == community_id)).scalars()
+            conn.execute(
+                select(servers.c.server_id)
+                .where(servers.c.community_id == community_id)
+                .order_by(servers.c.server_id)
+            ).scalars()
         )
     for server_id in server_ids:
         select_unit(
@@ -633,7 +647,14 @@ def choose_identifier(
             server_id=server_id,
             ident_id=choice.identId,
         )
-    return list_identifiers(conn, community_id=community_id, account_uuid=account_uuid)
+    first = server_ids[0] if server_ids else None
+    listed = list_identifiers(conn, community_id=community_id, account_uuid=account_uuid, server_id=first)
+    return IdentifierSelected(
+        **dict(listed),
+        serverId=first,
+        isDispatch=row.is_dispatch,
+        identifier=active_unit(_unit(row, None)),
+    )
 
 
 def set_link(conn: Connection, *, community_id: str, link: LinkSet) -> Link:
