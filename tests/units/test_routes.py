@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import Community, Provisioner, Server
+from tests.support import Community, ManualClock, Provisioner, Server
 from tests.units.support import LICENSE, S1, active_calls, make_crew, open_call, units_of
 
 UNIT_KEYS = {"id", "accId", "status", "isPanic", "location", "coordinates", "aop", "data", "isDispatch"}
@@ -407,3 +407,12 @@ def test_bad_identifier_fields_are_a_400_naming_the_field(
         answer = http.request(method, url, json=body)
         assert answer.status_code == 400 and field in answer.text, answer.text
         assert http.get(base).json() == before
+
+
+def test_get_active_units_is_limited_to_three_a_minute_per_key(
+    server: Server, community: Community, clock: ManualClock
+) -> None:
+    with server.client(community.api_key) as http:
+        assert [http.get(f"{S1}/units").status_code for _ in range(4)] == [200, 200, 200, 429]
+        clock.advance(seconds=20)
+        assert http.get(f"{S1}/units").status_code == 200
