@@ -73,14 +73,6 @@ def as_external_id(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-def _as_ids(value: Any) -> Any:
-    if value is None:
-        return None
-    if _empty(value):
-        return []
-    return value if isinstance(value, list) else [value]
-
-
 class _Request(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore")
 
@@ -122,10 +114,11 @@ class Targets(_Request):
     groupName: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     identIds: list[Id] | None = Field(None, max_length=MAX_TARGETS)
 
-    _lists = field_validator("communityUserIds", "units", "apiIds", "accounts", mode="before")(as_target_list)
+    _lists = field_validator("communityUserIds", "units", "apiIds", "accounts", "identIds", mode="before")(
+        as_target_list
+    )
     _ones = field_validator("communityUserId", "apiId", "accountUuid", "groupName", mode="before")(as_target)
     _external = field_validator("discord", "roblox", mode="before")(as_external_id)
-    _ids = field_validator("identIds", mode="before")(_as_ids)
 
     def in_game_ids(self) -> list[str]:
         """The in-game ids named, in order: communityUserId(s), units, apiId(s)."""
