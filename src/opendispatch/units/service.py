@@ -368,7 +368,10 @@ def set_status(
     now: int,
     actor: Actor,
 ) -> None:
-    """Store the status, record it on the calls the units are on, and announce it."""
+    """Store the status, record it on the calls the units are on, and announce it.
+
+    The event carries the units whole as well (``units``): the in-game resource reads only those.
+    """
     conn.execute(
         update(identifiers)
         .where(identifiers.c.community_id == community_id, identifiers.c.ident_id.in_(idents))
@@ -391,9 +394,17 @@ def set_status(
         community_id=community_id,
         server_id=server_id,
         type=EventType.EVENT_UNIT_STATUS,
-        data={"identIds": idents, "status": status},
+        data={"identIds": idents, "status": status, "units": _units_whole(conn, community_id, idents)},
         now=now,
     )
+
+
+def _units_whole(conn: Connection, community_id: str, idents: list[int]) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        _IDENTIFIER_ROWS.where(identifiers.c.community_id == community_id, identifiers.c.ident_id.in_(idents))
+    ).all()
+    by_id = {row.ident_id: active_unit(_unit(row, None)).model_dump() for row in rows}
+    return [by_id[ident] for ident in idents if ident in by_id]
 
 
 def set_unit_status(
