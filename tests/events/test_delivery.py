@@ -161,7 +161,11 @@ def test_every_kind_of_event_is_sent(
     assert data["EVENT_DISPATCH_EDIT"]["dispatch"]["title"] == "t2"
     assert data["EVENT_DISPATCH_UNIT_ATTACH"] == {"callId": call_id, "idents": [ident]}
     assert data["EVENT_DISPATCH_NOTE"]["note"]["content"] == "n"
-    assert data["EVENT_UNIT_STATUS"] == {"identIds": [ident], "status": 3}
+    status = data["EVENT_UNIT_STATUS"]
+    assert (status["identIds"], status["status"]) == ([ident], 3)
+    # The units whole, as the in-game resource reads them (it ignores identIds).
+    assert [(unit["id"], unit["status"]) for unit in status["units"]] == [(ident, 3)]
+    assert set(status["units"][0]["data"]) >= {"communityUserId", "unitNum", "name"}
     assert data["EVENT_UNIT_PANIC"] == {"identIds": [ident], "isPanic": True}
     assert data["EVENT_DISPATCH_UNIT_DETACH"] == {"callId": call_id, "idents": [ident]}
     assert data["EVENT_DISPATCH_CLOSED"] == {"callIds": [call_id]}

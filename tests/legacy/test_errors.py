@@ -295,7 +295,10 @@ FAILURES = [
         "UNIT_PANIC",
         lambda s, c: [{"isPanic": True}],
         400,
-        lambda c: "INVALID DATA: data[0]: Name the units with communityUserIds, accounts or identIds.",
+        lambda c: (
+            "INVALID DATA: data[0]: Name the units with communityUserId(s), units, apiId(s), accountUuid, "
+            "accounts, discord, roblox, groupName or identIds."
+        ),
     ),
     Failure(
         "detaching a unit that is on no call",
@@ -370,7 +373,7 @@ FAILURES = [
         "UNIT_STATUS",
         lambda s, c: [{"apiId": "license:0", "status": 5}],
         400,
-        lambda c: "INVALID DATA: data[0].status: Input should be less than or equal to 4",
+        lambda c: "INVALID DATA: data[0].status: must be a UNIT_STATUS: 0, 1, 2, 3, 4 or 100",
     ),
     Failure(
         "data that is not an array",

@@ -123,14 +123,14 @@ def v1_units_listed(*, online_only: bool) -> Check:
         assert answer.headers["content-type"].startswith("application/json")
         v2 = world.units()
         listed = answer.json()
-        expected = [ident for ident in world.idents if not online_only or v2[ident]["status"] != 0]
+        expected = [ident for ident in world.idents if not online_only or v2[ident]["status"] != 100]
         assert [unit["id"] for unit in listed] == expected
         for unit in listed:
             mine = v2[unit["id"]]
-            assert unit["accId"] == mine["accountUuid"] and unit["status"] == mine["status"]
-            assert unit["data"]["apiIds"] == [mine["communityUserId"]]
-            assert unit["data"]["apiId1"] == mine["communityUserId"]
-            assert unit["data"]["unitNum"] == mine["unitNum"]
+            assert unit["accId"] == mine["accId"] and unit["status"] == mine["status"]
+            assert unit["data"]["apiIds"] == [mine["data"]["communityUserId"]]
+            assert unit["data"]["apiId1"] == mine["data"]["communityUserId"]
+            assert unit["data"]["unitNum"] == mine["data"]["unitNum"]
 
     return check
 
@@ -513,8 +513,8 @@ CASES = [
         ],
         lambda w: "UNIT LOCATION UPDATED",
         then(
-            unit_has(0, location="Route 68", coordinates={"x": 1.5, "y": -2.5, "z": 30.0}),
-            unit_has(1, location="Paleto Bay", coordinates={"x": 10.0, "y": 20.0, "z": 5.0}),
+            unit_has(0, location="Route 68", coordinates={"x": 1.5, "y": -2.5, "z": 30.0, "w": None}),
+            unit_has(1, location="Paleto Bay", coordinates={"x": 10.0, "y": 20.0, "z": 5.0, "w": None}),
         ),
         sdk=False,
     ),
@@ -562,8 +562,10 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_each_type_answers_its_exact_text_and_changes_what_v2_shows(world: World, case: Case) -> None:
     if case.type == "GET_ACTIVE_UNITS":
-        # One unit on duty, so "active" and "all" differ.
-        on_duty = world.v2.patch(f"{S1}/units/status", json={"communityUserIds": ["license:1"], "status": 2})
+        # One unit OFFLINE, so "active" and "all" differ.
+        on_duty = world.v2.patch(
+            f"{S1}/units/status", json={"communityUserIds": ["license:1"], "status": 100}
+        )
         assert on_duty.status_code == 200, on_duty.text
     answer = world.post(case.path, case.body(world))
     assert answer.status_code == 200, answer.text

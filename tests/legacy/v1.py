@@ -70,7 +70,7 @@ class World:
         """v2 Get Units of server 1, offline ones too, by identId."""
         answer = self.v2.get(f"{S1}/units", params={"includeOffline": "true"})
         assert answer.status_code == 200, answer.text
-        return {unit["identId"]: unit for unit in answer.json()["units"]}
+        return {unit["id"]: unit for unit in answer.json()}
 
     def dispatch(self, call_id: int | None = None) -> dict[str, Any]:
         """A dispatch call of server 1 as v2 Get Calls shows it, open or closed."""

@@ -10,7 +10,9 @@ from sqlalchemy import text
 
 from opendispatch.errors import Conflict, InvalidInput, NotFound
 from opendispatch.units import service as units
+from opendispatch.units.schemas import Targets
 from tests.support import Community, Provisioner
+from tests.units.support import LICENSE, make_crew, set_group
 
 
 def resolve(
@@ -25,8 +27,7 @@ def resolve(
             conn,
             community_id=community.community_id,
             server_id=server_id,
-            community_user_ids=users,
-            account_uuids=accounts,
+            targets=Targets(communityUserIds=list(users), accounts=list(accounts)),
         )
 
 
@@ -207,3 +208,44 @@ def test_a_unit_needs_an_account_and_a_server_of_the_same_community(
                 conn, community_id=community_id, account_uuid=account_uuid, server_id=server_id, now=0
             )
     assert provision.scalar("SELECT count(*) FROM identifiers") == 0
+
+
+def test_every_target_kind_resolves_in_one_order_each_unit_once(
+    provision: Provisioner, community: Community
+) -> None:
+    crew = make_crew(provision, community)
+    dan = provision.account(community, "dan")["uuid"]
+    dan_unit = provision.unit(community, dan)
+    set_group(provision, dan_unit, "CAR-51")
+    targets = Targets(
+        identIds=[crew.units["bob"], crew.units["cid"]],  # Cid's unit is on server 2: left out
+        groupName="CAR-51",
+        roblox="4455",
+        accounts=[crew.uuids["bob"], "no-such-account"],
+        units=["license:unknown", LICENSE],
+    )
+    with provision.db.transaction() as conn:
+        resolved = units.resolve_targets(
+            conn, community_id=community.community_id, server_id=1, targets=targets
+        )
+        on_two = units.resolve_targets(
+            conn,
+            community_id=community.community_id,
+            server_id=2,
+            targets=Targets(communityUserId="license:cid", apiIds=["steam:ann"]),
+        )
+        named = units.accounts_named(
+            conn, community_id=community.community_id, targets=Targets(apiId="steam:ann", discord="111222333")
+        )
+    # In-game ids first, then accounts, Discord/Roblox, the group, identIds.
+    assert resolved == [crew.units["ann"], crew.units["bob"], dan_unit]
+    assert on_two == [crew.units["cid"]]  # Ann has no unit on server 2
+    assert named == [crew.uuids["ann"]]
+
+
+def test_an_api_id_of_another_community_names_nobody(provision: Provisioner, community: Community) -> None:
+    make_crew(provision, community)
+    other = provision.community("Other")
+    with provision.db.transaction() as conn:
+        for targets in (Targets(apiId="steam:ann"), Targets(discord="111222333"), Targets(roblox="4455")):
+            assert units.accounts_named(conn, community_id=other.community_id, targets=targets) == []

@@ -383,13 +383,13 @@ def test_the_other_actions_from_the_keyboard_and_the_buttons(
 
     with live.client(community.api_key) as api:
         board = api.get(f"{S1}/calls").json()
-        units = {unit["identId"]: unit for unit in api.get(f"{S1}/units?includeOffline=true").json()["units"]}
+        units = {unit["id"]: unit for unit in api.get(f"{S1}/units?includeOffline=true").json()}
         history = api.get(f"{S1}/dispatch-calls/{call_id}/history").json()
     assert board["emergencyCalls"] == []
     (call,) = board["activeCalls"]
     assert (call["title"], call["code"], call["priority"]) == ("Welfare check, elderly man", "10-52", 3)
     assert call["idents"] == [second] and call["primary"] == second
-    assert units[second]["status"] == 4 and units[first]["callId"] is None
+    assert units[second]["status"] == 4 and first not in call["idents"]
     assert {entry["actor"]["name"] for entry in history["entries"]} == {"alice"}
     placed_event = provision.scalar(
         f"SELECT data FROM events WHERE type = 'EVENT_911' AND data LIKE '%{placed}%'"

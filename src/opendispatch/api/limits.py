@@ -11,10 +11,10 @@ from opendispatch.communities.schemas import Principal
 from opendispatch.ops.metrics import rate_limit_refused
 
 # Per-key requests per minute. Create 911, create dispatch and get calls are the seed pages' figures (the
-# current docs say 5 for get calls; the seed page wins); the other calls operations are their docs pages'.
-# Where a page is silent (dispatch templates, custom dispatch calls, call history, and the rest), the
-# figure is set for a busy community (location feeds report often). Operators override any of them per
-# community with `opendispatch limits set`.
+# current docs say 5 for get calls; the seed page wins); every other operation with a docs page has that
+# page's figure. Where a page is silent (dispatch templates, custom dispatch calls, call history, and the
+# rest), the figure is set for a busy community (location feeds report often). Operators override any of
+# them per community with `opendispatch limits set`.
 DEFAULT_LIMITS: dict[str, int] = {
     "create_911": 10,
     "create_dispatch": 20,
@@ -31,11 +31,14 @@ DEFAULT_LIMITS: dict[str, int] = {
     "dispatch_templates": 30,  # the docs page states none
     "create_custom_dispatch": 20,  # the docs page states none: as create dispatch
     "call_history": 30,
-    "get_units": 30,
-    "unit_status": 60,
-    "unit_panic": 60,
-    "unit_locations": 120,
-    "identifiers": 60,
+    "get_units": 3,
+    "unit_status": 30,
+    "unit_panic": 20,
+    "unit_locations": 12,
+    "identifiers": 10,
+    "account_units": 10,
+    "kick_unit": 20,
+    "identifier_group": 10,
     "links": 30,
     # The general operations, at the figures of their docs pages.
     "accounts": 10,

@@ -21,7 +21,16 @@ from pydantic import (
 )
 
 from opendispatch.schemas import MAX_ID, Id
-from opendispatch.units.schemas import Targets
+from opendispatch.units.schemas import (
+    MAX_TARGETS,
+    AccountRef,
+    ExternalId,
+    Targets,
+    UserId,
+    as_external_id,
+    as_target,
+    as_target_list,
+)
 
 # Limits chosen for metaData and text fields; docs/api.md lists them.
 META_MAX_KEYS = 64
@@ -166,9 +175,17 @@ class NewNote(_Request):
         return value
 
 
-def _string_list(value: Any) -> Any:
-    # The reference's own example sends a single string; take it as a list of one.
-    return [value] if isinstance(value, str) else value
+_CALL_TARGETS = (
+    "communityUserIds",
+    "accounts",
+    "communityUserId",
+    "units",
+    "apiId",
+    "apiIds",
+    "accountUuid",
+    "discord",
+    "roblox",
+)
 
 
 class NewDispatchCall(_Request):
@@ -185,19 +202,33 @@ class NewDispatchCall(_Request):
     description: LongText
     # Required, but the reference's example sends null: that means no notes.
     notes: list[NewNote] | None = Field(max_length=100)
-    communityUserIds: list[Annotated[str, Field(max_length=255)]] | None = Field(None, max_length=100)
-    accounts: list[Annotated[str, Field(max_length=64)]] | None = Field(None, max_length=100)
+    # The units to attach: any target of Set Unit Status but identIds (units.schemas.Targets).
+    communityUserIds: list[UserId] | None = Field(None, max_length=MAX_TARGETS)
+    accounts: list[AccountRef] | None = Field(None, max_length=MAX_TARGETS)
+    communityUserId: UserId | None = None
+    units: list[UserId] | None = Field(None, max_length=MAX_TARGETS)
+    apiId: UserId | None = None
+    apiIds: list[UserId] | None = Field(None, max_length=MAX_TARGETS)
+    accountUuid: AccountRef | None = None
+    discord: ExternalId | None = None
+    roblox: ExternalId | None = None
     metaData: dict[str, str] = Field(default_factory=dict)
     deleteAfterMinutes: DeleteAfter | None = None
 
     _metadata = field_validator("metaData", mode="plain")(normalize_metadata)
-    _lists = field_validator("communityUserIds", "accounts", mode="before")(_string_list)
+    _lists = field_validator("communityUserIds", "accounts", "units", "apiIds", mode="before")(as_target_list)
+    _ones = field_validator("communityUserId", "apiId", "accountUuid", mode="before")(as_target)
+    _external = field_validator("discord", "roblox", mode="before")(as_external_id)
 
     @model_validator(mode="after")
     def _needs_targets(self) -> NewDispatchCall:
-        if self.communityUserIds is None and self.accounts is None:
+        if not self.model_fields_set & set(_CALL_TARGETS):
             raise ValueError("communityUserIds or accounts must be present (an empty array will do)")
         return self
+
+    def targets(self) -> Targets:
+        """The units to attach, as targets."""
+        return Targets.model_construct(**{name: getattr(self, name) for name in _CALL_TARGETS})
 
     model_config = ConfigDict(
         strict=True,

@@ -252,14 +252,8 @@ def open_dispatch_call(
                 for note in call.notes
             ],
         )
-    idents = resolve_targets(
-        conn,
-        community_id=community_id,
-        server_id=server_id,
-        community_user_ids=call.communityUserIds or (),
-        account_uuids=call.accounts or (),
-    )
-    idents = [*idents, *units]
+    idents = resolve_targets(conn, community_id=community_id, server_id=server_id, targets=call.targets())
+    idents = list(dict.fromkeys([*idents, *units]))
     attach_units(
         conn,
         community_id=community_id,

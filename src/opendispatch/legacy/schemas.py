@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import (
@@ -42,6 +43,10 @@ from opendispatch.calls.schemas import (
 )
 from opendispatch.events.schemas import ServerChanges
 from opendispatch.units.schemas import (
+    TARGET_FIELDS,
+    ActiveUnit,
+    IdentifierChanges,
+    KickOrder,
     LocationUpdate,
     Targets,
     Unit,
@@ -105,10 +110,14 @@ _INT_FIELDS = frozenset(
         "closedOffset",
         "limit",
         "offset",
+        "action",
     }
 )
-_BOOL_FIELDS = frozenset({"isEmergency", "isPanic", "trackPrimary", "includeOffline", "pushNew", "deployMap"})
+_BOOL_FIELDS = frozenset(
+    {"isEmergency", "isPanic", "trackPrimary", "includeOffline", "onlyUnits", "pushNew", "deployMap"}
+)
 _TEXT_FIELDS = frozenset({"postal", "block", "code"})  # scripts send postals as numbers
+_FLOAT_FIELDS = frozenset({"x", "y", "z", "heading"})  # a unit's flat coordinates, sent as text too
 _OBJECT_FIELDS = frozenset({"metaData"})
 _LIST_FIELDS = frozenset({"notes"})
 _INT_LIST_FIELDS = frozenset({"identIds"})
@@ -128,6 +137,17 @@ def _as_int(value: Any) -> int:
     if not -_INT64 <= number < _INT64:
         raise ValueError("is out of range")
     return number
+
+
+def _as_float(value: Any) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise ValueError("must be a number")
 
 
 def _as_bool(value: Any) -> bool:
@@ -177,6 +197,8 @@ def _normalize(raw: Raw, positional: tuple[str, ...]) -> tuple[Raw, list[tuple[s
                 item[name] = _as_bool(value)
             elif name in _TEXT_FIELDS:
                 item[name] = _as_text(value)
+            elif name in _FLOAT_FIELDS:
+                item[name] = _as_float(value)
             elif name in _OBJECT_FIELDS and _empty_table(value):
                 item[name] = {}
             elif name in _LIST_FIELDS and _empty_table(value):
@@ -206,13 +228,13 @@ def _user_id(value: Any) -> Any:
 
 
 def _targets(item: Raw) -> Raw:
-    """v1 unit names as the fields of v2 Targets: apiIds and units are our communityUserIds."""
-    users = ("communityUserIds", "communityUserId", "apiIds", "apiId", "units")
-    return {
-        "communityUserIds": _gather(item, users, _user_id),
-        "accounts": _gather(item, ("accounts", "account"), _user_id),
-        "identIds": _gather(item, ("identIds", "identId"), lambda ident: ident),
-    }
+    """v1 unit names as the fields of v2 Targets: ``account`` is an account uuid, ``identId`` one unit."""
+    names = {name: item[name] for name in TARGET_FIELDS if name in item}
+    if "account" in item:
+        names["accounts"] = _gather(item, ("accounts", "account"), _user_id)
+    if "identId" in item:
+        names["identIds"] = _gather(item, ("identIds", "identId"), lambda ident: ident)
+    return names
 
 
 def _without_bad_note_times(notes: Any) -> Any:
@@ -456,19 +478,124 @@ class LocationReport:
 
     @classmethod
     def parse(cls, label: str, item: Raw) -> LocationReport:
-        """The item as one update of v2 Update Unit Locations."""
-        user = item.get("communityUserId", item.get("apiId"))
-        fields = {
-            "communityUserId": _user_id(user),
-            "accountUuid": item.get("accountUuid", item.get("account")),
-            "identId": item.get("identId"),
-            "location": item.get("location", ""),
-            "coordinates": _coordinates(item.get("coordinates", item.get("coords"))),
-        }
+        """The item as one update of v2 Update Unit Locations (``coords`` is an older name)."""
+        fields = {**item, **_targets(item)}
+        coordinates = _coordinates(item.get("coordinates", item.get("coords")))
+        fields["coordinates"] = coordinates
         update = LocationUpdate.model_validate(
             {name: value for name, value in fields.items() if value is not None}
         )
         return cls(label, item["serverId"], update)
+
+
+@dataclass(frozen=True, slots=True)
+class Kick:
+    """KICK_UNIT: one unit put OFFLINE and off its calls."""
+
+    label: str
+    server_id: int
+    order: KickOrder
+
+    @classmethod
+    def parse(cls, label: str, item: Raw) -> Kick:
+        """The item as one kick of v2 Kick Unit."""
+        fields = {**_targets(item), **{name: item[name] for name in ("reason",) if name in item}}
+        return cls(label, item["serverId"], KickOrder.model_validate(fields))
+
+
+@dataclass(frozen=True, slots=True)
+class IdentifierGroup:
+    """IDENTS_TO_GROUP / SET_IDENTIFIERS_TO_GROUP: units put in a group ("" takes them out)."""
+
+    label: str
+    server_id: int
+    group: str
+    targets: Targets
+
+    @classmethod
+    def parse(cls, label: str, item: Raw) -> IdentifierGroup:
+        """The item's group and the units it names."""
+        group = _GroupFields.model_validate(item)
+        # Here groupName is the group to set, not a group whose units are named.
+        named = {name: value for name, value in _targets(item).items() if name != "groupName"}
+        return cls(label, item["serverId"], group.groupName, Targets.model_validate(named))
+
+
+class _GroupFields(_Query):
+    groupName: Annotated[str, Field(max_length=64)]
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """The account a v1 identifier item names by ``apiId`` or ``account``, and the server it is about."""
+
+    label: str
+    server_id: int | None
+    targets: Targets
+
+    @classmethod
+    def parse(cls, label: str, item: Raw) -> Person:
+        """The item's account targets; ``serverId`` only when sent."""
+        targets = Targets.model_validate(_targets(item))
+        if not (targets.in_game_ids() or targets.account_uuids() or targets.discord or targets.roblox):
+            raise InvalidItems([f"{label}.apiId: name the account by apiId or account"])
+        return cls(label, item.get("serverId"), targets)
+
+
+@dataclass(frozen=True, slots=True)
+class IdentifierChoice:
+    """SET_IDENTIFIER: the identifier an account selects."""
+
+    label: str
+    person: Person
+    ident_id: int
+
+    @classmethod
+    def parse(cls, label: str, item: Raw) -> IdentifierChoice:
+        """The item's account and identifier."""
+        choice = _ChoiceFields.model_validate(item)
+        return cls(label, Person.parse(label, item), choice.identId)
+
+
+class _ChoiceFields(_Query):
+    identId: int
+
+
+class IdentifierAction(IntEnum):
+    """MODIFY_IDENTIFIER's ``action``."""
+
+    ADD = 0
+    EDIT = 1
+    REMOVE = 2
+
+
+class _ModifyFields(_Query):
+    action: Annotated[int, Field(ge=0, le=2)]
+    identId: int | None = None
+    identifier: IdentifierChanges | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IdentifierChange:
+    """MODIFY_IDENTIFIER: an identifier added, edited or removed."""
+
+    label: str
+    person: Person
+    action: IdentifierAction
+    ident_id: int | None
+    fields: IdentifierChanges
+
+    @classmethod
+    def parse(cls, label: str, item: Raw) -> IdentifierChange:
+        """The item's account, action and identifier fields."""
+        if _empty_table(item.get("identifier")):
+            item = {**item, "identifier": {}}
+        change = _ModifyFields.model_validate(item)
+        if change.action != IdentifierAction.ADD and change.identId is None:
+            raise InvalidItems([f"{label}.identId: needed to edit or remove an identifier"])
+        fields = change.identifier or IdentifierChanges()
+        action = IdentifierAction(change.action)
+        return cls(label, Person.parse(label, item), action, change.identId, fields)
 
 
 class CallsQuery(_Query):
@@ -497,6 +624,7 @@ class UnitsQuery(_Query):
 
     serverId: int = DEFAULT_SERVER_ID
     includeOffline: bool = False
+    onlyUnits: bool = True
     limit: Annotated[int, Field(ge=1, le=500)] = 100
     offset: Annotated[int, Field(ge=0)] = 0
 
@@ -596,6 +724,14 @@ def _set_primary(label: str, item: Raw) -> SetPrimary:
 # -- reading ``data`` ------------------------------------------------------------------------------------
 
 
+def _array_as_object(raw: Any) -> bool:
+    return (
+        isinstance(raw, dict)
+        and bool(raw)
+        and all(key.isdigit() and isinstance(value, dict) for key, value in raw.items())
+    )
+
+
 def _raw_items(data: Any, nested: bool) -> list[tuple[str, Any]]:
     """``data`` as labelled raw items: an array is the norm; one bare object is taken as one item."""
     if data is None or _empty_table(data):
@@ -609,6 +745,9 @@ def _raw_items(data: Any, nested: bool) -> list[tuple[str, Any]]:
         if nested and isinstance(raw, list):
             # The JS SDK wraps its array of locations in one more array.
             items.extend((f"data[{index}][{inner}]", value) for inner, value in enumerate(raw))
+        elif nested and _array_as_object(raw):
+            # ... or, through its object clone of an array, in {"0": item, "1": item}.
+            items.extend((f"data[{index}][{inner}]", value) for inner, value in raw.items())
         else:
             items.append((f"data[{index}]", raw))
     return items
@@ -720,18 +859,25 @@ def v1_unit(unit: Unit) -> V1Unit:
         status=unit.status,
         isPanic=unit.isPanic,
         location=unit.location,
-        aop="",
-        isDispatch=False,
+        aop=unit.aop,
+        isDispatch=unit.isDispatch,
         data=V1UnitData(
             apiId1=user,
             apiId2="",
             apiIds=[user] if user else [],
             unitNum=unit.unitNum,
             name=unit.name,
-            district="",
+            district=unit.district,
             department=unit.department,
-            subdivision="",
-            rank="",
-            group="",
+            subdivision=unit.subdivision,
+            rank=unit.rank,
+            group=unit.group,
         ),
     )
+
+
+class V1Identifiers(BaseModel):
+    """GET_IDENTIFIERS' answer: the selected identifier and the account's identifiers as units."""
+
+    selectedIdent: int | None
+    identifiers: list[ActiveUnit]

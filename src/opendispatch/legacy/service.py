@@ -31,6 +31,7 @@ from opendispatch.legacy.map_items import (
     PostalItem,
 )
 from opendispatch.legacy.schemas import (
+    DEFAULT_SERVER_ID,
     MAX_ITEMS,
     MAX_LOCATION_ITEMS,
     AccountQuery,
@@ -43,11 +44,17 @@ from opendispatch.legacy.schemas import (
     CloseCall,
     Detach,
     DispatchEdit,
+    IdentifierAction,
+    IdentifierChange,
+    IdentifierChoice,
+    IdentifierGroup,
+    Kick,
     LocationReport,
     MyCallQuery,
     NewCall911,
     NewDispatch,
     PanicChange,
+    Person,
     Query,
     Raw,
     Remove911,
@@ -56,6 +63,7 @@ from opendispatch.legacy.schemas import (
     SetServers,
     StatusChange,
     UnitsQuery,
+    V1Identifiers,
     V1Units,
     parse_items,
     parse_query,
@@ -64,8 +72,9 @@ from opendispatch.legacy.schemas import (
 )
 from opendispatch.maps import service as maps
 from opendispatch.maps.schemas import MAX_POSTALS, BlipList
+from opendispatch.units import duty
 from opendispatch.units import service as units
-from opendispatch.units.schemas import UnitLocations
+from opendispatch.units.schemas import KickOrders, SelectIdentifier, UnitLocations
 
 ItemT = TypeVar("ItemT")
 Answer = str | BaseModel  # plain text, or a wire model answered as JSON
@@ -304,6 +313,87 @@ def _panic(conn: Connection, item: PanicChange, ctx: Context) -> str:
     return "UNIT PANIC UPDATED"
 
 
+def _kick(conn: Connection, item: Kick, ctx: Context) -> str:
+    duty.kick_units(
+        conn,
+        community_id=ctx.community_id,
+        server_id=item.server_id,
+        orders=KickOrders(item.order),
+        now=ctx.now,
+        actor=ctx.actor,
+    )
+    return "UNIT KICKED"
+
+
+def _group(conn: Connection, item: IdentifierGroup, ctx: Context) -> str:
+    grouped = units.set_identifier_group(
+        conn,
+        community_id=ctx.community_id,
+        server_id=item.server_id,
+        group=item.group,
+        targets=item.targets,
+        now=ctx.now,
+    )
+    return f"Set idents {', '.join(map(str, grouped.identIds))} to group '{item.group}'."
+
+
+def _account_of(conn: Connection, person: Person, ctx: Context) -> str:
+    return units.require_named_account(conn, community_id=ctx.community_id, targets=person.targets)
+
+
+def _choose(conn: Connection, item: IdentifierChoice, ctx: Context) -> str:
+    units.choose_identifier(
+        conn,
+        community_id=ctx.community_id,
+        account_uuid=_account_of(conn, item.person, ctx),
+        choice=SelectIdentifier(identId=item.ident_id, serverId=item.person.server_id),
+    )
+    return "Identifier Switched!"
+
+
+def _modify(conn: Connection, changes: list[IdentifierChange], ctx: Context) -> Answer:
+    """Each item in order; the answer is the last item's: the identifier as a unit, or the removal line."""
+    answer: Answer = ""
+    for item in changes:
+        with _item(item.label):
+            account = _account_of(conn, item.person, ctx)
+            if item.action == IdentifierAction.REMOVE:
+                assert item.ident_id is not None  # the parser requires it
+                units.delete_identifier(
+                    conn, community_id=ctx.community_id, account_uuid=account, ident_id=item.ident_id
+                )
+                answer = f"Identifier {item.ident_id} removed!"
+                continue
+            if item.action == IdentifierAction.ADD:
+                changed = units.create_identifier(
+                    conn, community_id=ctx.community_id, account_uuid=account, fields=item.fields, now=ctx.now
+                )
+            else:
+                assert item.ident_id is not None
+                changed = units.update_identifier(
+                    conn,
+                    community_id=ctx.community_id,
+                    account_uuid=account,
+                    ident_id=item.ident_id,
+                    fields=item.fields,
+                    now=ctx.now,
+                )
+            answer = changed.identifier
+    return answer
+
+
+def _identifiers(conn: Connection, people: list[Person], ctx: Context) -> V1Identifiers:
+    [person] = people
+    with _item(person.label):
+        listed = units.list_identifiers(
+            conn,
+            community_id=ctx.community_id,
+            account_uuid=_account_of(conn, person, ctx),
+            server_id=person.server_id if person.server_id is not None else DEFAULT_SERVER_ID,
+        )
+    return V1Identifiers(selectedIdent=listed.SelectedIdent, identifiers=listed.Identifiers)
+
+
 def _locations(conn: Connection, reports: list[LocationReport], ctx: Context) -> str:
     """One v2 unit-locations batch per server the reports name, in the order the servers first appear."""
     by_server: dict[int, list[LocationReport]] = {}
@@ -349,6 +439,7 @@ def _units(conn: Connection, queries: list[Query[UnitsQuery]], ctx: Context) -> 
             community_id=ctx.community_id,
             server_id=query.params.serverId,
             include_offline=query.params.includeOffline,
+            only_units=query.params.onlyUnits,
             limit=query.params.limit,
             offset=query.params.offset,
         )
@@ -494,6 +585,17 @@ TYPES: dict[str, V1Type[Any]] = {
                positional=("ids",)),
         V1Type("SET_POSTALS", "general", Plan.PRO, "set_postals", PostalItem.parse, _postals, per_item=False,
                max_items=MAX_POSTALS, nested=True),
+        V1Type("KICK_UNIT", "emergency", Plan.STANDARD, "kick_unit", Kick.parse, _each(_kick),
+               positional=("apiId", "reason", "serverId")),
+        V1Type("GET_IDENTIFIERS", "emergency", Plan.PLUS, "identifiers", Person.parse, _identifiers,
+               writes=False, positional=("apiId",)),
+        V1Type("SET_IDENTIFIER", "emergency", Plan.PLUS, "identifiers", IdentifierChoice.parse,
+               _each(_choose), positional=("apiId", "identId")),
+        V1Type("MODIFY_IDENTIFIER", "emergency", Plan.PRO, "identifiers", IdentifierChange.parse, _modify),
+        V1Type("IDENTS_TO_GROUP", "emergency", Plan.PRO, "identifier_group", IdentifierGroup.parse,
+               _each(_group), nested=True),
+        V1Type("SET_IDENTIFIERS_TO_GROUP", "emergency", Plan.PRO, "identifier_group", IdentifierGroup.parse,
+               _each(_group), nested=True),
         V1Type("GET_VERSION", "general", Plan.STARTER, None, None, _version, writes=False),
         V1Type("GET_SERVERS", "general", Plan.STANDARD, None, None, _servers, writes=False),
         V1Type("SET_SERVERS", "general", Plan.PLUS, "set_servers", SetServers.parse, _set_servers,

@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    false,
 )
 
 from opendispatch.storage.metadata import metadata
@@ -56,13 +57,23 @@ identifiers = Table(
     Column("unit_num", String(32), nullable=False, default=""),
     Column("name", String(255), nullable=False, default=""),
     Column("department", String(255), nullable=False, default=""),
-    # UNAVAILABLE 0, BUSY 1, AVAILABLE 2, ENROUTE 3, ON_SCENE 4
+    Column("district", String(255), nullable=False, default="", server_default=""),
+    Column("subdivision", String(255), nullable=False, default="", server_default=""),
+    Column("rank", String(255), nullable=False, default="", server_default=""),
+    # The persistent group (e.g. ``CAR-51``) that Set Identifier Group assigns; "" is none.
+    Column("group_name", String(64), nullable=False, default="", server_default=""),
+    # UNIT_PAGE: POLICE 0, FIRE 1, EMS 2, DISPATCH 3, UNKNOWN -1
+    Column("page", Integer, nullable=False, default=-1, server_default="-1"),
+    Column("aop", String(255), nullable=False, default="", server_default=""),
+    Column("is_dispatch", Boolean, nullable=False, default=False, server_default=false()),
+    # UNAVAILABLE 0, BUSY 1, AVAILABLE 2, ENROUTE 3, ON_SCENE 4, OFFLINE 100
     Column("status", Integer, nullable=False, default=0),
     Column("is_panic", Boolean, nullable=False, default=False),
     Column("location", String(255), nullable=False, default=""),
     Column("x", Float, nullable=True),
     Column("y", Float, nullable=True),
     Column("z", Float, nullable=True),
+    Column("heading", Float, nullable=True),  # the docs' coordinates.w
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
 )

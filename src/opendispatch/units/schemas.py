@@ -6,19 +6,30 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel, field_validator, model_validator
 
 from opendispatch.schemas import Id
 
 
 class UnitStatus(IntEnum):
-    """A unit's duty status."""
+    """A unit's duty status (UNIT_STATUS)."""
 
     UNAVAILABLE = 0
     BUSY = 1
     AVAILABLE = 2
     ENROUTE = 3
     ON_SCENE = 4
+    OFFLINE = 100
+
+
+class UnitPage(IntEnum):
+    """The CAD page an identifier works on (UNIT_PAGE)."""
+
+    UNKNOWN = -1
+    POLICE = 0
+    FIRE = 1
+    EMS = 2
+    DISPATCH = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,33 +40,136 @@ class NewAccount:
     secret_uuid: str
 
 
-def _as_list(value: Any) -> Any:
-    # Clients send a single target as a bare string; the reference's own example does.
-    return [value] if isinstance(value, str | int) and not isinstance(value, bool) else value
+MAX_TARGETS = 100
+# An empty id names nothing (an unlinked player's): it is left out, not refused.
+UserId = Annotated[str, Field(max_length=255)]
+AccountRef = Annotated[str, Field(max_length=64)]
+ExternalId = Annotated[str, Field(max_length=64)]
+GroupName = Annotated[str, Field(max_length=64)]
+
+
+def _empty(value: Any) -> bool:
+    return isinstance(value, list | dict) and not value
+
+
+def as_target_list(value: Any) -> Any:
+    # A single target arrives as a bare value (the reference's own example); Lua's empty table as [] or {}.
+    if value is None:
+        return None
+    if _empty(value):
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def as_target(value: Any) -> Any:
+    # Lua's empty table means absent.
+    return None if _empty(value) else value
+
+
+def as_external_id(value: Any) -> Any:
+    # Discord and Roblox ids arrive as numbers from some clients (the docs type roblox as an integer).
+    if _empty(value):
+        return None
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 class _Request(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore")
 
 
+# The fields of Targets, in the order their units are listed.
+TARGET_FIELDS = (
+    "communityUserId",
+    "communityUserIds",
+    "units",
+    "apiId",
+    "apiIds",
+    "accountUuid",
+    "accounts",
+    "discord",
+    "roblox",
+    "groupName",
+    "identIds",
+)
+
+
 class Targets(_Request):
-    """Units named by linked community user ids, account uuids or identifier ids."""
+    """Units named by in-game ids, accounts, Discord or Roblox ids, a group, or identifier ids.
 
-    communityUserIds: list[Annotated[str, Field(max_length=255)]] | None = Field(None, max_length=100)
-    accounts: list[Annotated[str, Field(max_length=64)]] | None = Field(None, max_length=100)
-    identIds: list[Id] | None = Field(None, max_length=100)
+    ``communityUserId(s)``, ``units`` (what the in-game resource sends) and ``apiId(s)`` are in-game ids:
+    each names the account linked to it or holding it as an API id. Every target names that account's
+    selected identifier on the server; ``groupName`` the units of that group on it; ``identIds`` units
+    directly.
+    """
 
-    _lists = field_validator("communityUserIds", "accounts", "identIds", mode="before")(_as_list)
+    communityUserId: UserId | None = None
+    communityUserIds: list[UserId] | None = Field(None, max_length=MAX_TARGETS)
+    units: list[UserId] | None = Field(None, max_length=MAX_TARGETS)
+    apiId: UserId | None = None
+    apiIds: list[UserId] | None = Field(None, max_length=MAX_TARGETS)
+    accountUuid: AccountRef | None = None
+    accounts: list[AccountRef] | None = Field(None, max_length=MAX_TARGETS)
+    discord: ExternalId | None = None
+    roblox: ExternalId | None = None
+    groupName: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    identIds: list[Id] | None = Field(None, max_length=MAX_TARGETS)
+
+    _lists = field_validator("communityUserIds", "units", "apiIds", "accounts", "identIds", mode="before")(
+        as_target_list
+    )
+    _ones = field_validator("communityUserId", "apiId", "accountUuid", "groupName", mode="before")(as_target)
+    _external = field_validator("discord", "roblox", mode="before")(as_external_id)
+
+    def in_game_ids(self) -> list[str]:
+        """The in-game ids named, in order: communityUserId(s), units, apiId(s)."""
+        return _joined(self.communityUserId, self.communityUserIds, self.units, self.apiId, self.apiIds)
+
+    def account_uuids(self) -> list[str]:
+        """The account uuids named."""
+        return _joined(self.accountUuid, self.accounts)
 
     def named(self) -> bool:
         """Whether any target was given at all."""
-        return bool(self.communityUserIds or self.accounts or self.identIds)
+        return bool(
+            self.in_game_ids()
+            or self.account_uuids()
+            or self.discord
+            or self.roblox
+            or self.groupName
+            or self.identIds
+        )
+
+
+def _joined(*parts: str | list[str] | None) -> list[str]:
+    joined: list[str] = []
+    for part in parts:
+        if isinstance(part, str):
+            joined += [part] if part else []
+        elif part:
+            joined += [each for each in part if each]
+    return joined
+
+
+def _unit_status(value: int) -> int:
+    if value not in set(UnitStatus):
+        raise ValueError("must be a UNIT_STATUS: 0, 1, 2, 3, 4 or 100")
+    return value
+
+
+def _unit_page(value: int) -> int:
+    if value not in set(UnitPage):
+        raise ValueError("must be a UNIT_PAGE: -1, 0, 1, 2 or 3")
+    return value
+
+
+Status = Annotated[int, AfterValidator(_unit_status)]
+Page = Annotated[int, AfterValidator(_unit_page)]
 
 
 class UnitStatusChange(Targets):
     """Body of ``PATCH .../units/status``."""
 
-    status: Annotated[int, Field(ge=0, le=4)]
+    status: Status
 
 
 class UnitPanicChange(Targets):
@@ -65,7 +179,7 @@ class UnitPanicChange(Targets):
 
 
 class Coordinates(BaseModel):
-    """Game coordinates of a unit."""
+    """Game coordinates of a unit; ``w`` is its heading."""
 
     # NaN would be stored as NULL and break every later listing; beyond 1e7 is no game map.
     model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
@@ -73,16 +187,38 @@ class Coordinates(BaseModel):
     x: Annotated[float, Field(ge=-1e7, le=1e7)]
     y: Annotated[float, Field(ge=-1e7, le=1e7)]
     z: Annotated[float, Field(ge=-1e7, le=1e7)] = 0.0
+    w: Annotated[float, Field(ge=-1e7, le=1e7)] | None = None
 
 
-class LocationUpdate(_Request):
-    """One unit's reported location, named by its linked community user id (or account or identId)."""
+Ordinate = Annotated[float, Field(ge=-1e7, le=1e7)]
 
-    communityUserId: Annotated[str, Field(max_length=255)] | None = None
-    accountUuid: Annotated[str, Field(max_length=64)] | None = None
+
+class LocationUpdate(Targets):
+    """One unit's reported location: any target, and ``coordinates`` or the flat ``x, y, z, heading``."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", allow_inf_nan=False)
+
     identId: Id | None = None
     location: Annotated[str, Field(max_length=255)] = ""
     coordinates: Coordinates | None = None
+    x: Ordinate | None = None
+    y: Ordinate | None = None
+    z: Ordinate | None = None
+    heading: Ordinate | None = None
+
+    _no_coordinates = field_validator("coordinates", mode="before")(as_target)
+
+    @model_validator(mode="after")
+    def _flat_form(self) -> LocationUpdate:
+        if self.identId is not None:
+            self.identIds = [*(self.identIds or []), self.identId]
+        if self.coordinates is None and (self.x is not None or self.y is not None):
+            if self.x is None or self.y is None:
+                raise ValueError("x and y are sent together")
+            self.coordinates = Coordinates(x=self.x, y=self.y, z=self.z or 0.0, w=self.heading)
+        elif self.coordinates is not None and self.coordinates.w is None and self.heading is not None:
+            self.coordinates.w = self.heading
+        return self
 
 
 class UnitLocations(_Request):
@@ -92,7 +228,7 @@ class UnitLocations(_Request):
 
 
 class Unit(BaseModel):
-    """A unit on a server as ``GET .../units`` lists it."""
+    """A unit on a server with everything the console and the listings show of it."""
 
     identId: int
     accountUuid: str
@@ -100,6 +236,13 @@ class Unit(BaseModel):
     unitNum: str
     name: str
     department: str
+    district: str = ""
+    subdivision: str = ""
+    rank: str = ""
+    group: str = ""
+    page: int = -1
+    aop: str = ""
+    isDispatch: bool = False
     status: int
     isPanic: bool
     location: str
@@ -108,10 +251,73 @@ class Unit(BaseModel):
 
 
 class UnitList(BaseModel):
-    """Answer of ``GET .../units``."""
+    """Units and how many there are in all."""
 
     units: list[Unit]
     total: int
+
+
+class UnitData(BaseModel):
+    """The ``data`` of a unit as the docs show it."""
+
+    unitNum: str
+    name: str
+    district: str
+    department: str
+    subdivision: str
+    rank: str
+    group: str
+    page: int
+    communityUserId: str | None
+
+
+class ActiveUnit(BaseModel):
+    """A unit as Get Active Units, Get Account Units and the identifier answers show it."""
+
+    id: int
+    accId: str
+    status: int
+    isPanic: bool
+    location: str
+    coordinates: Coordinates | None
+    aop: str
+    data: UnitData
+    isDispatch: bool
+
+
+class ActiveUnits(RootModel[list[ActiveUnit]]):
+    """Answer of ``GET .../units``: a bare array."""
+
+
+class AccountUnits(BaseModel):
+    """Answer of ``GET .../accounts/{accountUuid}/units``."""
+
+    Units: list[ActiveUnit]
+
+
+def active_unit(unit: Unit) -> ActiveUnit:
+    """A unit in the docs' shape."""
+    return ActiveUnit(
+        id=unit.identId,
+        accId=unit.accountUuid,
+        status=unit.status,
+        isPanic=unit.isPanic,
+        location=unit.location,
+        coordinates=unit.coordinates,
+        aop=unit.aop,
+        data=UnitData(
+            unitNum=unit.unitNum,
+            name=unit.name,
+            district=unit.district,
+            department=unit.department,
+            subdivision=unit.subdivision,
+            rank=unit.rank,
+            group=unit.group,
+            page=unit.page,
+            communityUserId=unit.communityUserId,
+        ),
+        isDispatch=unit.isDispatch,
+    )
 
 
 class AffectedUnits(BaseModel):
@@ -120,46 +326,152 @@ class AffectedUnits(BaseModel):
     identIds: list[int]
 
 
-class UnitStatusChanged(AffectedUnits):
-    """Answer of ``PATCH .../units/status``."""
+class UnitsUpdated(AffectedUnits):
+    """Which units a change reached, and how many (the docs' ``updated``)."""
 
-    status: int
+    updated: int = 0
+
+    @model_validator(mode="after")
+    def _count(self) -> UnitsUpdated:
+        self.updated = len(self.identIds)
+        return self
 
 
-class UnitPanicChanged(AffectedUnits):
+class UnitStatusChanged(UnitsUpdated):
+    """Answer of ``PATCH .../units/status``: the status by its name, as the docs show it."""
+
+    status: str
+
+
+class UnitPanicChanged(UnitsUpdated):
     """Answer of ``PATCH .../units/panic``."""
 
     isPanic: bool
 
 
+class KickOrder(Targets):
+    """One kick: the unit (``communityUserId``, ``roblox``, ``discord`` or any target) and why."""
+
+    reason: Annotated[str, Field(max_length=255)] = ""
+
+
+class KickOrders(RootModel[KickOrder | list[KickOrder]]):
+    """Body of ``POST|DELETE .../units/kick``: one kick, or an array of them."""
+
+    root: KickOrder | Annotated[list[KickOrder], Field(min_length=1, max_length=MAX_TARGETS)]
+
+
+class Kicked(BaseModel):
+    """Answer of a single kick."""
+
+    identId: int
+    reason: str
+
+
+class KickedUnit(Kicked):
+    """One unit of a batch kick."""
+
+    communityUserId: str | None
+
+
+class KickedBatch(BaseModel):
+    """Answer of a batch kick: the units kicked (kicks naming no unit on duty are skipped)."""
+
+    count: int
+    kicked: list[KickedUnit]
+
+
+class GroupSet(BaseModel):
+    """Answer of Set Identifier Group."""
+
+    ok: bool
+    identIds: list[int]
+
+
 class Identifier(BaseModel):
-    """An account's identifier (unit)."""
+    """An account's identifier (unit): its fields flat, and as the docs' unit object under ``identifier``."""
 
     identId: int
     unitNum: str
     name: str
     department: str
+    district: str
+    subdivision: str
+    rank: str
+    group: str
+    page: int
+    aop: str
+    isDispatch: bool
     status: int
     isPanic: bool
+    identifier: ActiveUnit
 
 
 class IdentifierList(BaseModel):
-    """Answer of ``GET /v2/emergency/accounts/{uuid}/identifiers``."""
+    """Answer of ``GET /v2/emergency/accounts/{uuid}/identifiers``.
 
+    ``SelectedIdent`` and ``Identifiers`` are the docs'; ``selected`` (per server) and ``identifiers`` are
+    kept for the clients written against the first answer.
+    """
+
+    SelectedIdent: int | None
+    Identifiers: list[ActiveUnit]
     identifiers: list[Identifier]
     selected: dict[str, int]
 
 
-class NewIdentifier(_Request):
-    """Body of ``POST /v2/emergency/accounts/{uuid}/identifiers``."""
+class IdentifierSelected(IdentifierList):
+    """Answer of Set Selected Identifier: the docs' ``{serverId, isDispatch, identifier}`` and the list."""
 
-    unitNum: Annotated[str, Field(max_length=32)] = ""
-    name: Annotated[str, Field(max_length=255)] = ""
-    department: Annotated[str, Field(max_length=255)] = ""
+    serverId: int | None
+    isDispatch: bool
+    identifier: ActiveUnit
+
+
+class IdentifierDeleted(IdentifierList):
+    """Answer of Delete Identifier: the docs' ``{identId, serverId}`` and the remaining identifiers."""
+
+    identId: int
+    serverId: int | None
+
+
+Text255 = Annotated[str, Field(max_length=255)]
+
+
+class NewIdentifier(_Request):
+    """Body of ``POST .../accounts/{uuid}/identifiers``: every field optional, defaults as the docs'."""
+
+    status: Status = 0
+    aop: Text255 = ""
+    unitNum: Annotated[str, Field(max_length=32)] = "NEW UNIT"
+    name: Text255 = "NO NAME"
+    district: Text255 = "NOT SET"
+    department: Text255 = "NOT SET"
+    subdivision: Text255 = "NOT SET"
+    rank: Text255 = "NOT SET"
+    group: GroupName = ""
+    page: Page = -1
+    isDispatch: bool = False
 
 
 class IdentifierChanges(NewIdentifier):
     """Body of ``PATCH .../identifiers/{identId}``: only the fields sent change."""
+
+
+# Identifier fields of the wire and their columns.
+IDENTIFIER_COLUMNS = {
+    "status": "status",
+    "aop": "aop",
+    "unitNum": "unit_num",
+    "name": "name",
+    "district": "district",
+    "department": "department",
+    "subdivision": "subdivision",
+    "rank": "rank",
+    "group": "group_name",
+    "page": "page",
+    "isDispatch": "is_dispatch",
+}
 
 
 class SelectIdentifier(_Request):

@@ -18,13 +18,17 @@ from opendispatch.events import service as events
 from opendispatch.events.schemas import EventType
 from opendispatch.history import service as history
 from opendispatch.history.schemas import Actor
-from opendispatch.units.models import accounts, identifiers, selected_identifiers
+from opendispatch.units.models import account_api_ids, accounts, identifiers, selected_identifiers
 from opendispatch.units.schemas import (
-    AffectedUnits,
+    IDENTIFIER_COLUMNS,
+    MAX_TARGETS,
     Coordinates,
+    GroupSet,
     Identifier,
     IdentifierChanges,
+    IdentifierDeleted,
     IdentifierList,
+    IdentifierSelected,
     Link,
     LinkSet,
     NewAccount,
@@ -39,6 +43,8 @@ from opendispatch.units.schemas import (
     UnitStatus,
     UnitStatusChange,
     UnitStatusChanged,
+    UnitsUpdated,
+    active_unit,
 )
 
 # PENDING and ACTIVE dispatch calls (see calls.schemas.CallStatus).
@@ -158,73 +164,120 @@ def select_unit(
         )
 
 
-def resolve_targets(
-    conn: Connection,
-    *,
-    community_id: str,
-    server_id: int,
-    community_user_ids: Sequence[str] = (),
-    account_uuids: Sequence[str] = (),
-) -> list[int]:
-    """The selected units on this server of the given linked users and accounts, in the order asked.
+def accounts_named(conn: Connection, *, community_id: str, targets: Targets) -> list[str]:
+    """The accounts of the community the targets name, in the order named (unknown ones left out).
 
-    A target that resolves to nothing (unknown, not linked, no unit selected) is left out rather than
-    failing the request: a call is never lost because one unit is off duty.
+    An in-game id (``communityUserId(s)``, ``units``, ``apiId(s)``) names the account linked to it or
+    holding it as an API id; ``accountUuid``/``accounts``, ``discord`` and ``roblox`` name theirs directly.
     """
-    if not community_user_ids and not account_uuids:
-        return []
-    rows = conn.execute(
-        select(accounts.c.account_uuid, accounts.c.community_user_id, selected_identifiers.c.ident_id)
-        .join(selected_identifiers, selected_identifiers.c.account_uuid == accounts.c.account_uuid)
-        .where(
-            accounts.c.community_id == community_id,
-            selected_identifiers.c.server_id == server_id,
-            (accounts.c.community_user_id.in_(list(community_user_ids)))
-            | (accounts.c.account_uuid.in_(list(account_uuids))),
+    in_game = targets.in_game_ids()
+    uuids = targets.account_uuids()
+    named: list[str] = []
+    if in_game:
+        linked = conn.execute(
+            select(accounts.c.community_user_id, accounts.c.account_uuid).where(
+                accounts.c.community_id == community_id, accounts.c.community_user_id.in_(in_game)
+            )
+        ).all()
+        held = conn.execute(
+            select(account_api_ids.c.api_id, account_api_ids.c.account_uuid).where(
+                account_api_ids.c.community_id == community_id, account_api_ids.c.api_id.in_(in_game)
+            )
+        ).all()
+        by_id = {row.api_id: row.account_uuid for row in held}
+        by_id |= {row.community_user_id: row.account_uuid for row in linked}
+        named += [by_id[target] for target in in_game if target in by_id]
+    if uuids:
+        known = set(
+            conn.execute(
+                select(accounts.c.account_uuid).where(
+                    accounts.c.community_id == community_id, accounts.c.account_uuid.in_(uuids)
+                )
+            ).scalars()
         )
-    ).all()
-    by_user = {row.community_user_id: row.ident_id for row in rows if row.community_user_id is not None}
-    by_account = {row.account_uuid: row.ident_id for row in rows}
-    ordered = [by_user.get(target) for target in community_user_ids]
-    ordered += [by_account.get(target) for target in account_uuids]
-    return list(dict.fromkeys(ident for ident in ordered if ident is not None))
+        named += [target for target in uuids if target in known]
+    for column, value in ((accounts.c.discord, targets.discord), (accounts.c.roblox, targets.roblox)):
+        if value:
+            found = conn.execute(
+                select(accounts.c.account_uuid).where(
+                    accounts.c.community_id == community_id, column == value
+                )
+            ).scalar()
+            if found is not None:
+                named.append(found)
+    return list(dict.fromkeys(named))
+
+
+def resolve_targets(conn: Connection, *, community_id: str, server_id: int, targets: Targets) -> list[int]:
+    """The units on this server the targets name, in the order named, each once.
+
+    An account named by any target gives its selected identifier on the server; ``groupName`` the
+    server's units of that group; ``identIds`` themselves when they are units on the server. A target
+    that resolves to nothing (unknown, not linked, no unit selected) is left out rather than failing the
+    request: a call is never lost because one unit is off duty.
+    """
+    idents: list[int] = []
+    named = accounts_named(conn, community_id=community_id, targets=targets)
+    on_server = (selected_identifiers.c.community_id == community_id) & (
+        selected_identifiers.c.server_id == server_id
+    )
+    if named:
+        rows = conn.execute(
+            select(selected_identifiers.c.account_uuid, selected_identifiers.c.ident_id).where(
+                on_server, selected_identifiers.c.account_uuid.in_(named)
+            )
+        ).all()
+        by_account = {row.account_uuid: row.ident_id for row in rows}
+        idents += [by_account[account] for account in named if account in by_account]
+    if targets.groupName:
+        idents += list(
+            conn.execute(
+                select(identifiers.c.ident_id)
+                .join(selected_identifiers, selected_identifiers.c.ident_id == identifiers.c.ident_id)
+                .where(on_server, identifiers.c.group_name == targets.groupName)
+                .order_by(identifiers.c.ident_id)
+                .limit(MAX_TARGETS)
+            ).scalars()
+        )
+    if targets.identIds:
+        known = set(
+            conn.execute(
+                select(selected_identifiers.c.ident_id).where(
+                    on_server, selected_identifiers.c.ident_id.in_(targets.identIds)
+                )
+            ).scalars()
+        )
+        idents += [ident for ident in targets.identIds if ident in known]
+    return list(dict.fromkeys(idents))
 
 
 def resolve_target_units(
     conn: Connection, *, community_id: str, server_id: int, targets: Targets
 ) -> list[int]:
-    """Units named by targets (linked users, accounts, identIds of this community); 404 when none are."""
+    """The units the targets name on the server; 400 when none is named, 404 when none is found."""
     if not targets.named():
         raise InvalidInput(
-            "Name the units with communityUserIds, accounts or identIds.",
+            "Name the units with communityUserId(s), units, apiId(s), accountUuid, accounts, discord, "
+            "roblox, groupName or identIds.",
             {"communityUserIds": "at least one target is needed"},
         )
-    idents = resolve_targets(
-        conn,
-        community_id=community_id,
-        server_id=server_id,
-        community_user_ids=targets.communityUserIds or (),
-        account_uuids=targets.accounts or (),
-    )
-    if targets.identIds:
-        # An identId names a unit on this server only if some account has it selected here.
-        known = set(
-            conn.execute(
-                select(selected_identifiers.c.ident_id).where(
-                    selected_identifiers.c.community_id == community_id,
-                    selected_identifiers.c.server_id == server_id,
-                    selected_identifiers.c.ident_id.in_(targets.identIds),
-                )
-            ).scalars()
-        )
-        idents += [ident for ident in targets.identIds if ident in known]
-    idents = list(dict.fromkeys(idents))
+    require_server(conn, community_id, server_id)
+    idents = resolve_targets(conn, community_id=community_id, server_id=server_id, targets=targets)
     if not idents:
         raise NotFound("None of the targets is a unit on this server.")
     return idents
 
 
-def _current_calls(conn: Connection, community_id: str, ident_ids: Sequence[int]) -> dict[int, int]:
+def require_named_account(conn: Connection, *, community_id: str, targets: Targets) -> str:
+    """The one account the targets name (v1 names a person by apiId or account); 404 when none."""
+    named = accounts_named(conn, community_id=community_id, targets=targets)
+    if not named:
+        raise NotFound("No account of this community matches that apiId or account.")
+    return named[0]
+
+
+def current_calls(conn: Connection, community_id: str, ident_ids: Sequence[int]) -> dict[int, int]:
+    """The open dispatch call each of the units is on."""
     rows = conn.execute(
         select(call_units.c.ident_id, call_units.c.call_id)
         .join(
@@ -242,46 +295,125 @@ def _current_calls(conn: Connection, community_id: str, ident_ids: Sequence[int]
     return {row.ident_id: row.call_id for row in rows}
 
 
-def list_units(
-    conn: Connection, *, community_id: str, server_id: int, include_offline: bool, limit: int, offset: int
-) -> UnitList:
-    """Units selected on the server, by identId; offline (UNAVAILABLE) ones only when asked for."""
-    require_server(conn, community_id, server_id)
-    on_server = (selected_identifiers.c.community_id == community_id) & (
-        selected_identifiers.c.server_id == server_id
+def _unit(row: Any, call_id: int | None) -> Unit:
+    located = row.x is not None and row.y is not None
+    return Unit(
+        identId=row.ident_id,
+        accountUuid=row.account_uuid,
+        communityUserId=row.community_user_id,
+        unitNum=row.unit_num,
+        name=row.name,
+        department=row.department,
+        district=row.district,
+        subdivision=row.subdivision,
+        rank=row.rank,
+        group=row.group_name,
+        page=row.page,
+        aop=row.aop,
+        isDispatch=row.is_dispatch,
+        status=row.status,
+        isPanic=row.is_panic,
+        location=row.location,
+        coordinates=Coordinates(x=row.x, y=row.y, z=row.z or 0.0, w=row.heading) if located else None,
+        callId=call_id,
     )
+
+
+def list_units(
+    conn: Connection,
+    *,
+    community_id: str,
+    server_id: int,
+    include_offline: bool,
+    limit: int,
+    offset: int,
+    only_units: bool = False,
+    account_uuid: str | None = None,
+    selected_only: bool = True,
+) -> UnitList:
+    """Units on the server by identId: the identifiers selected on it, OFFLINE (100) ones only when asked.
+
+    ``only_units`` leaves dispatchers out; ``account_uuid`` keeps one account's, and with
+    ``selected_only`` false lists every identifier of that account, selected on the server or not.
+    """
+    require_server(conn, community_id, server_id)
+    if account_uuid is not None:
+        require_account(conn, community_id, account_uuid)
+    selected = (
+        (selected_identifiers.c.ident_id == identifiers.c.ident_id)
+        & (selected_identifiers.c.community_id == community_id)
+        & (selected_identifiers.c.server_id == server_id)
+    )
+    joined = identifiers.join(accounts, accounts.c.account_uuid == identifiers.c.account_uuid)
+    where = identifiers.c.community_id == community_id
+    if selected_only or account_uuid is None:
+        joined = joined.join(selected_identifiers, selected)
+    if account_uuid is not None:
+        where &= identifiers.c.account_uuid == account_uuid
     if not include_offline:
-        on_server &= identifiers.c.status != int(UnitStatus.UNAVAILABLE)
-    joined = identifiers.join(
-        selected_identifiers, selected_identifiers.c.ident_id == identifiers.c.ident_id
-    ).join(accounts, accounts.c.account_uuid == identifiers.c.account_uuid)
-    total = conn.execute(select(func.count()).select_from(joined).where(on_server)).scalar_one()
+        where &= identifiers.c.status != int(UnitStatus.OFFLINE)
+    if only_units:
+        where &= identifiers.c.is_dispatch.is_(False)
+    total = conn.execute(select(func.count()).select_from(joined).where(where)).scalar_one()
     rows = conn.execute(
         select(identifiers, accounts.c.community_user_id)
         .select_from(joined)
-        .where(on_server)
+        .where(where)
         .order_by(identifiers.c.ident_id)
         .limit(limit)
         .offset(offset)
     ).all()
-    calls = _current_calls(conn, community_id, [row.ident_id for row in rows])
-    units = [
-        Unit(
-            identId=row.ident_id,
-            accountUuid=row.account_uuid,
-            communityUserId=row.community_user_id,
-            unitNum=row.unit_num,
-            name=row.name,
-            department=row.department,
-            status=row.status,
-            isPanic=row.is_panic,
-            location=row.location,
-            coordinates=Coordinates(x=row.x, y=row.y, z=row.z or 0.0) if row.x is not None else None,
-            callId=calls.get(row.ident_id),
+    calls = current_calls(conn, community_id, [row.ident_id for row in rows])
+    return UnitList(units=[_unit(row, calls.get(row.ident_id)) for row in rows], total=total)
+
+
+def set_status(
+    conn: Connection,
+    *,
+    community_id: str,
+    server_id: int,
+    idents: list[int],
+    status: int,
+    now: int,
+    actor: Actor,
+) -> None:
+    """Store the status, record it on the calls the units are on, and announce it.
+
+    The event carries the units whole as well (``units``): the in-game resource reads only those.
+    """
+    conn.execute(
+        update(identifiers)
+        .where(identifiers.c.community_id == community_id, identifiers.c.ident_id.in_(idents))
+        .values(status=status, updated_at=now)
+    )
+    for ident, call_id in current_calls(conn, community_id, idents).items():
+        history.record(
+            conn,
+            community_id=community_id,
+            call_id=call_id,
+            call_kind="dispatch",
+            now=now,
+            actor=actor,
+            action="unit_status",
+            identId=ident,
+            status=status,
         )
-        for row in rows
-    ]
-    return UnitList(units=units, total=total)
+    events.emit(
+        conn,
+        community_id=community_id,
+        server_id=server_id,
+        type=EventType.EVENT_UNIT_STATUS,
+        data={"identIds": idents, "status": status, "units": _units_whole(conn, community_id, idents)},
+        now=now,
+    )
+
+
+def _units_whole(conn: Connection, community_id: str, idents: list[int]) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        _IDENTIFIER_ROWS.where(identifiers.c.community_id == community_id, identifiers.c.ident_id.in_(idents))
+    ).all()
+    by_id = {row.ident_id: active_unit(_unit(row, None)).model_dump() for row in rows}
+    return [by_id[ident] for ident in idents if ident in by_id]
 
 
 def set_unit_status(
@@ -295,33 +427,16 @@ def set_unit_status(
 ) -> UnitStatusChanged:
     """Set the status of the named units; the call each is on records it (en route, on scene)."""
     idents = resolve_target_units(conn, community_id=community_id, server_id=server_id, targets=change)
-    conn.execute(
-        update(identifiers)
-        .where(identifiers.c.community_id == community_id, identifiers.c.ident_id.in_(idents))
-        .values(status=change.status, updated_at=now)
-    )
-    for ident, call_id in _current_calls(conn, community_id, idents).items():
-        history.record(
-            conn,
-            community_id=community_id,
-            call_id=call_id,
-            call_kind="dispatch",
-            now=now,
-            actor=actor,
-            action="unit_status",
-            identId=ident,
-            status=change.status,
-        )
-    changed = UnitStatusChanged(identIds=idents, status=change.status)
-    events.emit(
+    set_status(
         conn,
         community_id=community_id,
         server_id=server_id,
-        type=EventType.EVENT_UNIT_STATUS,
-        data=changed.model_dump(),
+        idents=idents,
+        status=change.status,
         now=now,
+        actor=actor,
     )
-    return changed
+    return UnitStatusChanged(identIds=idents, status=UnitStatus(change.status).name)
 
 
 def set_unit_panic(
@@ -334,62 +449,83 @@ def set_unit_panic(
         .where(identifiers.c.community_id == community_id, identifiers.c.ident_id.in_(idents))
         .values(is_panic=change.isPanic, updated_at=now)
     )
-    changed = UnitPanicChanged(identIds=idents, isPanic=change.isPanic)
     events.emit(
         conn,
         community_id=community_id,
         server_id=server_id,
         type=EventType.EVENT_UNIT_PANIC,
-        data=changed.model_dump(),
+        data={"identIds": idents, "isPanic": change.isPanic},
         now=now,
     )
-    return changed
+    return UnitPanicChanged(identIds=idents, isPanic=change.isPanic)
+
+
+def set_identifier_group(
+    conn: Connection, *, community_id: str, server_id: int, group: str, targets: Targets, now: int
+) -> GroupSet:
+    """Put the named units in ``group`` ("" takes them out of any group)."""
+    idents = resolve_target_units(conn, community_id=community_id, server_id=server_id, targets=targets)
+    conn.execute(
+        update(identifiers)
+        .where(identifiers.c.community_id == community_id, identifiers.c.ident_id.in_(idents))
+        .values(group_name=group, updated_at=now)
+    )
+    return GroupSet(ok=True, identIds=idents)
 
 
 def update_unit_locations(
     conn: Connection, *, community_id: str, server_id: int, updates: UnitLocations, now: int
-) -> AffectedUnits:
+) -> UnitsUpdated:
     """Store each reported location; updates that name no unit on this server are skipped."""
     require_server(conn, community_id, server_id)
     moved: list[int] = []
     for report in updates.updates:
-        named = Targets(
-            communityUserIds=[report.communityUserId] if report.communityUserId else None,
-            accounts=[report.accountUuid] if report.accountUuid else None,
-            identIds=[report.identId] if report.identId is not None else None,
-        )
-        if not named.named():
-            continue
-        try:
-            idents = resolve_target_units(conn, community_id=community_id, server_id=server_id, targets=named)
-        except NotFound:
+        if not report.named():
+            continue  # a feed entry for a player with no id at all: nothing to place
+        idents = resolve_targets(conn, community_id=community_id, server_id=server_id, targets=report)
+        if not idents:
             continue  # a player who has no unit on duty is not an error: location feeds are continuous
         values: dict[str, Any] = {"location": report.location, "updated_at": now}
         if report.coordinates is not None:
-            values |= {"x": report.coordinates.x, "y": report.coordinates.y, "z": report.coordinates.z}
+            point = report.coordinates
+            values |= {"x": point.x, "y": point.y, "z": point.z, "heading": point.w}
         conn.execute(
             update(identifiers)
             .where(identifiers.c.community_id == community_id, identifiers.c.ident_id.in_(idents))
             .values(**values)
         )
         moved += idents
-    return AffectedUnits(identIds=list(dict.fromkeys(moved)))
+    return UnitsUpdated(identIds=list(dict.fromkeys(moved)))
 
 
 def _identifier(row: Any) -> Identifier:
+    unit = _unit(row, None)
     return Identifier(
         identId=row.ident_id,
         unitNum=row.unit_num,
         name=row.name,
         department=row.department,
+        district=row.district,
+        subdivision=row.subdivision,
+        rank=row.rank,
+        group=row.group_name,
+        page=row.page,
+        aop=row.aop,
+        isDispatch=row.is_dispatch,
         status=row.status,
         isPanic=row.is_panic,
+        identifier=active_unit(unit),
     )
+
+
+_IDENTIFIER_ROWS = select(identifiers, accounts.c.community_user_id).join(
+    accounts, accounts.c.account_uuid == identifiers.c.account_uuid
+)
 
 
 def _identifier_row(conn: Connection, community_id: str, account_uuid: str, ident_id: int) -> Any:
     row = conn.execute(
-        select(identifiers).where(
+        _IDENTIFIER_ROWS.where(
             identifiers.c.community_id == community_id,
             identifiers.c.account_uuid == account_uuid,
             identifiers.c.ident_id == ident_id,
@@ -400,22 +536,35 @@ def _identifier_row(conn: Connection, community_id: str, account_uuid: str, iden
     return row
 
 
-def list_identifiers(conn: Connection, *, community_id: str, account_uuid: str) -> IdentifierList:
-    """An account's identifiers, and which one it has selected on each server."""
+def list_identifiers(
+    conn: Connection, *, community_id: str, account_uuid: str, server_id: int | None = None
+) -> IdentifierList:
+    """An account's identifiers, and which one it has selected on each server.
+
+    ``SelectedIdent`` is the one selected on ``server_id``, or on the account's lowest server when none
+    is named.
+    """
     require_account(conn, community_id, account_uuid)
     rows = conn.execute(
-        select(identifiers)
-        .where(identifiers.c.community_id == community_id, identifiers.c.account_uuid == account_uuid)
-        .order_by(identifiers.c.ident_id)
-    )
-    selected = conn.execute(
-        select(selected_identifiers.c.server_id, selected_identifiers.c.ident_id).where(
-            selected_identifiers.c.account_uuid == account_uuid
+        _IDENTIFIER_ROWS.where(
+            identifiers.c.community_id == community_id, identifiers.c.account_uuid == account_uuid
+        ).order_by(identifiers.c.ident_id)
+    ).all()
+    selected = {
+        row.server_id: row.ident_id
+        for row in conn.execute(
+            select(selected_identifiers.c.server_id, selected_identifiers.c.ident_id)
+            .where(selected_identifiers.c.account_uuid == account_uuid)
+            .order_by(selected_identifiers.c.server_id)
         )
-    )
+    }
+    chosen = selected.get(server_id) if server_id is not None else next(iter(selected.values()), None)
+    listed = [_identifier(row) for row in rows]
     return IdentifierList(
-        identifiers=[_identifier(row) for row in rows],
-        selected={str(server_id): ident_id for server_id, ident_id in selected},
+        SelectedIdent=chosen,
+        Identifiers=[item.identifier for item in listed],
+        identifiers=listed,
+        selected={str(server): ident_id for server, ident_id in selected.items()},
     )
 
 
@@ -424,19 +573,17 @@ def create_identifier(
 ) -> Identifier:
     """Add an identifier to an account (select it to put it on a server)."""
     require_account(conn, community_id, account_uuid)
+    values = {column: getattr(fields, name) for name, column in IDENTIFIER_COLUMNS.items()}
     ident_id = conn.execute(
         insert(identifiers)
         .values(
             community_id=community_id,
             account_uuid=account_uuid,
-            unit_num=fields.unitNum,
-            name=fields.name,
-            department=fields.department,
-            status=int(UnitStatus.UNAVAILABLE),
             is_panic=False,
             location="",
             created_at=now,
             updated_at=now,
+            **values,
         )
         .returning(identifiers.c.ident_id)
     ).scalar_one()
@@ -454,8 +601,11 @@ def update_identifier(
 ) -> Identifier:
     """Change the identifier fields sent."""
     _identifier_row(conn, community_id, account_uuid, ident_id)
-    columns = {"unitNum": "unit_num", "name": "name", "department": "department"}
-    values = {columns[name]: getattr(fields, name) for name in fields.model_fields_set if name in columns}
+    values = {
+        IDENTIFIER_COLUMNS[name]: getattr(fields, name)
+        for name in fields.model_fields_set
+        if name in IDENTIFIER_COLUMNS
+    }
     if values:
         conn.execute(
             update(identifiers).where(identifiers.c.ident_id == ident_id).values(**values, updated_at=now)
@@ -463,12 +613,18 @@ def update_identifier(
     return _identifier(_identifier_row(conn, community_id, account_uuid, ident_id))
 
 
+def _first_server(conn: Connection, ident_id: int) -> int | None:
+    return conn.execute(
+        select(func.min(selected_identifiers.c.server_id)).where(selected_identifiers.c.ident_id == ident_id)
+    ).scalar()
+
+
 def delete_identifier(
     conn: Connection, *, community_id: str, account_uuid: str, ident_id: int
-) -> IdentifierList:
-    """Delete an identifier that never worked a call; return the account's remaining identifiers."""
+) -> IdentifierDeleted:
+    """Delete an identifier that never worked a call; answer it, its server and the identifiers left."""
     _identifier_row(conn, community_id, account_uuid, ident_id)
-    on_call = _current_calls(conn, community_id, [ident_id])
+    on_call = current_calls(conn, community_id, [ident_id])
     if on_call:
         raise Conflict(f"Identifier {ident_id} is on dispatch call {on_call[ident_id]}; detach it first.")
     worked = conn.execute(
@@ -480,22 +636,28 @@ def delete_identifier(
         raise Conflict(
             f"Identifier {ident_id} is on closed call {worked.call_id}; it is kept for the record."
         )
+    server_id = _first_server(conn, ident_id)
     conn.execute(selected_identifiers.delete().where(selected_identifiers.c.ident_id == ident_id))
     conn.execute(identifiers.delete().where(identifiers.c.ident_id == ident_id))
-    return list_identifiers(conn, community_id=community_id, account_uuid=account_uuid)
+    rest = list_identifiers(conn, community_id=community_id, account_uuid=account_uuid)
+    return IdentifierDeleted(**dict(rest), identId=ident_id, serverId=server_id)
 
 
 def choose_identifier(
     conn: Connection, *, community_id: str, account_uuid: str, choice: SelectIdentifier
-) -> IdentifierList:
+) -> IdentifierSelected:
     """Select an identifier on one server, or on every server of the community when none is named."""
-    _identifier_row(conn, community_id, account_uuid, choice.identId)
+    row = _identifier_row(conn, community_id, account_uuid, choice.identId)
     if choice.serverId is not None:
         require_server(conn, community_id, choice.serverId)
         server_ids = [choice.serverId]
     else:
         server_ids = list(
-            conn.execute(select(servers.c.server_id).where(servers.c.community_id == community_id)).scalars()
+            conn.execute(
+                select(servers.c.server_id)
+                .where(servers.c.community_id == community_id)
+                .order_by(servers.c.server_id)
+            ).scalars()
         )
     for server_id in server_ids:
         select_unit(
@@ -505,7 +667,14 @@ def choose_identifier(
             server_id=server_id,
             ident_id=choice.identId,
         )
-    return list_identifiers(conn, community_id=community_id, account_uuid=account_uuid)
+    first = server_ids[0] if server_ids else None
+    listed = list_identifiers(conn, community_id=community_id, account_uuid=account_uuid, server_id=first)
+    return IdentifierSelected(
+        **dict(listed),
+        serverId=first,
+        isDispatch=row.is_dispatch,
+        identifier=active_unit(_unit(row, None)),
+    )
 
 
 def set_link(conn: Connection, *, community_id: str, link: LinkSet, now: int) -> Link:

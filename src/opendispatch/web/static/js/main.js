@@ -11,7 +11,8 @@ import { MapView } from "./map.js";
 import { Alarm } from "./sound.js";
 
 const CALL_STATUS = ["Pending", "Active", "Closed"];
-const UNIT_STATUS = ["Unavailable", "Busy", "Available", "En route", "On scene"];
+// UNIT_STATUS by value: 100 is OFFLINE (a kicked unit).
+const UNIT_STATUS = { 0: "Unavailable", 1: "Busy", 2: "Available", 3: "En route", 4: "On scene", 100: "Offline" };
 const PRIORITIES = [
   [1, "1 (highest)"],
   [2, "2"],
@@ -418,7 +419,9 @@ function statusSelect(unit) {
       onclick: (event) => event.stopPropagation(),
       onchange: (event) => setUnitStatus(unit.identId, Number(event.target.value)),
     },
-    UNIT_STATUS.map((label, value) => h("option", { value, selected: value === unit.status }, label)),
+    Object.entries(UNIT_STATUS).map(([value, label]) =>
+      h("option", { value, selected: Number(value) === unit.status }, label),
+    ),
   );
 }
 
