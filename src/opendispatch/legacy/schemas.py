@@ -770,12 +770,25 @@ def _parse_one(
     if not isinstance(raw, dict):
         raise InvalidItems([f"{label}: must be an object"])
     item, problems = _normalize(raw, positional)
-    if problems:
-        raise InvalidItems([f"{label}.{field}: {message}" for field, message in problems])
+    if not problems:
+        try:
+            return parse(label, item)
+        except ValidationError as exc:
+            raise InvalidItems(_problems(label, exc)) from None
+    # The unreadable values are named, and so is whatever else is wrong with the item without them.
+    unreadable = {field for field, _message in problems}
+    found = [f"{label}.{field}: {message}" for field, message in problems]
     try:
-        return parse(label, item)
+        parse(label, {name: value for name, value in item.items() if name not in unreadable})
     except ValidationError as exc:
-        raise InvalidItems(_problems(label, exc)) from None
+        found += [
+            line
+            for line in _problems(label, exc)
+            if line.split(":")[0] not in {f"{label}.{f}" for f in unreadable}
+        ]
+    except (InvalidItems, KeyError):
+        pass
+    raise InvalidItems(found)
 
 
 def parse_items(

@@ -111,12 +111,15 @@ async def set_unit_panic(
     return await caller.write(service.set_unit_panic, server_id=serverId, change=change, now=caller.now())
 
 
-# POST is the docs'; DELETE the older SDKs' (with the same JSON body).
-@router.api_route(
+# POST is the docs'; DELETE the older SDKs' (with the same JSON body): one operation, two methods, each
+# with its own operation id so the OpenAPI document stays valid.
+@router.post(SERVER + "/units/kick", response_model=Kicked | KickedBatch, summary="Kick Unit")
+@router.delete(
     SERVER + "/units/kick",
-    methods=["POST", "DELETE"],
     response_model=Kicked | KickedBatch,
-    summary="Kick Unit",
+    summary="Kick Unit (DELETE, as sonoran-py sends it)",
+    operation_id="kick_unit_delete",
+    name="kick_unit_delete",
 )
 async def kick_unit(
     serverId: ServerId, orders: KickOrders, caller: Annotated[Caller, api_caller("kick_unit")]
