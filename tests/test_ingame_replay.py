@@ -407,6 +407,26 @@ def test_dispatch_from_call_templates_with_empty_tables(scene: Scene) -> None:
     assert scene.active_call(call_id)["idents"] == []
 
 
+def test_dispatch_from_the_create_call_event_with_empty_metadata_and_notes(scene: Scene) -> None:
+    # sv_callcommands.lua:101-130: the event's defaults write metaData and notes as empty tables ([]).
+    body = {
+        "origin": 0,
+        "status": 1,
+        "priority": 1,
+        "block": "",
+        "address": "Sandy Shores",
+        "postal": "",
+        "title": "Welfare check",
+        "code": "",
+        "description": "Created by another resource",
+        "notes": {},
+        "communityUserIds": [PLAYER],
+        "metaData": {},
+    }
+    answer = scene.resource.ok("POST", f"{S1}/dispatch-calls", body)  # written as "notes":[], "metaData":[]
+    assert scene.active_call(answer["callId"])["idents"] == [scene.idents[PLAYER]]
+
+
 def test_attach_with_units_of_community_user_ids(scene: Scene) -> None:
     # sv_dispatchnotify.lua:419-428, tablet/sv_main.lua:114-125: {units: [communityUserId, ...]}.
     call_id = template_dispatch(scene, [PLAYER])
