@@ -199,7 +199,7 @@ def render(tmp_path: Path) -> str:
         "",
         "## v2 operations",
         "",
-        "| Area | Operation | Method and path | Served | Our limit | Why not |",
+        "| Area | Operation | Method and path | Served | Limit per key and minute | Why not |",
         "|---|---|---|---|---|---|",
     ]
     for op in ops:
@@ -221,7 +221,7 @@ def render(tmp_path: Path) -> str:
         "",
         "Routes a docs page names beside its main one (Kick Unit also takes `DELETE`), and our additions.",
         "",
-        "| Method and path | Our limit |",
+        "| Method and path | Limit per key and minute |",
         "|---|---|",
     ]
     for route in sorted(extra, key=lambda r: (r.path, r.method)):
