@@ -124,6 +124,8 @@ class Scene:
     ident_id: int = 1  # a unit (identifier) of the account
     blip_id: int = 1
     record_id: int = 1
+    secret: str = "0f8fad5b-d9cb-469f-a165-70867728950e"  # an account's secret uuid
+    spare_ident_id: int = 3  # a unit of the account on no call, which may be removed
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +235,7 @@ def forms(scene: Scene = Scene()) -> list[SdkForm]:
         SdkForm(
             "VERIFY_SECRET",
             "cad.verifySecret(secret)",
-            [{"secret": "0f8fad5b-d9cb-469f-a165-70867728950e"}],
+            [{"secret": s.secret}],
             f"{MANAGER}:339, {REST}:460 ({{secret}}), {WRAP}:389",
         ),
         SdkForm(
@@ -381,7 +383,7 @@ def forms(scene: Scene = Scene()) -> list[SdkForm]:
         SdkForm(
             "MODIFY_IDENTIFIER",
             "cad.modifyIdentifier({apiId, action: REMOVE, identId})",
-            [{"apiId": s.api_id, "action": 2, "identId": s.ident_id}],
+            [{"apiId": s.api_id, "action": 2, "identId": s.spare_ident_id}],
             f"{MANAGER}:423, {WRAP}:287 ([data[0]])",
         ),
         SdkForm(

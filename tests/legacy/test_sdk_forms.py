@@ -18,7 +18,16 @@ SERVED = [form for form in forms() if form.type in TYPES]
 
 
 def scene_of(world: World) -> Scene:
-    """The world's ids where the SDK's caller would put them."""
+    """The world's ids where the SDK's caller would put them, and the things a form names made first."""
+    blip = world.v2.post("/v2/emergency/servers/1/blips", json={"coordinates": {"x": 1, "y": 2}})
+    assert blip.status_code == 200, blip.text
+    spare = world.provision.unit(world.community, world.accounts[0], unit_num="1A-99")
+    # Making a unit selects it; officer 0's unit on server 1 stays the one on the dispatch call.
+    again = world.v2.put(
+        f"/v2/emergency/accounts/{world.accounts[0]}/selected-identifier",
+        json={"identId": world.idents[0], "serverId": 1},
+    )
+    assert again.status_code == 200, again.text
     return Scene(
         emergency_id=world.emergency_id,
         call_id=world.dispatch_id,
@@ -26,6 +35,9 @@ def scene_of(world: World) -> Scene:
         other_api_id="license:1",
         account=world.accounts[0],
         ident_id=world.idents[0],
+        blip_id=blip.json()["id"],
+        secret=world.community.accounts["officer0"]["secret"],
+        spare_ident_id=spare,
     )
 
 

@@ -120,12 +120,21 @@ def find_account(conn: Connection, *, community_id: str, lookup: AccountLookup) 
 
 
 def api_id_holder(conn: Connection, *, community_id: str, api_id: str) -> ApiIdHolder:
-    """The account of the community that holds an API id; NotFound when none does."""
-    row = conn.execute(
-        select(accounts.c.account_uuid, accounts.c.username, accounts.c.community_user_id)
-        .join(account_api_ids, account_api_ids.c.account_uuid == accounts.c.account_uuid)
-        .where(account_api_ids.c.community_id == community_id, account_api_ids.c.api_id == api_id)
-    ).first()
+    """The account of the community that holds an API id; NotFound when none does.
+
+    As targets read an in-game id: an API id of an account, else an account's linked community user id.
+    """
+    wanted = select(accounts.c.account_uuid, accounts.c.username, accounts.c.community_user_id)
+    row = (
+        conn.execute(
+            wanted.join(account_api_ids, account_api_ids.c.account_uuid == accounts.c.account_uuid).where(
+                account_api_ids.c.community_id == community_id, account_api_ids.c.api_id == api_id
+            )
+        ).first()
+        or conn.execute(
+            wanted.where(accounts.c.community_id == community_id, accounts.c.community_user_id == api_id)
+        ).first()
+    )
     if row is None:
         raise NotFound(f"No account holds the API id {api_id!r}.")
     return ApiIdHolder(
