@@ -9,6 +9,9 @@ as an object: GET_ACCOUNT's items are ``{"0": apiId, "1": username}``, SET_SERVE
 
 from __future__ import annotations
 
+import json
+
+from opendispatch.communities.service import server_configuration
 from tests.legacy.v1 import World, envelope, sdk_body
 
 GENERAL = "/general/"
@@ -133,3 +136,55 @@ def test_bad_set_servers_data_is_a_400_and_changes_nothing(world: World) -> None
         assert answer.status_code == 400, answer.text
         assert named in answer.text
     assert world.v2.get("/v2/general/servers").json() == before
+
+
+def street_signs(world: World) -> list[dict[str, object]] | None:
+    with world.provision.db.transaction() as conn:
+        stored = server_configuration(conn, community_id=world.community.community_id, server_id=1)
+    return stored.streetSigns
+
+
+def test_street_signs_set_then_changed_as_the_js_sdk_sends_them(world: World) -> None:
+    signs = [
+        {"id": 1, "label": "Alta", "text1": "ALTA ST", "text2": "", "text3": ""},
+        {"id": 2, "label": "Vespucci", "text1": "VESPUCCI", "text2": "", "text3": ""},
+    ]
+    # setStreetSignConfig(serverId, signs): two positional arguments.
+    answer = world.post(
+        "/emergency/set_streetsign_config",
+        sdk_body(world.community, "SET_STREETSIGN_CONFIG", [{"0": 1, "1": signs}]),
+    )
+    assert answer.status_code == 200, answer.text
+    assert json.loads(answer.text) == {"serverId": 1, "signs": 2}
+    # updateStreetSign(serverId, {ids, text1, text2, text3})
+    change = {"ids": [2], "text1": "CLOSED", "text2": "ROAD WORK", "text3": ""}
+    answer = world.post(
+        "/emergency/update_streetsign",
+        sdk_body(world.community, "UPDATE_STREETSIGN", [{"0": 1, "1": change}]),
+    )
+    assert answer.status_code == 200, answer.text
+    assert json.loads(answer.text) == {"ids": [2]}
+    texts = [
+        (sign["id"], sign["label"], sign["text1"], sign["text2"], sign["text3"])
+        for sign in street_signs(world) or []
+    ]
+    assert texts == [(1, "Alta", "ALTA ST", "", ""), (2, "Vespucci", "CLOSED", "ROAD WORK", "")]
+
+
+def test_a_street_sign_change_naming_no_configured_sign_changes_nothing(world: World) -> None:
+    world.post(
+        "/emergency/set_streetsign_config",
+        sdk_body(world.community, "SET_STREETSIGN_CONFIG", [{"0": 1, "1": [{"id": 1, "label": "A"}]}]),
+    )
+    before = street_signs(world)
+    answer = world.post(
+        "/emergency/update_streetsign",
+        sdk_body(world.community, "UPDATE_STREETSIGN", [{"0": 1, "1": {"ids": [7], "text1": "X"}}]),
+    )
+    assert answer.status_code == 404 and answer.text.startswith("NOT FOUND"), answer.text
+    bad = world.post(
+        "/emergency/update_streetsign",
+        sdk_body(world.community, "UPDATE_STREETSIGN", [{"0": 1, "1": {"ids": []}}]),
+    )
+    assert bad.status_code == 400 and "ids" in bad.text, bad.text
+    assert street_signs(world) == before

@@ -21,6 +21,10 @@ def scene_of(world: World) -> Scene:
     """The world's ids where the SDK's caller would put them, and the things a form names made first."""
     blip = world.v2.post("/v2/emergency/servers/1/blips", json={"coordinates": {"x": 1, "y": 2}})
     assert blip.status_code == 200, blip.text
+    signs = world.v2.put(
+        "/v2/emergency/servers/1/street-sign-config", json={"signs": [{"id": 1, "label": "A"}]}
+    )
+    assert signs.status_code == 200, signs.text
     spare = world.provision.unit(world.community, world.accounts[0], unit_num="1A-99")
     # Making a unit selects it; officer 0's unit on server 1 stays the one on the dispatch call.
     again = world.v2.put(

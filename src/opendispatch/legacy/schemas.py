@@ -41,6 +41,7 @@ from opendispatch.calls.schemas import (
     SetPrimary,
     parse_note_time,
 )
+from opendispatch.communities.schemas import StreetSignConfig, StreetSignUpdate
 from opendispatch.events.schemas import ServerChanges
 from opendispatch.units.schemas import (
     TARGET_FIELDS,
@@ -486,6 +487,37 @@ class LocationReport:
             {name: value for name, value in fields.items() if value is not None}
         )
         return cls(label, item["serverId"], update)
+
+
+@dataclass(frozen=True, slots=True)
+class StreetSignsItem:
+    """SET_STREETSIGN_CONFIG: every street sign of a server, as v2 Set Street Sign Config takes them."""
+
+    label: str
+    server_id: int
+    config: StreetSignConfig
+
+    @classmethod
+    def parse(cls, label: str, item: Raw) -> StreetSignsItem:
+        """The item's ``signs`` (the SDK's second positional argument)."""
+        return cls(label, item["serverId"], StreetSignConfig.model_validate({"signs": item.get("signs", [])}))
+
+
+@dataclass(frozen=True, slots=True)
+class StreetSignChange:
+    """UPDATE_STREETSIGN: new text for some signs of a server, as v2 Update Street Signs takes it."""
+
+    label: str
+    server_id: int
+    change: StreetSignUpdate
+
+    @classmethod
+    def parse(cls, label: str, item: Raw) -> StreetSignChange:
+        """The item's ``update`` object (the SDK's second positional argument), or the fields themselves."""
+        fields = item.get("update")
+        if not isinstance(fields, dict):
+            fields = {name: item[name] for name in ("ids", "text1", "text2", "text3") if name in item}
+        return cls(label, item["serverId"], StreetSignUpdate.model_validate(fields))
 
 
 @dataclass(frozen=True, slots=True)
