@@ -29,7 +29,7 @@ from opendispatch.calls.schemas import (
 )
 from opendispatch.clock import iso_utc
 from opendispatch.communities.models import servers
-from opendispatch.communities.service import next_call_id, require_server
+from opendispatch.communities.service import next_call_id, next_call_id_on_server, require_server
 from opendispatch.errors import Conflict, NotFound
 from opendispatch.events import service as events
 from opendispatch.events.schemas import EventType
@@ -101,8 +101,7 @@ def open_emergency_call(
     actor: Actor,
 ) -> EmergencyCall:
     """Store a new 911 call on the server and return it as clients see it."""
-    require_server(conn, community_id, server_id)
-    call_id = next_call_id(conn, community_id)
+    call_id = next_call_id_on_server(conn, community_id, server_id)
     meta_data = orjson.dumps(call.metaData).decode()
     delete_at = now + call.deleteAfterMinutes * MINUTE_MS if call.deleteAfterMinutes else None
     _INSERT_EMERGENCY_CALL.run(

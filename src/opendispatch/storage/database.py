@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
+import psycopg
 from sqlalchemy import ClauseElement, Connection, Engine, Table, bindparam, create_engine, event, insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -91,6 +92,8 @@ def insert_row(table: Table) -> Insert:
 
 
 _TOPICS = "opendispatch.commit_topics"
+_NOTIFIES = "opendispatch.notifies"
+_PIPELINE = "opendispatch.pipeline"
 
 
 Listener = Callable[[set[Any]], None]
@@ -104,6 +107,38 @@ def announce(connection: Connection, topic: str, key: Any = None) -> None:
     connection.info.setdefault(_TOPICS, {}).setdefault(topic, set()).add(key)
 
 
+def notify(connection: Connection, channel: str, payload: str) -> None:
+    """On PostgreSQL, have ``payload`` sent on ``channel`` to every listening process at the commit.
+
+    Collected and sent in one statement per transaction (a batch of many requests), each distinct
+    payload once: PostgreSQL folds a transaction's duplicates anyway. Elsewhere it does nothing.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.info.setdefault(_NOTIFIES, set()).add((channel, payload))
+
+
+def _send_notifies(driver: Any, notifies: set[tuple[str, str]]) -> None:
+    """Queue one statement that sends every collected notification (at the commit, by PostgreSQL)."""
+    if notifies:
+        channels, payloads = zip(*sorted(notifies), strict=True)
+        driver.execute(
+            "SELECT pg_notify(c, p) FROM unnest(%s::text[], %s::text[]) AS n(c, p)",
+            [list(channels), list(payloads)],
+        )
+
+
+class _Pipelined:
+    """The write connection's open pipeline, and whether any statement of the batch failed in it."""
+
+    def __init__(self, pipeline: Any) -> None:
+        self.pipeline = pipeline
+        self.failed = False
+
+
+class _Replay(Exception):
+    """A statement failed inside a pipelined batch: run the batch again, one request at a time."""
+
+
 def _bind(work: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Callable[[Connection], T]:
     return lambda connection: work(connection, *args, **kwargs)
 
@@ -114,7 +149,21 @@ def create_database_engine(url: str, *, pool_size: int = 5, synchronous: str = "
     if parsed.get_backend_name() != "sqlite":
         # Each database thread keeps its own connection (see Database): no overflow, and no ping on every
         # checkout; a connection that broke is replaced on its thread's next unit of work.
-        return create_engine(url, pool_size=pool_size, max_overflow=0)
+        engine = create_engine(url, pool_size=pool_size, max_overflow=0)
+
+        @event.listens_for(engine, "after_cursor_execute")
+        def _wait_in_pipeline(connection: Connection, *_args: Any) -> None:
+            # SQLAlchemy reads a statement's result (its columns, its row count) right after executing
+            # it; in a pipeline that result must first be waited for.
+            pipelined: _Pipelined | None = connection.info.get(_PIPELINE)
+            if pipelined is not None:
+                try:
+                    pipelined.pipeline.sync()
+                except Exception:
+                    pipelined.failed = True  # even if the unit of work catches it: the batch runs again
+                    raise
+
+        return engine
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size)
@@ -221,8 +270,12 @@ class Database:
             try:
                 with connection.begin():
                     yield connection
+                    _send_notifies(
+                        connection.connection.driver_connection, connection.info.pop(_NOTIFIES, set())
+                    )
             finally:
                 connection.info.pop(_TOPICS, None)  # listeners live in the server process, not here
+                connection.info.pop(_NOTIFIES, None)
 
     def _event_loop(self) -> asyncio.AbstractEventLoop:
         if self._loop is None:
@@ -254,27 +307,99 @@ class Database:
 
     def _run_batch(self, batch: list[Job]) -> BatchResult:
         """Run each job in its savepoint, then commit once (on the writer thread)."""
+        if not self.is_sqlite:
+            pipelined = self._run_pipelined(batch)
+            if pipelined is not None:
+                return pipelined
         connection = self._thread_connection(write=True)
         outcomes: list[tuple[bool, Any]] = []
+        notifies: set[tuple[str, str]] = set()
         try:
             transaction = connection.begin()
             # Savepoints straight on the driver: through SQLAlchemy they cost more than the request's
             # own statements. On SQLite one request alone needs none: its failure is the transaction's
             # failure. On PostgreSQL every request has one, so a request that deadlocked is run again.
             alone = len(batch) == 1 and self.is_sqlite
-            savepoints = None if alone else connection.connection.driver_connection
+            driver = connection.connection.driver_connection
             for work, _future in batch:
-                if savepoints is None:
+                if alone:
                     try:
                         outcomes.append((True, work(connection)))
                     except Exception as exc:
                         transaction.rollback()
                         outcomes.append((False, exc))
                 else:
-                    outcomes.append(_in_savepoint(savepoints, work, connection))
+                    outcomes.append(_in_savepoint(driver, work, connection))
+                # A request rolled back sends no notification.
+                if outcomes[-1][0]:
+                    notifies.update(connection.info.pop(_NOTIFIES, ()))
+                else:
+                    connection.info.pop(_NOTIFIES, None)
             if transaction.is_active:
+                _send_notifies(driver, notifies)
                 transaction.commit()
         except Exception as exc:  # the transaction itself failed: nothing of this batch is stored
+            return self._failed(connection, batch, exc), {}
+        finally:
+            topics = connection.info.pop(_TOPICS, {})
+            connection.info.pop(_NOTIFIES, None)
+        return outcomes, topics
+
+    def _run_pipelined(self, batch: list[Job]) -> BatchResult | None:
+        """Run a batch on PostgreSQL in pipeline mode; None if a statement failed (nothing stored).
+
+        A statement whose result no one reads (an insert, a savepoint) is sent without waiting, so a
+        request costs a round trip only where its code reads a result (a RETURNING). A statement that
+        fails in a pipeline makes PostgreSQL skip every later one until the next sync, and its error may
+        surface in a later request: so the first such error rolls the whole batch back, and the caller
+        runs it again one statement at a time, where each error belongs to its own request (and a
+        deadlock is retried). Errors a request raises itself (not found, invalid input) need neither.
+        """
+        connection = self._thread_connection(write=True)
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        outcomes: list[tuple[bool, Any]] = []
+        notifies: set[tuple[str, str]] = set()
+        transaction = connection.begin()
+        try:
+            try:
+                with driver.pipeline() as pipeline:
+                    pipelined = connection.info[_PIPELINE] = _Pipelined(pipeline)
+                    for work, _future in batch:
+                        driver.execute("SAVEPOINT request")
+                        try:
+                            result = work(connection)
+                        except Exception as exc:
+                            if pipelined.failed or isinstance(exc, (DBAPIError, psycopg.Error)):
+                                raise _Replay from exc
+                            driver.execute("ROLLBACK TO SAVEPOINT request")
+                            driver.execute("RELEASE SAVEPOINT request")
+                            connection.info.pop(_NOTIFIES, None)
+                            outcomes.append((False, exc))
+                            continue
+                        if pipelined.failed:
+                            raise _Replay
+                        driver.execute("RELEASE SAVEPOINT request")
+                        notifies.update(connection.info.pop(_NOTIFIES, ()))
+                        outcomes.append((True, result))
+                    _send_notifies(driver, notifies)
+                    # Every statement's outcome before the COMMIT: an error now is a request's, and
+                    # nothing is committed; one from the commit itself is the transaction's (below).
+                    pipeline.sync()
+            finally:
+                connection.info.pop(_PIPELINE, None)
+        except Exception as exc:
+            log.info("a statement failed in a pipelined batch; running it again request by request: %r", exc)
+            connection.info.pop(_TOPICS, None)
+            connection.info.pop(_NOTIFIES, None)
+            try:
+                transaction.rollback()
+            except Exception:
+                connection.invalidate()
+            return None
+        try:
+            transaction.commit()
+        except Exception as exc:  # the commit failed: nothing of this batch is stored
             return self._failed(connection, batch, exc), {}
         finally:
             topics = connection.info.pop(_TOPICS, {})
