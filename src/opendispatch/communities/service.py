@@ -12,7 +12,7 @@ from opendispatch.api.limits import DEFAULT_LIMITS
 from opendispatch.communities.models import api_keys, communities, rate_limits, servers
 from opendispatch.communities.schemas import NewCommunity, Plan, Principal, Server
 from opendispatch.errors import InvalidInput, NotFound
-from opendispatch.storage.database import Prepared
+from opendispatch.storage.database import Prepared, Returning
 
 KEY_PREFIX = "od_"
 
@@ -235,11 +235,18 @@ def next_call_id(conn: Connection, community_id: str) -> int:
     return int(call_id)
 
 
-def next_call_id_on_server(conn: Connection, community_id: str, server_id: int) -> int:
-    """Hand out the community's next call id for a call on ``server_id``; NotFound unless it has it."""
-    cursor = _NEXT_CALL_ID_ON_SERVER.run(conn, {"community_id": community_id, "server_id": server_id})
-    found = cursor.fetchone()
-    cursor.close()
+def ask_call_id(conn: Connection, community_id: str, server_id: int) -> Returning:
+    """Take the community's next call id for a call on ``server_id``; ``call_id_taken`` reads it.
+
+    Asked and read apart, so a create can ask for its event number in between: on PostgreSQL both
+    answers then come back in one round trip.
+    """
+    return _NEXT_CALL_ID_ON_SERVER.returning(conn, {"community_id": community_id, "server_id": server_id})
+
+
+def call_id_taken(asked: Returning, server_id: int) -> int:
+    """The call id ``ask_call_id`` took; NotFound if the community has no such server (none taken)."""
+    found = asked.row()
     if found is None:
         raise NotFound(f"Server {server_id} does not exist.")
     return int(found[0])

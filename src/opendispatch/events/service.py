@@ -26,7 +26,7 @@ from opendispatch.events.schemas import (
     ServerSettingsList,
     Shape,
 )
-from opendispatch.storage.database import Prepared, announce, insert_row, notify
+from opendispatch.storage.database import Prepared, Returning, announce, insert_row, notify
 
 _EMIT = Prepared(insert_row(events))
 # Numbering and the push target's state in one statement: a create is one round trip shorter.
@@ -53,6 +53,14 @@ EVENTS_CHANNEL = "opendispatch_events"
 DELIVERIES_CHANNEL = "opendispatch_deliveries"
 
 
+def ask_number(conn: Connection, *, community_id: str, server_id: int) -> Returning:
+    """Number the server's next event (and see whether it is to be pushed); ``emit`` reads it.
+
+    Numbering locks the server's row until the commit: its events commit in the order of their numbers.
+    """
+    return _NEXT_SEQ.returning(conn, {"community_id": community_id, "server_id": server_id})
+
+
 def emit(
     conn: Connection,
     *,
@@ -61,16 +69,16 @@ def emit(
     type: EventType,
     data: Mapping[str, Any],
     now: int,
+    number: Returning | None = None,
 ) -> None:
     """Write an event in the same transaction as the change it reports (the outbox).
 
-    Whether it is to be pushed is decided now, by the server's push target: a target set later
-    receives events from then on.
+    ``number`` is the server's ``ask_number`` if the caller asked already. Whether the event is to be
+    pushed is decided now, by the server's push target: a target set later receives events from then on.
     """
-    # Numbering locks the server's row until the commit: its events commit in the order of their numbers.
-    cursor = _NEXT_SEQ.run(conn, {"community_id": community_id, "server_id": server_id})
-    seq, enabled = cursor.fetchone()
-    cursor.close()  # RETURNING rows must be read and the cursor closed before the next statement
+    if number is None:
+        number = ask_number(conn, community_id=community_id, server_id=server_id)
+    seq, enabled = number.row()
     deliver = bool(enabled)  # None: the server has no push target
     _EMIT.run(
         conn,
