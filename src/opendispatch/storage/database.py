@@ -341,31 +341,67 @@ class Database:
             return _storage_errors(job, connection)
 
     def _run_batch(self, batch: list[Job]) -> BatchResult:
-        """Run each job in its savepoint, then commit once (on the writer thread)."""
+        """Run a batch of jobs in one transaction and commit once (on the writer thread).
+
+        A savepoint per job costs statements (on PostgreSQL about a quarter of a create, measured), and
+        only a failing job needs one: so a batch first runs without, and if a job fails (not found,
+        invalid input, a statement refused), the batch runs again with one per job, as do the next few
+        batches. Nothing of a batch that runs again was stored.
+        """
+        if self._savepoint_batches:
+            self._savepoint_batches -= 1
+        else:
+            try:
+                if self.is_sqlite:
+                    return self._run_without_savepoints(batch)
+                return self._run_pipelined(batch, savepoints=False)
+            except _RequestFailed:
+                self._savepoint_batches = SAVEPOINT_BATCHES
+            except _Replay:
+                return self._run_in_savepoints(batch)
         if not self.is_sqlite:
             try:
-                return self._run_pipelined_batch(batch)
+                return self._run_pipelined(batch, savepoints=True)
             except _Replay:
-                pass  # nothing of it is stored: run it again, request by request
+                pass
+        return self._run_in_savepoints(batch)
+
+    def _run_without_savepoints(self, batch: list[Job]) -> BatchResult:
+        """Run a batch on SQLite with no savepoints; ``_RequestFailed`` if a job of several failed."""
+        connection = self._thread_connection(write=True)
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            transaction = connection.begin()
+            for work, _future in batch:
+                try:
+                    outcomes.append((True, work(connection)))
+                except Exception as exc:
+                    transaction.rollback()
+                    if len(batch) == 1:  # alone in its transaction: its rollback was all it needed
+                        return [(False, exc)], {}
+                    raise _RequestFailed from exc
+            transaction.commit()
+        except _RequestFailed:
+            connection.info.pop(_TOPICS, None)
+            raise
+        except Exception as exc:  # the transaction itself failed: nothing of this batch is stored
+            return self._failed(connection, batch, exc), {}
+        finally:
+            connection.info.pop(_NOTIFIES, None)
+        return outcomes, connection.info.pop(_TOPICS, {})
+
+    def _run_in_savepoints(self, batch: list[Job]) -> BatchResult:
+        """Run each job in its own savepoint, one statement at a time: each error stays with its job."""
         connection = self._thread_connection(write=True)
         outcomes: list[tuple[bool, Any]] = []
         notifies: set[tuple[str, str]] = set()
         try:
             transaction = connection.begin()
             # Savepoints straight on the driver: through SQLAlchemy they cost more than the request's
-            # own statements. On SQLite one request alone needs none: its failure is the transaction's
-            # failure. On PostgreSQL every request has one, so a request that deadlocked is run again.
-            alone = len(batch) == 1 and self.is_sqlite
+            # own statements. A job that deadlocked is run again.
             driver = connection.connection.driver_connection
             for work, _future in batch:
-                if alone:
-                    try:
-                        outcomes.append((True, work(connection)))
-                    except Exception as exc:
-                        transaction.rollback()
-                        outcomes.append((False, exc))
-                else:
-                    outcomes.append(_in_savepoint(driver, work, connection))
+                outcomes.append(_in_savepoint(driver, work, connection))
                 # A request rolled back sends no notification.
                 if outcomes[-1][0]:
                     notifies.update(connection.info.pop(_NOTIFIES, ()))
@@ -381,25 +417,8 @@ class Database:
             connection.info.pop(_NOTIFIES, None)
         return outcomes, topics
 
-    def _run_pipelined_batch(self, batch: list[Job]) -> BatchResult:
-        """Run a batch on PostgreSQL in pipeline mode, first without savepoints.
-
-        A savepoint costs PostgreSQL about a quarter of a create (measured), and only a failing request
-        needs one: so a batch first runs without, and if a request fails (not found, invalid input), it
-        runs again with one per request, as do the next few batches. A statement that failed raises
-        ``_Replay``: nothing is stored, and the batch must run again on the careful path.
-        """
-        if self._savepoint_batches:
-            self._savepoint_batches -= 1
-            return self._run_pipelined(batch, savepoints=True)
-        try:
-            return self._run_pipelined(batch, savepoints=False)
-        except _RequestFailed:
-            self._savepoint_batches = SAVEPOINT_BATCHES
-            return self._run_pipelined(batch, savepoints=True)
-
     def _run_pipelined(self, batch: list[Job], *, savepoints: bool) -> BatchResult:
-        """Run a batch on PostgreSQL in pipeline mode (see ``_run_pipelined_batch`` for what it raises).
+        """Run a batch on PostgreSQL in pipeline mode; ``_RequestFailed``/``_Replay`` if it must run again.
 
         A statement whose result no one reads (an insert, a savepoint) is sent without waiting, so a
         request costs a round trip only where its code reads a result (a RETURNING). A statement that
