@@ -3,17 +3,21 @@
 No database call runs on the event loop: a lock held by another process may delay writes, never the
 server's other work (reads, the API docs, the live streams).
 
-One writer thread owns the write connection and runs the queued units of work as a batch, each in its
-own savepoint inside one transaction, then commits once: one commit (one fsync) covers every request in
-the batch (group commit), and requests arriving meanwhile form the next batch, so the busier the server,
-the more each commit carries. Reads run on reader threads, each with its own connection.
+One writer thread owns the write connection and runs the queued units of work as a batch inside one
+transaction, then commits once: one commit (one fsync) covers every request in the batch (group commit),
+and requests arriving meanwhile form the next batch, so the busier the server, the more each commit
+carries. A batch runs first without savepoints; if a unit of work fails, the batch (nothing of it stored)
+runs again with a savepoint per unit, so the failure rolls back alone. Reads run on reader threads, each
+with its own connection.
 
 - **SQLite** allows one writer at a time, and WAL readers never wait for it.
 - **PostgreSQL** takes row locks: a create holds its community's call-id row and its server's event
   number row until the commit, so one transaction per request would make a community's creates wait for
   each other's commits (a fifth of SQLite's rate, measured). Batched, the locks are taken once per commit.
   Batches of two processes may lock two communities in opposite orders; PostgreSQL then aborts one, and
-  that batch is run again (nothing of it was stored).
+  that batch is run again (nothing of it was stored). A batch runs in psycopg's pipeline mode: a
+  statement is sent without waiting for the one before, and the writer waits only where a unit of work
+  reads a result; NOTIFYs go in one statement per batch.
 
 A request is answered only after the commit that holds its change, so a 2xx always means stored; one
 failing request rolls back alone. A database that is down or full answers ``StorageUnavailable``.
