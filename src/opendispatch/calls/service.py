@@ -43,7 +43,13 @@ from opendispatch.calls.schemas import (
 )
 from opendispatch.clock import iso_utc
 from opendispatch.communities.models import servers
-from opendispatch.communities.service import next_call_id, require_community, require_server
+from opendispatch.communities.service import (
+    ask_call_id,
+    call_id_taken,
+    next_call_id,
+    require_community,
+    require_server,
+)
 from opendispatch.errors import Conflict, InvalidInput, NotFound
 from opendispatch.events import service as events
 from opendispatch.events.schemas import EventType
@@ -117,8 +123,11 @@ def open_emergency_call(
     actor: Actor,
 ) -> EmergencyCall:
     """Store a new 911 call on the server and return it as clients see it."""
-    require_server(conn, community_id, server_id)
-    call_id = next_call_id(conn, community_id)
+    # Both numbers asked for before either is read: on PostgreSQL, one round trip for the two.
+    asked = ask_call_id(conn, community_id, server_id)
+    numbered = events.ask_number(conn, community_id=community_id, server_id=server_id)
+    numbered.row()  # read before a NotFound, so no statement is left half-read
+    call_id = call_id_taken(asked, server_id)
     meta = maps.with_postal(conn, community_id, call.metaData)  # x/y and no postal: the nearest one
     meta_data = orjson.dumps(meta).decode()
     delete_at = now + call.deleteAfterMinutes * MINUTE_MS if call.deleteAfterMinutes else None
@@ -159,7 +168,15 @@ def open_emergency_call(
         announcement["apiIds"] = list(actor.api_ids)
     if actor.community_user_id:
         announcement["communityUserId"] = actor.community_user_id
-    _announce(conn, community_id, server_id, now, EventType.EVENT_911, announcement)
+    events.emit(
+        conn,
+        community_id=community_id,
+        server_id=server_id,
+        type=EventType.EVENT_911,
+        data=announcement,
+        now=now,
+        number=numbered,
+    )
     return created
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-from sqlalchemy import Connection, Row, and_, bindparam, case, func, insert, null, or_, select, text, update
+from sqlalchemy import Connection, Row, and_, bindparam, case, func, insert, null, or_, select, update
 
 from opendispatch.clock import iso_utc
 from opendispatch.communities.models import servers
@@ -27,22 +27,24 @@ from opendispatch.events.schemas import (
     ServerSettingsList,
     Shape,
 )
-from opendispatch.storage.database import Prepared, announce, insert_row
+from opendispatch.storage.database import Prepared, Returning, announce, insert_row, notify
 
 _EMIT = Prepared(insert_row(events))
-_TARGET_ENABLED = Prepared(
-    select(push_targets.c.enabled).where(
-        push_targets.c.community_id == bindparam("community_id"),
-        push_targets.c.server_id == bindparam("server_id"),
-    )
-)
+# Numbering and the push target's state in one statement: a create is one round trip shorter.
 _NEXT_SEQ = Prepared(
     update(servers)
     .where(servers.c.community_id == bindparam("community_id"), servers.c.server_id == bindparam("server_id"))
     .values(last_event_seq=servers.c.last_event_seq + 1)
-    .returning(servers.c.last_event_seq)
+    .returning(
+        servers.c.last_event_seq,
+        select(push_targets.c.enabled)
+        .where(
+            push_targets.c.community_id == bindparam("community_id"),
+            push_targets.c.server_id == bindparam("server_id"),
+        )
+        .scalar_subquery(),
+    )
 )
-_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
 
 # Commit topics (storage.database.announce): the streams read the servers announced, the worker its
 # deliveries. On PostgreSQL the same news goes to the other server processes as NOTIFY on these channels.
@@ -50,6 +52,14 @@ NEW_EVENTS = "events"
 NEW_DELIVERIES = "deliveries"
 EVENTS_CHANNEL = "opendispatch_events"
 DELIVERIES_CHANNEL = "opendispatch_deliveries"
+
+
+def ask_number(conn: Connection, *, community_id: str, server_id: int) -> Returning:
+    """Number the server's next event (and see whether it is to be pushed); ``emit`` reads it.
+
+    Numbering locks the server's row until the commit: its events commit in the order of their numbers.
+    """
+    return _NEXT_SEQ.returning(conn, {"community_id": community_id, "server_id": server_id})
 
 
 def emit(
@@ -61,19 +71,18 @@ def emit(
     data: Mapping[str, Any],
     now: int,
     push: bool = True,
+    number: Returning | None = None,
 ) -> None:
     """Write an event in the same transaction as the change it reports (the outbox).
 
-    Whether it is to be pushed is decided now, by the server's push target: a target set later
-    receives events from then on. ``push=False`` keeps it to the live streams.
+    ``number`` is the server's ``ask_number`` if the caller asked already. Whether the event is to be
+    pushed is decided now, by the server's push target: a target set later receives events from then on.
+    ``push=False`` keeps it to the live streams.
     """
-    where = {"community_id": community_id, "server_id": server_id}
-    target = _TARGET_ENABLED.run(conn, where).fetchone() if push else None
-    deliver = target is not None and bool(target[0])
-    # Numbering locks the server's row until the commit: its events commit in the order of their numbers.
-    cursor = _NEXT_SEQ.run(conn, where)
-    (seq,) = cursor.fetchone()
-    cursor.close()  # RETURNING rows must be read and the cursor closed before the next statement
+    if number is None:
+        number = ask_number(conn, community_id=community_id, server_id=server_id)
+    seq, enabled = number.row()
+    deliver = push and bool(enabled)  # enabled is None: the server has no push target
     _EMIT.run(
         conn,
         {
@@ -95,11 +104,10 @@ def emit(
     announce(conn, NEW_EVENTS, (community_id, server_id))
     if deliver:
         announce(conn, NEW_DELIVERIES)
-    if conn.dialect.name == "postgresql":
-        # Sent by PostgreSQL at the commit, to every process listening (this one included).
-        conn.execute(_NOTIFY, {"channel": EVENTS_CHANNEL, "payload": f"{community_id}\t{server_id}"})
-        if deliver:
-            conn.execute(_NOTIFY, {"channel": DELIVERIES_CHANNEL, "payload": ""})
+    # On PostgreSQL, sent at the commit to every process listening (this one included).
+    notify(conn, EVENTS_CHANNEL, f"{community_id}\t{server_id}")
+    if deliver:
+        notify(conn, DELIVERIES_CHANNEL, "")
 
 
 # -- push targets ------------------------------------------------------------------------------------
