@@ -273,6 +273,20 @@ def test_every_in_scope_operation_has_the_limit_its_docs_page_states() -> None:
         assert (op.per_minute != "") == (op.operation_id not in OUT_OF_SCOPE), op.operation_id
 
 
+def test_every_served_operation_is_limited_as_its_docs_page_states(tmp_path: Path) -> None:
+    # The seed pages' figures are in the limits file already (Get Calls: 3, not the wider page's 5).
+    routes = served(tmp_path)
+    differ = []
+    for op in documented():
+        ours = routes.get((op.method, shape(op.path)))
+        if ours is None or op.per_minute in ("", "-"):
+            continue
+        figure = None if ours.limit is None else str(DEFAULT_LIMITS[ours.limit])
+        if figure != op.per_minute:
+            differ.append((op.method, op.path, figure, op.per_minute))
+    assert differ == []
+
+
 def test_every_v1_type_of_the_sdk_has_a_v2_twin_or_a_reason_and_a_form() -> None:
     ids = {op.operation_id for op in documented()}
     for name, sdk in SDK_TYPES.items():

@@ -61,7 +61,7 @@ DEFAULT_LIMITS: dict[str, int] = {
     "nearest_units": 60,
     # The map's, as their docs pages state.
     "set_postals": 10,
-    "get_blips": 30,
+    "get_blips": 10,
     "create_blip": 30,
     "update_blip": 30,
     "delete_blips": 30,
