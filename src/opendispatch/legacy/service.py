@@ -525,27 +525,17 @@ def _verify_secret(conn: Connection, queries: list[Query[SecretQuery]], ctx: Con
         return accounts.verify_secret(conn, community_id=ctx.community_id, secret=query.params.secret)
 
 
-def _street_signs(conn: Connection, items: list[StreetSignsItem], ctx: Context) -> str:
-    # As v2 answers: the server and how many signs it now has, one JSON line per item.
-    lines = []
-    for item in items:
-        with _item(item.label):
-            set_signs = communities.set_street_sign_config(
-                conn, community_id=ctx.community_id, server_id=item.server_id, config=item.config, now=ctx.now
-            )
-            lines.append(set_signs.model_dump_json())
-    return "\n".join(lines)
+def _street_signs(conn: Connection, item: StreetSignsItem, ctx: Context) -> str:
+    # As v2 answers (the server and how many signs it has now), as one JSON line.
+    return communities.set_street_sign_config(
+        conn, community_id=ctx.community_id, server_id=item.server_id, config=item.config, now=ctx.now
+    ).model_dump_json()
 
 
-def _street_sign_texts(conn: Connection, items: list[StreetSignChange], ctx: Context) -> str:
-    lines = []
-    for item in items:
-        with _item(item.label):
-            updated = communities.update_street_signs(
-                conn, community_id=ctx.community_id, server_id=item.server_id, change=item.change, now=ctx.now
-            )
-            lines.append(updated.model_dump_json())
-    return "\n".join(lines)
+def _street_sign_texts(conn: Connection, item: StreetSignChange, ctx: Context) -> str:
+    return communities.update_street_signs(
+        conn, community_id=ctx.community_id, server_id=item.server_id, change=item.change, now=ctx.now
+    ).model_dump_json()
 
 
 def _set_servers(conn: Connection, items: list[SetServers], ctx: Context) -> ServerSettingsList:
@@ -625,9 +615,9 @@ TYPES: dict[str, V1Type[Any]] = {
         V1Type("GET_VERSION", "general", Plan.STARTER, None, None, _version, writes=False),
         V1Type("GET_SERVERS", "general", Plan.STANDARD, None, None, _servers, writes=False),
         V1Type("SET_STREETSIGN_CONFIG", "emergency", Plan.PRO, "street_sign_config", StreetSignsItem.parse,
-               _street_signs, positional=("serverId", "signs")),
+               _each(_street_signs), positional=("serverId", "signs")),
         V1Type("UPDATE_STREETSIGN", "emergency", Plan.PRO, "street_signs", StreetSignChange.parse,
-               _street_sign_texts, positional=("serverId", "update")),
+               _each(_street_sign_texts), positional=("serverId", "update")),
         V1Type("SET_SERVERS", "general", Plan.PLUS, "set_servers", SetServers.parse, _set_servers,
                positional=("servers", "deployMap"), max_items=1),
         V1Type("GET_ACCOUNT", "general", Plan.PLUS, "accounts", query(AccountQuery), _account, writes=False,
