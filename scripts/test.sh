@@ -9,7 +9,10 @@ cd "$(dirname "$0")/.."
 # console's browser tests, driven by Playwright, which never downloads a browser of its own); postgresql and
 # redis-server (a fleet's shared services: tests/services.py starts its own of each, on free ports in a
 # temporary folder); haproxy (the load balancer in front of a fleet).
+# Node.js and npm run the official SignalR client against the hub (tests/hub).
 apt_packages=(wrk chromium postgresql redis-server haproxy)
+command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || apt_packages+=(npm)
 missing=()
 for package in "${apt_packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
@@ -33,6 +36,9 @@ pip_install() {
 [ -x .venv/bin/python ] || python3 -m venv .venv
 pip_install --upgrade pip
 pip_install -e ".[test]"
+
+# The official @microsoft/signalr client, the exact version the in-game resource ships (package-lock.json).
+npm ci --prefix tests/hub --no-audit --no-fund --loglevel=error >/dev/null
 
 echo "== ruff"
 .venv/bin/ruff check src tests bench

@@ -1,0 +1,1 @@
+"""The in-game door: a SignalR hub the official resource connects to."""

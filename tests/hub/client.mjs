@@ -1,0 +1,56 @@
+// Runs the official @microsoft/signalr client through a list of steps and prints one JSON line per step.
+// Usage: node client.mjs '<json: {url, skipNegotiation, reconnect, serverTimeoutMs, keepAliveMs, steps}>'
+// Steps: start, stop, invoke {method, args}, send {method, args}, event {name, timeoutMs},
+// reconnected {timeoutMs}, closed {timeoutMs}, sleep {ms}. Each prints {step, ok, result|error}.
+import * as signalR from "@microsoft/signalr";
+
+const plan = JSON.parse(process.argv[2]);
+const events = [];
+const waiters = [];
+const notify = () => waiters.splice(0).forEach((wake) => wake());
+
+let builder = new signalR.HubConnectionBuilder()
+  .withUrl(plan.url, { transport: signalR.HttpTransportType.WebSockets, skipNegotiation: !!plan.skipNegotiation })
+  .configureLogging(signalR.LogLevel.None);
+if (plan.reconnect) builder = builder.withAutomaticReconnect([0, 200, 500, 1000]);
+const connection = builder.build();
+if (plan.serverTimeoutMs) connection.serverTimeoutInMilliseconds = plan.serverTimeoutMs;
+if (plan.keepAliveMs) connection.keepAliveIntervalInMilliseconds = plan.keepAliveMs;
+
+connection.on("pushEvent", (...args) => { events.push({ name: "pushEvent", args }); notify(); });
+connection.onreconnecting((error) => { events.push({ name: "reconnecting", args: [String(error)] }); notify(); });
+connection.onreconnected((id) => { events.push({ name: "reconnected", args: [id] }); notify(); });
+connection.onclose((error) => { events.push({ name: "closed", args: [error ? error.message : null] }); notify(); });
+
+async function waitFor(name, timeoutMs) {
+  const deadline = Date.now() + (timeoutMs ?? 10000);
+  for (;;) {
+    const index = events.findIndex((event) => event.name === name);
+    if (index >= 0) return events.splice(index, 1)[0].args;
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`no ${name} within ${timeoutMs ?? 10000} ms`);
+    await new Promise((wake) => { waiters.push(wake); setTimeout(wake, left); });
+  }
+}
+
+const sleep = (ms) => new Promise((wake) => setTimeout(wake, ms));
+for (const step of plan.steps) {
+  let line;
+  try {
+    let result = null;
+    if (step.op === "start") await connection.start();
+    else if (step.op === "stop") await connection.stop();
+    else if (step.op === "invoke") result = await connection.invoke(step.method, ...(step.args ?? []));
+    else if (step.op === "send") await connection.send(step.method, ...(step.args ?? []));
+    else if (step.op === "event" || step.op === "reconnected" || step.op === "closed")
+      result = await waitFor(step.op === "event" ? step.name : step.op, step.timeoutMs);
+    else if (step.op === "sleep") await sleep(step.ms);
+    else throw new Error(`unknown step ${step.op}`);
+    line = { step: step.op, ok: true, result: result ?? null, state: connection.state };
+  } catch (error) {
+    line = { step: step.op, ok: false, error: error.message, state: connection.state };
+  }
+  process.stdout.write(JSON.stringify(line) + "\n");
+}
+await connection.stop();
+process.exit(0);
