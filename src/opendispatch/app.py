@@ -30,6 +30,8 @@ from opendispatch.events.tasks import (
     StreamBroker,
     listen_for_other_processes,
 )
+from opendispatch.hub import routes as hub_routes
+from opendispatch.hub.sessions import PushSockets
 from opendispatch.legacy import routes as legacy_routes
 from opendispatch.maps import routes as map_routes
 from opendispatch.maps.schemas import POSTAL_BODY_BYTES
@@ -178,6 +180,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     app.state.opendispatch = state
     app.state.broker = broker
+    app.state.push_sockets = PushSockets()
     app.state.readiness = readiness
     app.state.metrics = metrics
     install_problem_handlers(app)
@@ -194,5 +197,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(map_routes.router)
     app.include_router(ops_routes.router)  # /healthz and /readyz, no key
     app.include_router(web_routes.router)  # the console, its assets and its two v2 endpoints
+    app.router.routes.extend(hub_routes.routes())  # the in-game resource's SignalR hub
     app.include_router(legacy_routes.router)  # last: its POST /{area}/{type} catch-all shadows nothing
     return app

@@ -268,15 +268,25 @@ class HubConnection:
                 raise ConnectionError("the hub connection is closed") from exc
 
 
-def hub_routes(path: str, methods: Mapping[str, HubMethod], **timeouts: float) -> list[BaseRoute]:
-    """The two routes of a hub at ``path``: its negotiation, and its WebSocket."""
+def hub_routes(
+    path: str,
+    methods: Mapping[str, HubMethod],
+    on_close: Callable[[HubConnection], None] | None = None,
+    **timeouts: float,
+) -> list[BaseRoute]:
+    """A hub's negotiation and WebSocket routes at ``path``; ``on_close`` runs as each connection ends."""
 
     async def negotiate(request: Request) -> JSONResponse:
         version = request.query_params.get("negotiateVersion", "0")
         return JSONResponse(negotiation(int(version) if version.isdigit() else 0))
 
     async def connect(websocket: WebSocket) -> None:
-        await HubConnection(websocket, methods, **timeouts).serve()
+        connection = HubConnection(websocket, methods, **timeouts)
+        try:
+            await connection.serve()
+        finally:
+            if on_close is not None:
+                on_close(connection)
 
     return [Route(path + "/negotiate", negotiate, methods=["POST"]), WebSocketRoute(path, connect)]
 

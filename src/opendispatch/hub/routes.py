@@ -1,0 +1,85 @@
+"""The hub's methods at ``/apiWsHub``: a thin door onto the same key check and services as the API.
+
+Each answers ``{success, error, count}`` as the websocket docs show; a refusal is an answer, not an error,
+because the in-game resource reads ``success`` and logs ``error``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.routing import BaseRoute
+
+from opendispatch.api.auth import key_caller, lookup_key
+from opendispatch.api.state import app_state
+from opendispatch.communities.service import require_server
+from opendispatch.errors import NotFound
+from opendispatch.hub.protocol import HubConnection, hub_routes
+from opendispatch.hub.sessions import HubSession, PushSockets
+
+HUB_PATH = "/apiWsHub"
+SESSION = "session"
+BAD_CREDENTIALS = "Invalid community ID or API key."
+
+
+def answer(success: bool, error: str | None = None, count: int = 0) -> dict[str, Any]:
+    """The documented answer of every hub method."""
+    return {"success": success, "error": error, "count": count}
+
+
+def push_sockets(connection: HubConnection) -> PushSockets:
+    """This process's registry of push connections."""
+    sockets: PushSockets = connection.websocket.app.state.push_sockets
+    return sockets
+
+
+async def authenticate(connection: HubConnection, arguments: list[Any]) -> dict[str, Any]:
+    """``authenticatev2(communityId, apiKey, serverId?)``: the v2 key check; a server id asks for pushes."""
+    community_id, api_key, server = [*arguments, None, None, None][:3]
+    if not isinstance(community_id, str) or not isinstance(api_key, str) or not api_key:
+        return answer(False, "Send communityId and apiKey as strings.")
+    server_id = _server_id(server)
+    if server is not None and server_id is None:
+        return answer(False, "serverId must be a whole number.")
+    state = app_state(connection.websocket)
+    principal = await lookup_key(state, api_key)
+    # The same answer for an unknown key and a key of another community: neither says which it was.
+    if principal is None or principal.community_id != community_id:
+        return answer(False, BAD_CREDENTIALS)
+    if server_id is not None:
+        try:
+            await key_caller(state, principal).read(require_server, server_id=server_id)
+        except NotFound:
+            return answer(False, f"Server {server_id} does not exist in this community.")
+    sockets = push_sockets(connection)
+    sockets.remove(connection)  # authenticating again replaces what the connection was before
+    connection.state[SESSION] = HubSession(community_id, api_key, server_id)
+    if server_id is not None:
+        sockets.add(community_id, server_id, connection)
+    return answer(True)
+
+
+def _server_id(value: Any) -> int | None:
+    # The resource sends a number; a numeric string is taken too, as the HTTP doors take them.
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and 0 < value < 2**31:
+        return value
+    if isinstance(value, float) and value.is_integer() and 0 < value < 2**31:
+        return int(value)
+    if isinstance(value, str) and value.isdigit() and 0 < int(value) < 2**31:
+        return int(value)
+    return None
+
+
+METHODS = {"authenticatev2": authenticate, "authenticate": authenticate}
+
+
+def forget(connection: HubConnection) -> None:
+    """A closed connection receives no more push events."""
+    push_sockets(connection).remove(connection)
+
+
+def routes() -> list[BaseRoute]:
+    """The hub's negotiation and WebSocket routes."""
+    return hub_routes(HUB_PATH, METHODS, on_close=forget)
