@@ -1,8 +1,12 @@
 // Runs the official @microsoft/signalr client through a list of steps and prints one JSON line per step.
 // Usage: node client.mjs '<json: {url, skipNegotiation, reconnect, serverTimeoutMs, keepAliveMs, steps}>'
 // Steps: start, stop, invoke {method, args}, send {method, args}, event {name, timeoutMs},
-// reconnected {timeoutMs}, closed {timeoutMs}, sleep {ms}. Each prints {step, ok, result|error}.
+// reconnected {timeoutMs}, closed {timeoutMs}, sleep {ms}, pause (prints at once, then waits for a line
+// on stdin: the test acts meanwhile). Each prints {step, ok, result|error}.
 import * as signalR from "@microsoft/signalr";
+import * as readline from "node:readline";
+
+const lines = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 
 const plan = JSON.parse(process.argv[2]);
 const events = [];
@@ -45,6 +49,11 @@ for (const step of plan.steps) {
     else if (step.op === "event" || step.op === "reconnected" || step.op === "closed")
       result = await waitFor(step.op === "event" ? step.name : step.op, step.timeoutMs);
     else if (step.op === "sleep") await sleep(step.ms);
+    else if (step.op === "pause") {
+      process.stdout.write(JSON.stringify({ step: "pause", ok: true, result: null, state: connection.state }) + "\n");
+      await lines.next();
+      continue;
+    }
     else throw new Error(`unknown step ${step.op}`);
     line = { step: step.op, ok: true, result: result ?? null, state: connection.state };
   } catch (error) {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,19 +13,47 @@ HERE = Path(__file__).parent
 
 
 def run_client(
-    url: str, steps: list[dict[str, Any]], timeout: float = 60, **options: Any
+    url: str,
+    steps: list[dict[str, Any]],
+    timeout: float = 60,
+    during_pause: Callable[[], None] | None = None,
+    **options: Any,
 ) -> list[dict[str, Any]]:
-    """Run ``steps`` with @microsoft/signalr against the hub at ``url``; one outcome per step."""
+    """Run ``steps`` with @microsoft/signalr against the hub at ``url``; one outcome per step.
+
+    A ``pause`` step stops the client until ``during_pause`` has run (say, a key revoked meanwhile).
+    """
     node = shutil.which("node")
     assert node is not None, "Node.js is needed (scripts/test.sh installs the client with npm)"
     assert (HERE / "node_modules" / "@microsoft" / "signalr").is_dir(), (
         "run scripts/test.sh (npm ci in tests/hub)"
     )
     plan = json.dumps({"url": url, "steps": steps, **options})
-    done = subprocess.run(
-        [node, str(HERE / "client.mjs"), plan], capture_output=True, text=True, timeout=timeout, cwd=HERE
-    )
-    assert done.returncode == 0, done.stderr
-    outcomes = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
-    assert len(outcomes) == len(steps), (done.stdout, done.stderr)
+    with subprocess.Popen(
+        [node, str(HERE / "client.mjs"), plan],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=HERE,
+    ) as client:
+        assert client.stdin is not None and client.stdout is not None
+        outcomes = []
+        try:
+            for line in client.stdout:
+                outcome = json.loads(line)
+                outcomes.append(outcome)
+                if outcome["step"] == "pause":
+                    if during_pause is not None:
+                        during_pause()
+                    client.stdin.write("go\n")
+                    client.stdin.flush()
+            client.stdin.close()
+            client.wait(timeout=timeout)
+        finally:
+            if client.poll() is None:
+                client.kill()
+        stderr = client.stderr.read() if client.stderr is not None else ""
+    assert client.returncode == 0, stderr
+    assert len(outcomes) == len(steps), (outcomes, stderr)
     return outcomes

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
 from starlette.routing import BaseRoute
 
 from opendispatch.api.auth import key_caller, lookup_key
@@ -16,10 +17,23 @@ from opendispatch.communities.service import require_server
 from opendispatch.errors import NotFound
 from opendispatch.hub.protocol import HubConnection, hub_routes
 from opendispatch.hub.sessions import HubSession, PushSockets
+from opendispatch.storage.database import StorageUnavailable
+from opendispatch.units.schemas import LocationUpdate, UnitLocations
+from opendispatch.units.service import update_unit_locations
 
 HUB_PATH = "/apiWsHub"
 SESSION = "session"
 BAD_CREDENTIALS = "Invalid community ID or API key."
+# The websocket docs' limits and answer strings for unitLocation.
+MAX_UPDATES = 25
+MIN_INTERVAL_SECONDS = 0.2
+UNAUTHENTICATED = "Unauthenticated. Call authenticate first."
+NO_UPDATES = "Missing unit location updates."
+TOO_MANY = f"Too many unit updates in one call. Max is {MAX_UPDATES}."
+TOO_FAST = "UNIT_LOCATION updates are limited to every 200ms."
+BAD_UPDATE = "Each unit update requires identId, apiId, communityUserId, or roblox, and location."
+DEFAULT_SERVER_ID = 1  # a connection authenticated without a server places units on server 1, as v1 does
+LAST_LOCATION_AT = "last_location_at"
 
 
 def answer(success: bool, error: str | None = None, count: int = 0) -> dict[str, Any]:
@@ -72,7 +86,53 @@ def _server_id(value: Any) -> int | None:
     return None
 
 
-METHODS = {"authenticatev2": authenticate, "authenticate": authenticate}
+async def unit_location(connection: HubConnection, arguments: list[Any]) -> dict[str, Any]:
+    """``unitLocation(updates)``: up to 25 positions of units on the authenticated server, all or none."""
+    session = connection.state.get(SESSION)
+    if not isinstance(session, HubSession):
+        return answer(False, UNAUTHENTICATED)
+    state = app_state(connection.websocket)
+    principal = await lookup_key(state, session.api_key)
+    if principal is None or principal.community_id != session.community_id:
+        connection.state.pop(SESSION, None)  # the key was revoked since: authenticate again
+        push_sockets(connection).remove(connection)
+        return answer(False, UNAUTHENTICATED)
+    updates = arguments[0] if arguments else None
+    if not isinstance(updates, list) or not updates:
+        return answer(False, NO_UPDATES)
+    if len(updates) > MAX_UPDATES:
+        return answer(False, TOO_MANY)
+    now = state.clock.monotonic()
+    last = connection.state.get(LAST_LOCATION_AT)
+    if last is not None and now - last < MIN_INTERVAL_SECONDS:
+        return answer(False, TOO_FAST)
+    connection.state[LAST_LOCATION_AT] = now
+    try:
+        reports = [LocationUpdate.model_validate(update) for update in updates]
+    except ValidationError:
+        return answer(False, BAD_UPDATE)
+    if not all(report.named() and report.location for report in reports):
+        return answer(False, BAD_UPDATE)
+    server_id = session.server_id or DEFAULT_SERVER_ID
+    try:
+        moved = await key_caller(state, principal).write(
+            update_unit_locations,
+            server_id=server_id,
+            updates=UnitLocations(updates=reports),
+            now=state.clock.now_ms(),
+        )
+    except NotFound:
+        return answer(False, f"Server {server_id} does not exist in this community.")
+    except StorageUnavailable:
+        return answer(False, "The server cannot store positions right now; send them again.")
+    return answer(True, count=len(moved.identIds))
+
+
+METHODS = {
+    "authenticatev2": authenticate,
+    "authenticate": authenticate,
+    "unitLocation": unit_location,
+}
 
 
 def forget(connection: HubConnection) -> None:
