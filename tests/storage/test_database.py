@@ -20,10 +20,19 @@ from sqlalchemy.pool import NullPool
 
 from opendispatch.communities.models import communities
 from opendispatch.settings import Settings
-from opendispatch.storage.database import Database
+from opendispatch.storage.database import Database, StorageUnavailable
 from opendispatch.storage.migrate import upgrade
 from tests.ops.support import running
-from tests.support import Community, Provisioner, Server, lift_limits, new_911, new_dispatch, sqlite_file
+from tests.support import (
+    Community,
+    Provisioner,
+    Server,
+    free_port,
+    lift_limits,
+    new_911,
+    new_dispatch,
+    sqlite_file,
+)
 
 T = TypeVar("T")
 
@@ -299,3 +308,29 @@ def test_a_burst_larger_than_the_pool_queues_and_every_request_finishes(
     ids = {answer.json()["callId"] for answer in answers}
     assert len(ids) == clients
     assert ids == stored_calls(database_url, community.community_id)["emergency_calls"]
+
+
+@pytest.mark.own_database  # no database at all: a PostgreSQL URL where nothing listens
+def test_a_database_that_cannot_be_reached_answers_every_write_and_read_with_storage_unavailable() -> None:
+    # Before, the writer's failure to open its connection escaped the batch: its requests never got an answer.
+    db = Database(f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/nothing")
+
+    def touch(connection: Connection) -> int:
+        return int(connection.execute(text("SELECT 1")).scalar_one())
+
+    async def scenario() -> tuple[list[BaseException | int], BaseException | int]:
+        db.start()
+        try:
+            async with asyncio.timeout(30):
+                writes = await asyncio.gather(*(db.write(touch) for _ in range(3)), return_exceptions=True)
+                read = (await asyncio.gather(db.read(touch), return_exceptions=True))[0]
+            return writes, read
+        finally:
+            await db.drain()
+
+    try:
+        writes, read = asyncio.run(scenario())
+    finally:
+        db.close()
+    assert all(isinstance(outcome, StorageUnavailable) for outcome in writes), writes
+    assert isinstance(read, StorageUnavailable), read

@@ -340,7 +340,10 @@ class Database:
         return connection
 
     def _run_read(self, job: Work) -> Any:
-        connection = self._thread_connection()
+        try:
+            connection = self._thread_connection()
+        except OperationalError as exc:  # the database is down: a 503, as for a failed statement
+            raise StorageUnavailable(str(exc.orig)) from exc
         with connection.begin():
             return _storage_errors(job, connection)
 
@@ -501,6 +504,11 @@ class Database:
             connection.invalidate()
         return [(False, StorageUnavailable(reason))] * len(batch)
 
+    def _unreachable(self, batch: list[Job], exc: BaseException) -> list[tuple[bool, Any]]:
+        reason = str(exc.orig) if isinstance(exc, DBAPIError) else repr(exc)
+        log.error("database unreachable; %d request(s) answered with 503: %s", len(batch), reason)
+        return [(False, StorageUnavailable(reason))] * len(batch)
+
     def _tell(self, topics: dict[str, set[Any]]) -> None:
         """Call the listeners of ``topics`` on the event loop, each with its topic's keys."""
         if not topics or self._loop is None:
@@ -529,7 +537,10 @@ class Database:
         self, done: Future[tuple[list[tuple[bool, Any]], dict[str, set[Any]]]], batch: list[Job]
     ) -> None:
         self._committing = False
-        outcomes, topics = done.result()
+        try:
+            outcomes, topics = done.result()
+        except Exception as exc:  # no connection could even be opened: nothing of the batch was stored
+            outcomes, topics = self._unreachable(batch, exc), {}
         for (_work, future), (ok, value) in zip(batch, outcomes, strict=True):
             if future.done():  # the client went away; its change is committed or rolled back all the same
                 continue
