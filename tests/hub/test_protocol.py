@@ -209,3 +209,11 @@ def test_negotiation_offers_websockets_and_a_token_but_never_stateful_reconnect(
     assert answer["availableTransports"] == [{"transport": "WebSockets", "transferFormats": ["Text"]}]
     assert "useStatefulReconnect" not in answer
     assert "connectionToken" not in old and old["connectionId"]
+
+
+def test_a_negotiate_version_that_is_no_number_gets_the_oldest_answer() -> None:
+    with hub() as url:
+        for odd in ("²", "x", "99999999999999999999"):
+            answer = httpx.post(url + "/negotiate", params={"negotiateVersion": odd})
+            assert answer.status_code == 200, (odd, answer.text)
+            assert "connectionToken" not in answer.json()

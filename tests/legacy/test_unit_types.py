@@ -234,3 +234,11 @@ def test_another_communitys_accounts_and_units_are_not_found(world: World) -> No
     # The owner's own identifier, named through this community's account, is not reachable either.
     status, _ = v1(world, "MODIFY_IDENTIFIER", [{"apiId": "license:1", "action": 2, "identId": ident}])
     assert status == 404
+
+
+def test_a_server_id_past_the_wire_range_is_refused_not_a_server_error(world: World) -> None:
+    for server_id in (-(2**63), 2**63):
+        status, text = v1(
+            world, "SET_IDENTIFIER", [{"apiId": "license:1", "identId": 1, "serverId": server_id}]
+        )
+        assert status == 400 and "serverId" in text, (server_id, status, text)

@@ -178,3 +178,13 @@ def test_bad_blip_items_are_named(server: Server, community: Community) -> None:
     bad_ids = v1(server, "/emergency/remove_blip", envelope(community, "REMOVE_BLIP", [{"ids": ["x"]}]))
     assert bad_ids.status_code == 400 and "ids" in bad_ids.text
     assert blips(server, community) == []
+
+
+def test_remove_blip_ids_that_are_no_whole_number_are_refused_not_a_server_error(
+    server: Server, community: Community, provision: Provisioner
+) -> None:
+    before = every_row_count(provision)
+    for odd in ("+-1", "²", "9" * 5000, "1.5"):
+        answer = v1(server, "/emergency/remove_blip", sdk_body(community, "REMOVE_BLIP", [{"0": odd}]))
+        assert answer.status_code == 400, (odd, answer.status_code, answer.text[:200])
+    assert every_row_count(provision) == before

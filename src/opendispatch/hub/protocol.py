@@ -278,7 +278,9 @@ def hub_routes(
 
     async def negotiate(request: Request) -> JSONResponse:
         version = request.query_params.get("negotiateVersion", "0")
-        return JSONResponse(negotiation(int(version) if version.isdigit() else 0))
+        # Digits only, and few: "²" passes str.isdigit, and int() refuses it.
+        known = version.isascii() and version.isdigit() and len(version) < 4
+        return JSONResponse(negotiation(int(version) if known else 0))
 
     async def connect(websocket: WebSocket) -> None:
         connection = HubConnection(websocket, methods, **timeouts)

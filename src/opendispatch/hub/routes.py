@@ -81,7 +81,13 @@ def _server_id(value: Any) -> int | None:
         return value
     if isinstance(value, float) and value.is_integer() and 0 < value < 2**31:
         return int(value)
-    if isinstance(value, str) and value.isdigit() and 0 < int(value) < 2**31:
+    if (
+        isinstance(value, str)
+        and value.isascii()
+        and value.isdigit()
+        and len(value) <= 10
+        and 0 < int(value) < 2**31
+    ):
         return int(value)
     return None
 

@@ -7,6 +7,7 @@ GET_BLIPS and REMOVE_BLIP as positional ``{"0": ...}``; the older in-game resour
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -44,9 +45,12 @@ class BlipItem:
         return cls(label, item["serverId"], NewBlip.model_validate(item))
 
 
+_WHOLE_TEXT = re.compile(r"\s*[-+]?[0-9]{1,19}\s*")  # ASCII digits only: "²" is a digit to str.isdigit
+
+
 def _whole(value: Any) -> Any:
     # The resource writes numbers as text; a float with nothing after the point is a whole number.
-    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+    if isinstance(value, str) and _WHOLE_TEXT.fullmatch(value):
         return int(value)
     if isinstance(value, float) and value.is_integer():
         return int(value)

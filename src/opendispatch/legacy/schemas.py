@@ -135,7 +135,7 @@ def _as_int(value: Any) -> int:
         number = int(value)
     else:
         raise ValueError("must be a whole number")
-    if not -_INT64 <= number < _INT64:
+    if not -_INT64 < number < _INT64:  # the wire's ids stop at ±(2**63 - 1)
         raise ValueError("is out of range")
     return number
 
