@@ -185,6 +185,21 @@ def test_an_api_id_another_account_holds_is_a_conflict_and_changes_nothing(
         assert http.get("/v2/general/api-ids/steam:1").json()["username"] == "alice"
 
 
+def test_an_api_id_that_is_another_accounts_linked_id_is_a_conflict_so_one_id_names_one_account(
+    server: Server, provision: Provisioner, community: Community
+) -> None:
+    lift_every_limit(provision, community)
+    provision.account(community, "alice", "license:alice")
+    member(provision, community, "bob")
+    with server.client(community.api_key) as http:
+        taken = http.put("/v2/general/api-ids", json={"username": "bob", "apiIds": ["license:alice"]})
+        assert taken.status_code == 409, taken.text
+        # The id names alice, here as in targets and Get Account.
+        assert http.get("/v2/general/api-ids/license:alice").json()["username"] == "alice"
+        by_lookup = http.get("/v2/general/accounts/account", params={"communityUserId": "license:alice"})
+        assert by_lookup.json()["username"] == "alice"
+
+
 BAD_API_ID_BODIES: list[tuple[Any, str]] = [
     ({"apiIds": ["steam:1"]}, "exactly one"),
     ({"username": "alice", "accountUuid": "x", "apiIds": []}, "exactly one"),

@@ -229,7 +229,7 @@ def forms(scene: Scene = Scene()) -> list[SdkForm]:
         SdkForm(
             "SET_API_ID",
             "cad.setAccountApiIds({username, apiIds, pushNew})",
-            [{"username": "officer0", "apiIds": [s.api_id, s.other_api_id], "pushNew": True}],
+            [{"username": "officer0", "apiIds": [s.api_id, "steam:110000100000001"], "pushNew": True}],
             f"{MANAGER}:218, {WRAP}:209 ([data[0]])",
         ),
         SdkForm(

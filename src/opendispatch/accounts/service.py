@@ -122,19 +122,14 @@ def find_account(conn: Connection, *, community_id: str, lookup: AccountLookup) 
 def api_id_holder(conn: Connection, *, community_id: str, api_id: str) -> ApiIdHolder:
     """The account of the community that holds an API id; NotFound when none does.
 
-    As targets read an in-game id: an API id of an account, else an account's linked community user id.
+    As targets read an in-game id: the account linked to it, else the account holding it as an API id.
     """
     wanted = select(accounts.c.account_uuid, accounts.c.username, accounts.c.community_user_id)
-    row = (
-        conn.execute(
-            wanted.join(account_api_ids, account_api_ids.c.account_uuid == accounts.c.account_uuid).where(
-                account_api_ids.c.community_id == community_id, account_api_ids.c.api_id == api_id
-            )
-        ).first()
-        or conn.execute(
-            wanted.where(accounts.c.community_id == community_id, accounts.c.community_user_id == api_id)
-        ).first()
+    linked = wanted.where(accounts.c.community_id == community_id, accounts.c.community_user_id == api_id)
+    held = wanted.join(account_api_ids, account_api_ids.c.account_uuid == accounts.c.account_uuid).where(
+        account_api_ids.c.community_id == community_id, account_api_ids.c.api_id == api_id
     )
+    row = conn.execute(linked).first() or conn.execute(held).first()
     if row is None:
         raise NotFound(f"No account holds the API id {api_id!r}.")
     return ApiIdHolder(
@@ -170,6 +165,17 @@ def set_api_ids(conn: Connection, *, community_id: str, change: ApiIdsChange) ->
                 account_api_ids.c.account_uuid != account_uuid,
             )
         ).scalar()
+        # Another account's linked community user id is taken too: targets read an in-game id as either.
+        taken = (
+            taken
+            or conn.execute(
+                select(accounts.c.community_user_id).where(
+                    accounts.c.community_id == community_id,
+                    accounts.c.community_user_id.in_(wanted),
+                    accounts.c.account_uuid != account_uuid,
+                )
+            ).scalar()
+        )
         if taken is not None:
             raise Conflict(f"The API id {taken!r} is held by another account.")
     current = _api_ids_of(conn, community_id, account_uuid)
