@@ -431,3 +431,24 @@ def test_a_link_is_announced_on_every_server_with_community_link_verified(
     assert [(row.server_id, json.loads(row.data)) for row in rows] == [
         (server_id, {"communityUserId": "p-7", "accountUuid": alice}) for server_id in (1, 2)
     ]
+
+
+def test_guessing_link_codes_is_throttled_per_account_and_codes_are_not_stored_in_the_clear(
+    server: Server, provision: Provisioner, community: Community, clock: ManualClock
+) -> None:
+    dispatcher(provision, community)
+    console = Console(server, community)
+    with server.client(community.api_key) as http:
+        code = http.post("/v2/general/links", json={"communityUserId": "p1"}).json()["code"]
+        stored = provision.scalar("SELECT code_hash FROM link_codes")
+        assert code not in stored and len(stored) == 64
+        guesses = [
+            console.http.post("/console/api/links/redeem", json={"code": "ZZZZZ" + str(n)}) for n in range(5)
+        ]
+        assert [guess.status_code for guess in guesses] == [404] * 5
+        # The sixth try in the minute is refused, even with the right code; a minute later it works.
+        throttled = console.http.post("/console/api/links/redeem", json={"code": code})
+        assert throttled.status_code == 429 and int(throttled.headers["retry-after"]) > 0
+        assert http.post("/v2/general/links/check", json={"communityUserId": "p1"}).json()["linked"] is False
+        clock.advance(minutes=1)
+        assert console.http.post("/console/api/links/redeem", json={"code": code}).status_code == 200

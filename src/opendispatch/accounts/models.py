@@ -7,12 +7,13 @@ from sqlalchemy import BigInteger, Column, ForeignKey, Index, String, Table
 from opendispatch.storage.metadata import metadata
 
 # A code the game server asked for on behalf of a player (``communityUserId``); a logged-in console user
-# redeems it, which links that player to their account. Codes expire and are few per community.
+# redeems it, which links that player to their account. Codes expire and are few per community. Only the
+# code's SHA-256 is kept (``code_hash``), as for keys and secrets: a copy of the database redeems nothing.
 link_codes = Table(
     "link_codes",
     metadata,
     Column("community_id", ForeignKey("communities.community_id"), primary_key=True),
-    Column("code", String(16), primary_key=True),
+    Column("code_hash", String(64), primary_key=True),
     Column("community_user_id", String(255), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=False),

@@ -21,8 +21,10 @@ from opendispatch.accounts.schemas import (
     VerifiedSecret,
 )
 from opendispatch.api.auth import Caller, api_caller, console_session
+from opendispatch.api.limits import RateLimited
 from opendispatch.api.problems import PROBLEM_RESPONSES
 from opendispatch.api.routing import Operation
+from opendispatch.api.state import app_state
 from opendispatch.schemas import MAX_ID
 from opendispatch.units.schemas import Link
 
@@ -95,10 +97,23 @@ async def create_link(
     return code.model_copy(update={"url": f"{request.base_url}{LINK_PAGE}?code={code.code}"})
 
 
+# A code is 6 of 31 characters and up to 500 are outstanding: a few tries a minute per account make
+# guessing one hopeless (years), while a player who mistypes tries again at once.
+REDEEM_TRIES_PER_MINUTE = 5
+
+
 @console.post("/console/api/links/redeem", response_model=Link)
-async def redeem_link(body: LinkRedeem, caller: Annotated[Caller, console_session()]) -> Link:
+async def redeem_link(
+    request: Request, body: LinkRedeem, caller: Annotated[Caller, console_session()]
+) -> Link:
     """Link the code's player to the logged-in account."""
     assert caller.session is not None  # a console session's route
+    # The login throttle's store (shared by a fleet through Redis, refusing when Redis is down).
+    tried = await app_state(request).login_limiter.hit(
+        0, f"link-redeem:{caller.session.account_uuid}", REDEEM_TRIES_PER_MINUTE, caller.clock.monotonic()
+    )
+    if not tried.allowed:
+        raise RateLimited(tried.retry_after)
     return await caller.write(
         service.redeem_link_code, account_uuid=caller.session.account_uuid, code=body.code, now=caller.now()
     )

@@ -239,16 +239,18 @@ def create_link_code(conn: Connection, *, community_id: str, community_user_id: 
     if outstanding >= MAX_OUTSTANDING_CODES:
         raise Conflict(f"{MAX_OUTSTANDING_CODES} link codes are outstanding; try again when some expire.")
     taken = set(
-        conn.execute(select(link_codes.c.code).where(link_codes.c.community_id == community_id)).scalars()
+        conn.execute(
+            select(link_codes.c.code_hash).where(link_codes.c.community_id == community_id)
+        ).scalars()
     )
     code = _new_code()
-    while code in taken:  # one in a million with every code outstanding
+    while hash_secret(code) in taken:  # one in a million with every code outstanding
         code = _new_code()
     expires_at = now + LINK_CODE_TTL_MS
     conn.execute(
         insert(link_codes).values(
             community_id=community_id,
-            code=code,
+            code_hash=hash_secret(code),
             community_user_id=community_user_id,
             created_at=now,
             expires_at=expires_at,
@@ -268,7 +270,7 @@ def redeem_link_code(conn: Connection, *, community_id: str, account_uuid: str, 
     row = conn.execute(
         select(link_codes.c.community_user_id).where(
             link_codes.c.community_id == community_id,
-            link_codes.c.code == code.strip().upper(),
+            link_codes.c.code_hash == hash_secret(code.strip().upper()),
             link_codes.c.expires_at > now,
         )
     ).first()

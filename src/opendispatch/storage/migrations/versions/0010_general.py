@@ -57,12 +57,12 @@ def upgrade() -> None:
     op.create_table(
         "link_codes",
         sa.Column("community_id", sa.String(length=64), nullable=False),
-        sa.Column("code", sa.String(length=16), nullable=False),
+        sa.Column("code_hash", sa.String(length=64), nullable=False),
         sa.Column("community_user_id", sa.String(length=255), nullable=False),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
         sa.Column("expires_at", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(["community_id"], ["communities.community_id"]),
-        sa.PrimaryKeyConstraint("community_id", "code"),
+        sa.PrimaryKeyConstraint("community_id", "code_hash"),
     )
     op.create_index("ix_link_codes_user", "link_codes", ["community_id", "community_user_id"], unique=False)
 
