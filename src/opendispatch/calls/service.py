@@ -59,7 +59,13 @@ from opendispatch.maps import service as maps
 from opendispatch.storage.database import Prepared
 from opendispatch.units.models import selected_identifiers
 from opendispatch.units.schemas import Targets
-from opendispatch.units.service import require_account, resolve_target_units, resolve_targets
+from opendispatch.units.service import (
+    OPEN_CALL_STATUSES,
+    current_calls,
+    require_account,
+    resolve_target_units,
+    resolve_targets,
+)
 
 MINUTE_MS = 60_000
 EMERGENCY = "emergency"
@@ -89,7 +95,7 @@ def _log(
     )
 
 
-OPEN_STATUSES = (int(CallStatus.PENDING), int(CallStatus.ACTIVE))
+OPEN_STATUSES = OPEN_CALL_STATUSES  # one definition, in units.service (which cannot import this module)
 
 # Built once: building a statement costs more than running it on the hot path.
 _INSERT_EMERGENCY_CALL = Prepared(insert(emergency_calls))
@@ -1029,9 +1035,9 @@ def dispatch_call_history(
 def current_call(conn: Connection, *, community_id: str, account_uuid: str) -> CurrentCall:
     """The account's selected unit and the open dispatch call it is on (404 for an unknown account).
 
-    An account selects one unit per server: the one on an open call wins (the latest attached), else
-    the one of its lowest server; with none selected, or no call, the answer holds nulls (a 200: the
-    in-game resource sees no error bodies).
+    An account selects one unit per server: the one on an open call wins (of its lowest server if
+    several are), else the one of its lowest server; with none selected, or no call, the answer holds
+    nulls (a 200: the in-game resource sees no error bodies).
     """
     require_account(conn, community_id, account_uuid)
     selected = list(
@@ -1046,25 +1052,11 @@ def current_call(conn: Connection, *, community_id: str, account_uuid: str) -> C
     )
     if not selected:
         return CurrentCall(IdentId=None, CallId=None)
-    on_call = conn.execute(
-        select(call_units.c.ident_id, call_units.c.call_id)
-        .join(
-            dispatch_calls,
-            (dispatch_calls.c.community_id == call_units.c.community_id)
-            & (dispatch_calls.c.call_id == call_units.c.call_id),
-        )
-        .where(
-            call_units.c.community_id == community_id,
-            call_units.c.ident_id.in_(selected),
-            dispatch_calls.c.status.in_(OPEN_STATUSES),
-            dispatch_calls.c.removed_at.is_(None),
-        )
-        .order_by(call_units.c.attached_at.desc(), call_units.c.call_id.desc())
-        .limit(1)
-    ).first()
+    on_calls = current_calls(conn, community_id, selected)
+    on_call = next((ident for ident in selected if ident in on_calls), None)
     if on_call is None:
         return CurrentCall(IdentId=selected[0], CallId=None)
-    return CurrentCall(IdentId=on_call.ident_id, CallId=on_call.call_id)
+    return CurrentCall(IdentId=on_call, CallId=on_calls[on_call])
 
 
 # -- dispatch templates and the calls made from them -----------------------------------------------------

@@ -21,9 +21,10 @@ class EventType(StrEnum):
     EVENT_DISPATCH_UNIT_DETACH = "EVENT_DISPATCH_UNIT_DETACH"
     EVENT_UNIT_STATUS = "EVENT_UNIT_STATUS"
     EVENT_UNIT_PANIC = "EVENT_UNIT_PANIC"
+    # Pushed: the in-game resource closes a player's /link popup on it.
+    EVENT_COMMUNITY_LINK_VERIFIED = "EVENT_COMMUNITY_LINK_VERIFIED"
     # Ours, for the console and the v2 stream only: never pushed (the in-game resource has no such event).
     EVENT_BLIPS_CHANGED = "EVENT_BLIPS_CHANGED"
-    EVENT_COMMUNITY_LINK_VERIFIED = "EVENT_COMMUNITY_LINK_VERIFIED"
 
 
 Shape = Literal["array", "object"]

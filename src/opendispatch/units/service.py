@@ -11,6 +11,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from opendispatch.calls.models import call_units, dispatch_calls
+from opendispatch.calls.schemas import CallStatus
 from opendispatch.communities.models import servers
 from opendispatch.communities.service import hash_secret, require_community, require_server
 from opendispatch.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -48,7 +49,7 @@ from opendispatch.units.schemas import (
 )
 
 # PENDING and ACTIVE dispatch calls (see calls.schemas.CallStatus).
-OPEN_CALL_STATUSES = (0, 1)
+OPEN_CALL_STATUSES = (int(CallStatus.PENDING), int(CallStatus.ACTIVE))
 
 
 def create_account(
@@ -277,7 +278,7 @@ def require_named_account(conn: Connection, *, community_id: str, targets: Targe
 
 
 def current_calls(conn: Connection, community_id: str, ident_ids: Sequence[int]) -> dict[int, int]:
-    """The open dispatch call each of the units is on."""
+    """The open dispatch call each of the units is on (the one attached last, if a reopen left two)."""
     rows = conn.execute(
         select(call_units.c.ident_id, call_units.c.call_id)
         .join(
@@ -291,6 +292,7 @@ def current_calls(conn: Connection, community_id: str, ident_ids: Sequence[int])
             dispatch_calls.c.status.in_(OPEN_CALL_STATUSES),
             dispatch_calls.c.removed_at.is_(None),
         )
+        .order_by(call_units.c.attached_at, call_units.c.call_id)  # later rows win below
     )
     return {row.ident_id: row.call_id for row in rows}
 
@@ -554,7 +556,10 @@ def list_identifiers(
         row.server_id: row.ident_id
         for row in conn.execute(
             select(selected_identifiers.c.server_id, selected_identifiers.c.ident_id)
-            .where(selected_identifiers.c.account_uuid == account_uuid)
+            .where(
+                selected_identifiers.c.community_id == community_id,
+                selected_identifiers.c.account_uuid == account_uuid,
+            )
             .order_by(selected_identifiers.c.server_id)
         )
     }
@@ -608,14 +613,18 @@ def update_identifier(
     }
     if values:
         conn.execute(
-            update(identifiers).where(identifiers.c.ident_id == ident_id).values(**values, updated_at=now)
+            update(identifiers)
+            .where(identifiers.c.community_id == community_id, identifiers.c.ident_id == ident_id)
+            .values(**values, updated_at=now)
         )
     return _identifier(_identifier_row(conn, community_id, account_uuid, ident_id))
 
 
-def _first_server(conn: Connection, ident_id: int) -> int | None:
+def _first_server(conn: Connection, community_id: str, ident_id: int) -> int | None:
     return conn.execute(
-        select(func.min(selected_identifiers.c.server_id)).where(selected_identifiers.c.ident_id == ident_id)
+        select(func.min(selected_identifiers.c.server_id)).where(
+            selected_identifiers.c.community_id == community_id, selected_identifiers.c.ident_id == ident_id
+        )
     ).scalar()
 
 
@@ -636,9 +645,18 @@ def delete_identifier(
         raise Conflict(
             f"Identifier {ident_id} is on closed call {worked.call_id}; it is kept for the record."
         )
-    server_id = _first_server(conn, ident_id)
-    conn.execute(selected_identifiers.delete().where(selected_identifiers.c.ident_id == ident_id))
-    conn.execute(identifiers.delete().where(identifiers.c.ident_id == ident_id))
+    # Every statement names the community too, though the identifier was checked to be its own above.
+    server_id = _first_server(conn, community_id, ident_id)
+    conn.execute(
+        selected_identifiers.delete().where(
+            selected_identifiers.c.community_id == community_id, selected_identifiers.c.ident_id == ident_id
+        )
+    )
+    conn.execute(
+        identifiers.delete().where(
+            identifiers.c.community_id == community_id, identifiers.c.ident_id == ident_id
+        )
+    )
     rest = list_identifiers(conn, community_id=community_id, account_uuid=account_uuid)
     return IdentifierDeleted(**dict(rest), identId=ident_id, serverId=server_id)
 
