@@ -385,6 +385,7 @@ class Database:
                 except Exception as exc:
                     transaction.rollback()
                     if len(batch) == 1:  # alone in its transaction: its rollback was all it needed
+                        connection.info.pop(_TOPICS, None)  # nothing it announced was committed
                         return [(False, exc)], {}
                     raise _RequestFailed from exc
             transaction.commit()
