@@ -11,5 +11,5 @@ from opendispatch.schemas import MAX_ID
 ServerId = Annotated[int, Path(ge=-MAX_ID, le=MAX_ID, description="Configured server ID.", examples=[1])]
 CallId = Annotated[int, Path(ge=-MAX_ID, le=MAX_ID, description="Call ID.")]
 IdentId = Annotated[int, Path(ge=-MAX_ID, le=MAX_ID, description="Identifier (unit) ID.")]
-AccountUuid = Annotated[str, Path(description="The account's uuid.")]
+AccountUuid = Annotated[str, Path(max_length=64, description="The account's uuid.")]
 TemplateId = Annotated[int, Path(ge=-MAX_ID, le=MAX_ID, description="Dispatch template ID.")]

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection, bindparam, exists, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from opendispatch.api.limits import DEFAULT_LIMITS
 from opendispatch.clock import iso_utc
@@ -371,18 +372,18 @@ def _store_config(
     conn: Connection, community_id: str, server_id: int, kind: str, value: Any, now: int
 ) -> None:
     require_server(conn, community_id, server_id)
-    where = (
-        (server_configs.c.community_id == community_id)
-        & (server_configs.c.server_id == server_id)
-        & (server_configs.c.kind == kind)
-    )
     body = orjson.dumps(value).decode()
-    if conn.execute(update(server_configs).where(where).values(body=body, updated_at=now)).rowcount == 0:
-        conn.execute(
-            insert(server_configs).values(
-                community_id=community_id, server_id=server_id, kind=kind, body=body, updated_at=now
-            )
+    # One statement, so two processes storing at once never both insert (the second would be refused).
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    upsert = dialect.insert(server_configs).values(
+        community_id=community_id, server_id=server_id, kind=kind, body=body, updated_at=now
+    )
+    conn.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[server_configs.c.community_id, server_configs.c.server_id, server_configs.c.kind],
+            set_={"body": body, "updated_at": now},
         )
+    )
 
 
 def set_stations(
