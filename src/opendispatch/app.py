@@ -128,7 +128,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
 
     broker = StreamBroker(database)
-    worker = DeliveryWorker(database, state.clock, delivery_policy(settings))
+    push_sockets = PushSockets()
+    worker = DeliveryWorker(database, state.clock, delivery_policy(settings), push_sockets)
     database.on_commit(NEW_EVENTS, broker.committed)
     if settings.push_worker:
         database.on_commit(NEW_DELIVERIES, worker.wake)
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             asyncio.create_task(remove_expired_calls_forever(state)),
             asyncio.create_task(broker.keep_alive_forever(SSE_KEEPALIVE_SECONDS)),
         ]
+        tasks.append(asyncio.create_task(push_sockets.keep_leases(database, state.clock)))
         if settings.push_worker:
             tasks.append(asyncio.create_task(worker.run_forever()))
         if not database.is_sqlite:
@@ -180,7 +182,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     app.state.opendispatch = state
     app.state.broker = broker
-    app.state.push_sockets = PushSockets()
+    app.state.push_sockets = push_sockets
     app.state.readiness = readiness
     app.state.metrics = metrics
     install_problem_handlers(app)

@@ -29,6 +29,7 @@ from opendispatch.calls.schemas import NewDispatchTemplate
 from opendispatch.cli import main
 from opendispatch.communities import service as communities
 from opendispatch.events import service as events
+from opendispatch.events.models import hub_receivers
 from opendispatch.settings import Settings
 from opendispatch.storage.backup import backup_sqlite
 from opendispatch.storage.copy import CopyRefused, copy_database
@@ -229,6 +230,12 @@ def test_copy_keeps_every_row_and_id_and_the_copy_serves_alike(
 ) -> None:
     installation = fill(provision, server, receiver)
     server.stop()  # idle source: the comparison below needs it to stay as copied
+    with provision.db.transaction() as conn:  # a game server's hub socket, as a serving process leases it
+        conn.execute(
+            hub_receivers.insert().values(
+                community_id=installation.alpha.community_id, server_id=1, holder="a1b2c3d4", expires_at=1
+            )
+        )
     source_rows = every_row(database_url)
     assert all(source_rows[name] for name in source_rows), [n for n, rows in source_rows.items() if not rows]
 

@@ -71,3 +71,16 @@ delivery_attempts = Table(
     Index("ix_delivery_attempts_event", "event_id"),
     Index("ix_delivery_attempts_server", "community_id", "server_id", "attempt_id"),
 )
+
+# The game servers' hub connections that take push events, by the process holding each (a random id per
+# process). A row says "send this server's events to my socket": events are then pending even without an
+# HTTP target, and other processes leave them to the holder. Leased: a holder that died stops counting
+# when ``expires_at`` passes, and its live rows are renewed long before that.
+hub_receivers = Table(
+    "hub_receivers",
+    metadata,
+    Column("community_id", String(64), primary_key=True),
+    Column("server_id", Integer, primary_key=True, autoincrement=False),
+    Column("holder", String(32), primary_key=True),
+    Column("expires_at", BigInteger, nullable=False),
+)

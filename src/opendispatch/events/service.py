@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,7 +16,7 @@ from opendispatch.clock import iso_utc
 from opendispatch.communities.models import servers
 from opendispatch.communities.service import add_server, hash_secret, require_server
 from opendispatch.errors import InvalidInput, NotFound
-from opendispatch.events.models import delivery_attempts, events, push_targets
+from opendispatch.events.models import delivery_attempts, events, hub_receivers, push_targets
 from opendispatch.events.schemas import (
     SERVER_COLUMNS,
     DeliveryAttempt,
@@ -42,6 +42,14 @@ _NEXT_SEQ = Prepared(
             push_targets.c.community_id == bindparam("community_id"),
             push_targets.c.server_id == bindparam("server_id"),
         )
+        .scalar_subquery(),
+        # A hub socket takes the server's events too (a lapsed lease is skipped by the worker).
+        select(hub_receivers.c.holder)
+        .where(
+            hub_receivers.c.community_id == bindparam("community_id"),
+            hub_receivers.c.server_id == bindparam("server_id"),
+        )
+        .limit(1)
         .scalar_subquery(),
     )
 )
@@ -81,8 +89,9 @@ def emit(
     """
     if number is None:
         number = ask_number(conn, community_id=community_id, server_id=server_id)
-    seq, enabled = number.row()
-    deliver = push and bool(enabled)  # enabled is None: the server has no push target
+    seq, enabled, socket = number.row()
+    # enabled is None: the server has no push target; socket is None: no hub connection takes its events.
+    deliver = push and (bool(enabled) or socket is not None)
     _EMIT.run(
         conn,
         {
@@ -300,6 +309,7 @@ class Delivery:
     shape: str
     signing_secret: str | None
     body_key: str | None
+    socket: bool = False  # a process holds a live hub socket of the server: it goes there first
 
 
 # The worker runs these on every round: built once, like the statements of the create path.
@@ -383,18 +393,24 @@ def due_deliveries(conn: Connection, *, now: int) -> list[Delivery]:
     ]
 
 
-def claim_deliveries(conn: Connection, *, now: int, lease_ms: int) -> list[Delivery]:
+def claim_deliveries(conn: Connection, *, now: int, lease_ms: int, holder: str = "") -> list[Delivery]:
     """The due deliveries this worker takes: each leased to it alone until ``now + lease_ms``.
 
     With several workers (processes) each event is taken by one; one whose worker died mid-delivery
     is taken again when the lease ends (delivery is at least once). A server's next event waits for its
-    oldest, so order within a server holds.
+    oldest, so order within a server holds. A server whose hub socket another process (``holder``)
+    holds is left to that process.
     """
+    sockets = socket_holders(conn, now=now)
     claimed = []
     for delivery in due_deliveries(conn, now=now):
-        if delivery.url is None:
+        holders = sockets.get((delivery.community_id, delivery.server_id), set())
+        if holders and holder not in holders:
+            continue  # another process has the game server's socket: it delivers
+        if delivery.url is None and not holders:
             claimed.append(delivery)  # no target any more: the worker skips it, no lease needed
             continue
+        delivery = replace(delivery, socket=bool(holders))
         taken = conn.execute(
             _CLAIM, {"b_event_id": delivery.event_id, "b_now": now, "b_until": now + lease_ms}
         )
@@ -409,22 +425,65 @@ def next_due_at(conn: Connection) -> int | None:
     return due
 
 
-def _untargeted() -> Any:
+def _untargeted(now: int) -> Any:
     targeted = select(push_targets.c.community_id).where(
         push_targets.c.community_id == events.c.community_id,
         push_targets.c.server_id == events.c.server_id,
         push_targets.c.enabled.is_(True),
     )
-    return (events.c.state == "pending") & ~targeted.exists()
+    socket = select(hub_receivers.c.holder).where(
+        hub_receivers.c.community_id == events.c.community_id,
+        hub_receivers.c.server_id == events.c.server_id,
+        hub_receivers.c.expires_at > now,
+    )
+    return (events.c.state == "pending") & ~targeted.exists() & ~socket.exists()
 
 
 def skip_untargeted(conn: Connection, *, now: int) -> int:
-    """Mark pending events of servers with no enabled push target as skipped, all in one statement.
+    """Mark pending events of servers with no enabled push target nor hub socket as skipped, at once.
 
     They stay readable in the live stream; a target set later receives events from then on.
     """
-    result = conn.execute(update(events).where(_untargeted()).values(state="skipped", finished_at=now))
+    result = conn.execute(update(events).where(_untargeted(now)).values(state="skipped", finished_at=now))
     return int(result.rowcount)
+
+
+# -- hub sockets that take push events -------------------------------------------------------------------
+
+
+def socket_holders(conn: Connection, *, now: int) -> dict[tuple[str, int], set[str]]:
+    """The processes holding a live hub socket, by server (a small table: one row per game server)."""
+    rows = conn.execute(
+        select(hub_receivers.c.community_id, hub_receivers.c.server_id, hub_receivers.c.holder).where(
+            hub_receivers.c.expires_at > now
+        )
+    )
+    found: dict[tuple[str, int], set[str]] = {}
+    for row in rows:
+        found.setdefault((row.community_id, row.server_id), set()).add(row.holder)
+    return found
+
+
+def hold_sockets(
+    conn: Connection, *, holder: str, servers: set[tuple[str, int]], now: int, until: int
+) -> None:
+    """Lease ``holder``'s live sockets' servers until ``until``; rows that lapsed go, whoever held them.
+
+    A socket that closed keeps its row until the row lapses: its server's events wait that long for the
+    game server to connect again (to any process) before they are skipped.
+    """
+    conn.execute(hub_receivers.delete().where(hub_receivers.c.expires_at <= now))
+    for community_id, server_id in sorted(servers):
+        key = {"community_id": community_id, "server_id": server_id, "holder": holder}
+        renewed = conn.execute(
+            update(hub_receivers)
+            .where(*(hub_receivers.c[name] == value for name, value in key.items()))
+            .values(expires_at=until)
+        )
+        if renewed.rowcount == 0:
+            conn.execute(insert(hub_receivers).values(**key, expires_at=until))
+    announce(conn, NEW_DELIVERIES)  # events waiting for a socket may go now
+    notify(conn, DELIVERIES_CHANNEL, "")
 
 
 def record_attempt(
@@ -451,7 +510,8 @@ def record_attempt(
             "error": error,
         },
     )
-    succeeded = error is None and status_code is not None and 200 <= status_code < 300
+    # A hub socket has no status code: its send either went out or raised.
+    succeeded = error is None and (status_code is None or 200 <= status_code < 300)
     state = "delivered" if succeeded else ("pending" if retry_at is not None else "dead")
     _MOVE_ON.run(
         conn,

@@ -15,7 +15,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +29,8 @@ from opendispatch import __version__
 from opendispatch.clock import Clock
 from opendispatch.events import service
 from opendispatch.events.service import Delivery, StoredEvent
+from opendispatch.hub.protocol import HubConnection
+from opendispatch.hub.sessions import SESSION, HubSession, PushSockets
 from opendispatch.ops.metrics import delivery_attempted
 from opendispatch.storage.database import Database
 
@@ -78,15 +80,19 @@ def signed_headers(delivery: Delivery, body: bytes) -> dict[str, str]:
 
 
 LEASE_MARGIN_MS = 5_000
+HUB_URL = "hub:/apiWsHub"  # what the delivery log shows for an attempt over a game server's socket
 
 
 class DeliveryWorker:
     """Delivers pending events until stopped; ``wake()`` after a commit makes it look at once."""
 
-    def __init__(self, db: Database, clock: Clock, policy: DeliveryPolicy) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, policy: DeliveryPolicy, sockets: PushSockets | None = None
+    ) -> None:
         self.db = db
         self.clock = clock
         self.policy = policy
+        self.sockets = sockets  # the game servers' hub connections in this process, tried before HTTP
         self._wake = asyncio.Event()
         self._busy: set[tuple[str, int]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -125,11 +131,14 @@ class DeliveryWorker:
     async def _start_due(self) -> None:
         # Taken with a lease: long enough for one attempt, so another worker waits unless this one died.
         lease_ms = int(self.policy.timeout_seconds * 1000) * 2 + LEASE_MARGIN_MS
-        due = await self.db.write(service.claim_deliveries, now=self.clock.now_ms(), lease_ms=lease_ms)
-        if any(delivery.url is None for delivery in due):
+        holder = self.sockets.holder if self.sockets is not None else ""
+        due = await self.db.write(
+            service.claim_deliveries, now=self.clock.now_ms(), lease_ms=lease_ms, holder=holder
+        )
+        if any(delivery.url is None and not delivery.socket for delivery in due):
             # Targets switched off while their events waited: those events are skipped, not retried.
             await self.db.write(service.skip_untargeted, now=self.clock.now_ms())
-            due = [delivery for delivery in due if delivery.url is not None]
+            due = [delivery for delivery in due if delivery.url is not None or delivery.socket]
         for delivery in due:
             server = (delivery.community_id, delivery.server_id)
             if server in self._busy:
@@ -150,7 +159,31 @@ class DeliveryWorker:
             self.wake()  # this server's next event may be due now
 
     async def _attempt(self, delivery: Delivery) -> None:
-        assert delivery.url is not None
+        receiver = self.sockets.receiver(delivery.community_id, delivery.server_id) if self.sockets else None
+        if receiver is not None:
+            await self._over_socket(delivery, receiver)
+        elif delivery.url is not None:
+            await self._over_http(delivery, delivery.url)
+        else:
+            # The game server's socket closed and its lease has not lapsed: wait for it to connect again.
+            await self._record(delivery, HUB_URL, None, 0, "the game server's hub connection is closed")
+
+    async def _over_socket(self, delivery: Delivery, receiver: HubConnection) -> None:
+        """Send the HTTP body as ``pushEvent``, with the key the game server authenticated with."""
+        session = receiver.state.get(SESSION)
+        key = session.api_key if isinstance(session, HubSession) else ""
+        shape = delivery.shape if delivery.url is not None else "object"  # the resource reads an object
+        body = orjson.loads(envelope(replace(delivery, body_key=key, shape=shape)))
+        started = time.perf_counter()
+        error = None
+        try:
+            await receiver.send("pushEvent", body)
+        except ConnectionError:
+            error = "the game server's hub connection closed while sending"
+        latency_ms = int((time.perf_counter() - started) * 1000)
+        await self._record(delivery, HUB_URL, None, latency_ms, error)
+
+    async def _over_http(self, delivery: Delivery, url: str) -> None:
         if self._client is None:
             # Made at the first delivery: most processes (and most tests) never push, and it costs ~20 ms.
             self._client = httpx.AsyncClient(timeout=self.policy.timeout_seconds, follow_redirects=False)
@@ -159,15 +192,19 @@ class DeliveryWorker:
         status_code: int | None = None
         error: str | None = None
         try:
-            answer = await self._client.post(
-                delivery.url, content=body, headers=signed_headers(delivery, body)
-            )
+            answer = await self._client.post(url, content=body, headers=signed_headers(delivery, body))
             status_code = answer.status_code
             if not 200 <= status_code < 300:
                 error = f"receiver answered HTTP {status_code}"
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         latency_ms = int((time.perf_counter() - started) * 1000)
+        await self._record(delivery, url, status_code, latency_ms, error)
+
+    async def _record(
+        self, delivery: Delivery, url: str, status_code: int | None, latency_ms: int, error: str | None
+    ) -> None:
+        """Log the attempt and move the event on: delivered, retried later, or dead past its deadline."""
         now = self.clock.now_ms()
         retry_at = None
         if error is not None:
@@ -177,7 +214,7 @@ class DeliveryWorker:
                 retry_at = None
         state = await self.db.write(
             service.record_attempt,
-            delivery=delivery,
+            delivery=replace(delivery, url=url),
             now=now,
             status_code=status_code,
             latency_ms=latency_ms,

@@ -16,13 +16,12 @@ from opendispatch.api.state import app_state
 from opendispatch.communities.service import require_server
 from opendispatch.errors import NotFound
 from opendispatch.hub.protocol import HubConnection, hub_routes
-from opendispatch.hub.sessions import HubSession, PushSockets
+from opendispatch.hub.sessions import SESSION, HubSession, PushSockets
 from opendispatch.storage.database import StorageUnavailable
 from opendispatch.units.schemas import LocationUpdate, UnitLocations
 from opendispatch.units.service import update_unit_locations
 
 HUB_PATH = "/apiWsHub"
-SESSION = "session"
 BAD_CREDENTIALS = "Invalid community ID or API key."
 # The websocket docs' limits and answer strings for unitLocation.
 MAX_UPDATES = 25
@@ -70,6 +69,9 @@ async def authenticate(connection: HubConnection, arguments: list[Any]) -> dict[
     connection.state[SESSION] = HubSession(community_id, api_key, server_id)
     if server_id is not None:
         sockets.add(community_id, server_id, connection)
+        # Leased before the answer: the server's next event, even one just after, is already pending for
+        # this socket rather than skipped for want of a push target.
+        await sockets.lease(state.db, state.clock)
     return answer(True)
 
 

@@ -1,10 +1,26 @@
-"""Which hub connections receive which server's push events, in this process."""
+"""Which hub connections receive which server's push events, and the leases that tell other processes."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import secrets
+from contextlib import suppress
 from dataclasses import dataclass
 
+from opendispatch.clock import Clock
+from opendispatch.events.service import hold_sockets
 from opendispatch.hub.protocol import HubConnection
+from opendispatch.storage.database import Database
+
+log = logging.getLogger(__name__)
+
+# A process renews its sockets' rows this often, each for LEASE_MS: a process that died stops holding
+# its game servers' events within a minute, and a socket that closed keeps its server's events waiting
+# that long for the game server to connect again.
+RENEW_SECONDS = 20.0
+LEASE_MS = 60_000
+SESSION = "session"  # where a connection's state keeps its HubSession
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,11 +36,13 @@ class PushSockets:
     """The authenticated connections that asked for a server's push events; the newest one receives them.
 
     A game server that reconnects opens its new connection before the old one is noticed gone, so the
-    newest is the one alive.
+    newest is the one alive. ``holder`` names this process in the shared lease table.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, holder: str | None = None) -> None:
+        self.holder = holder or secrets.token_hex(8)
         self._by_server: dict[tuple[str, int], list[HubConnection]] = {}
+        self._changed = asyncio.Event()
 
     def add(self, community_id: str, server_id: int, connection: HubConnection) -> None:
         """Make ``connection`` the receiver of the server's push events."""
@@ -32,6 +50,7 @@ class PushSockets:
         if connection in connections:
             connections.remove(connection)
         connections.append(connection)
+        self._changed.set()
 
     def remove(self, connection: HubConnection) -> None:
         """Forget ``connection`` (it closed, or authenticated again elsewhere)."""
@@ -40,6 +59,7 @@ class PushSockets:
                 connections.remove(connection)
                 if not connections:
                     del self._by_server[key]
+                self._changed.set()
 
     def receiver(self, community_id: str, server_id: int) -> HubConnection | None:
         """The open connection that takes this server's push events, or None (then HTTP)."""
@@ -47,6 +67,29 @@ class PushSockets:
         while connections and connections[-1].closed.is_set():
             connections.pop()
         return connections[-1] if connections else None
+
+    def servers(self) -> set[tuple[str, int]]:
+        """The servers with an open receiving connection in this process."""
+        return {key for key in self._by_server if self.receiver(*key) is not None}
+
+    async def lease(self, db: Database, clock: Clock) -> None:
+        """Write this process's leases now (a new socket is known before its server's next event)."""
+        now = clock.now_ms()
+        await db.write(
+            hold_sockets, holder=self.holder, servers=self.servers(), now=now, until=now + LEASE_MS
+        )
+
+    async def keep_leases(self, db: Database, clock: Clock) -> None:
+        """Renew the leases until cancelled, and at once whenever a socket comes or goes."""
+        while True:
+            self._changed.clear()
+            try:
+                await self.lease(db, clock)
+            except Exception:
+                log.exception("renewing the hub sockets' leases failed; trying again")
+            with suppress(TimeoutError):
+                async with asyncio.timeout(RENEW_SECONDS):
+                    await self._changed.wait()
 
     def __len__(self) -> int:
         return sum(len(connections) for connections in self._by_server.values())
