@@ -84,20 +84,25 @@ def normalize_metadata(value: Any) -> dict[str, str]:
     for key, item in value.items():
         if not 0 < len(key) <= META_MAX_KEY_LENGTH:
             raise ValueError(f"keys are 1 to {META_MAX_KEY_LENGTH} characters")
-        if isinstance(item, str):
-            text = item
-        elif isinstance(item, float) and not math.isfinite(item):
-            raise ValueError(f"{key!r} must be a finite number")
-        elif isinstance(item, bool | int | float):
-            text = json.dumps(item)
-        else:
-            raise ValueError(f"{key!r} must be a string, number or boolean, not {type(item).__name__}")
-        if not _utf8(key + text):
-            raise ValueError(f"{key!r} is not valid UTF-8 text (a lone surrogate)")
-        if len(text) > META_MAX_VALUE_LENGTH:
-            raise ValueError(f"{key!r} is longer than {META_MAX_VALUE_LENGTH} characters")
-        normalized[key] = text
+        normalized[key] = scalar_text(key, item, META_MAX_VALUE_LENGTH)
     return normalized
+
+
+def scalar_text(key: str, item: Any, max_length: int) -> str:
+    """A string kept, a finite number or boolean as its JSON text; ValueError naming ``key`` otherwise."""
+    if isinstance(item, str):
+        text = item
+    elif isinstance(item, float) and not math.isfinite(item):
+        raise ValueError(f"{key!r} must be a finite number")
+    elif isinstance(item, bool | int | float):
+        text = json.dumps(item)
+    else:
+        raise ValueError(f"{key!r} must be a string, number or boolean, not {type(item).__name__}")
+    if not _utf8(key + text):
+        raise ValueError(f"{key!r} is not valid UTF-8 text (a lone surrogate)")
+    if len(text) > max_length:
+        raise ValueError(f"{key!r} is longer than {max_length} characters")
+    return text
 
 
 Text255 = Annotated[str, Field(max_length=255)]
@@ -620,19 +625,7 @@ def normalize_values(value: Any) -> dict[str, str]:
     for key, item in value.items():
         if not 0 < len(key) <= 64:
             raise ValueError("field uids are 1 to 64 characters")
-        if isinstance(item, str):
-            text = item
-        elif isinstance(item, float) and not math.isfinite(item):
-            raise ValueError(f"{key!r} must be a finite number")
-        elif isinstance(item, bool | int | float):
-            text = json.dumps(item)
-        else:
-            raise ValueError(f"{key!r} must be a string, number or boolean, not {type(item).__name__}")
-        if not _utf8(key + text):
-            raise ValueError(f"{key!r} is not valid UTF-8 text (a lone surrogate)")
-        if len(text) > MAX_VALUE_LENGTH:
-            raise ValueError(f"{key!r} is longer than {MAX_VALUE_LENGTH} characters")
-        normalized[key] = text
+        normalized[key] = scalar_text(key, item, MAX_VALUE_LENGTH)
     return normalized
 
 
