@@ -501,23 +501,10 @@ def update_unit_locations(
 
 
 def _identifier(row: Any) -> Identifier:
+    # The unit's own fields, flat, and the docs' unit object of the same unit.
     unit = _unit(row, None)
-    return Identifier(
-        identId=row.ident_id,
-        unitNum=row.unit_num,
-        name=row.name,
-        department=row.department,
-        district=row.district,
-        subdivision=row.subdivision,
-        rank=row.rank,
-        group=row.group_name,
-        page=row.page,
-        aop=row.aop,
-        isDispatch=row.is_dispatch,
-        status=row.status,
-        isPanic=row.is_panic,
-        identifier=active_unit(unit),
-    )
+    flat = unit.model_dump(include=set(Identifier.model_fields) - {"identifier"})
+    return Identifier(**flat, identifier=active_unit(unit))
 
 
 _IDENTIFIER_ROWS = select(identifiers, accounts.c.community_user_id).join(
