@@ -43,6 +43,8 @@ from opendispatch.settings import Settings
 from opendispatch.storage.database import Database
 from opendispatch.storage.migrate import upgrade
 from opendispatch.units import routes as unit_routes
+from opendispatch.units.positions import LivePositions
+from opendispatch.units.service import UNITS_MOVED
 from opendispatch.web import routes as web_routes
 
 log = logging.getLogger(__name__)
@@ -131,6 +133,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     push_sockets = PushSockets()
     worker = DeliveryWorker(database, state.clock, delivery_policy(settings), push_sockets)
     database.on_commit(NEW_EVENTS, broker.committed)
+    positions = LivePositions(database, broker, save_seconds=settings.position_save_seconds)
+    database.on_commit(UNITS_MOVED, positions.committed)
     if settings.push_worker:
         database.on_commit(NEW_DELIVERIES, worker.wake)
     # /readyz runs these; the Redis check joins them when Redis is configured.
@@ -150,12 +154,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             asyncio.create_task(broker.keep_alive_forever(SSE_KEEPALIVE_SECONDS)),
         ]
         tasks.append(asyncio.create_task(push_sockets.keep_leases(database, state.clock)))
+        tasks.append(asyncio.create_task(positions.save_forever()))
         if settings.push_worker:
             tasks.append(asyncio.create_task(worker.run_forever()))
         if not database.is_sqlite:
             listening = worker if settings.push_worker else None
             tasks.append(
-                asyncio.create_task(listen_for_other_processes(settings.database_url, broker, listening))
+                asyncio.create_task(
+                    listen_for_other_processes(settings.database_url, broker, listening, positions.heard)
+                )
             )
         if metrics is not None:
             await metrics.start()
@@ -183,6 +190,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.opendispatch = state
     app.state.broker = broker
     app.state.push_sockets = push_sockets
+    app.state.positions = positions
     app.state.readiness = readiness
     app.state.metrics = metrics
     install_problem_handlers(app)

@@ -42,6 +42,18 @@ class Settings(BaseSettings):
         ge=0,
         description="How long a checked API key is remembered; a revoked key works at most this long.",
     )
+    position_save_seconds: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description=(
+            "How often unit positions from the hub are written to the database (they reach live streams "
+            "at once); a crash loses at most this much of them."
+        ),
+    )
+    position_stale_seconds: float = Field(
+        30.0, gt=0, description="Age after which the console draws a unit's last position as stale."
+    )
     push_worker: bool = Field(
         True, description="Deliver push events from the server process (off when `opendispatch worker` runs)."
     )

@@ -60,6 +60,8 @@ NEW_EVENTS = "events"
 NEW_DELIVERIES = "deliveries"
 EVENTS_CHANNEL = "opendispatch_events"
 DELIVERIES_CHANNEL = "opendispatch_deliveries"
+# Live unit positions (units.positions): frames of one process for the others' streams.
+POSITIONS_CHANNEL = "opendispatch_positions"
 
 
 def ask_number(conn: Connection, *, community_id: str, server_id: int) -> Returning:

@@ -299,7 +299,9 @@ class LiveStream:
                 if KEEPALIVE in items and still_allowed is not None and not await still_allowed():
                     return
                 events = [item for item in items if isinstance(item, StoredEvent)]
-                yield self._render(events) if events else KEEPALIVE
+                # Other frames (unit positions) carry no id: they go as they are, after the events.
+                frames = [item for item in items if isinstance(item, bytes) and item != KEEPALIVE]
+                yield (self._render(events) + b"".join(frames)) or KEEPALIVE
         finally:
             self.broker.unsubscribe(self.subscription)
 
@@ -389,7 +391,15 @@ class StreamBroker:
         finally:
             self._polling = False
 
-    def _hand_out(self, key: tuple[str, int], event: StoredEvent) -> None:
+    def follows(self, key: tuple[str, int]) -> bool:
+        """Whether any live stream of this process follows the server."""
+        return key in self._subscriptions
+
+    def hand_out_frame(self, key: tuple[str, int], frame: bytes) -> None:
+        """Give the server's streams a frame that is no stored event (unit positions)."""
+        self._hand_out(key, frame)
+
+    def _hand_out(self, key: tuple[str, int], event: StoredEvent | bytes) -> None:
         for subscription in list(self._subscriptions.get(key, ())):
             try:
                 subscription.queue.put_nowait(event)
@@ -402,7 +412,10 @@ class StreamBroker:
 
 
 async def listen_for_other_processes(
-    url: str, broker: StreamBroker | None, worker: DeliveryWorker | None
+    url: str,
+    broker: StreamBroker | None,
+    worker: DeliveryWorker | None,
+    positions: Callable[[str], None] | None = None,
 ) -> None:
     """On PostgreSQL: hear the commits of every server process (NOTIFY) and wake the streams and worker.
 
@@ -416,6 +429,8 @@ async def listen_for_other_processes(
             async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as connection:
                 await connection.execute(f"LISTEN {service.EVENTS_CHANNEL}")
                 await connection.execute(f"LISTEN {service.DELIVERIES_CHANNEL}")
+                if positions is not None:
+                    await connection.execute(f"LISTEN {service.POSITIONS_CHANNEL}")
                 if broker is not None:
                     broker.committed(None)  # catch up on whatever committed before we listened
                 if worker is not None:
@@ -428,6 +443,9 @@ async def listen_for_other_processes(
                         community_id, _, server = notice.payload.partition("\t")
                         if server.isdigit():
                             broker.committed({(community_id, int(server))})
+                    elif notice.channel == service.POSITIONS_CHANNEL:
+                        if positions is not None:
+                            positions(notice.payload)
                     elif worker is not None:
                         worker.wake()
         except asyncio.CancelledError:

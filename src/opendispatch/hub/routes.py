@@ -18,8 +18,9 @@ from opendispatch.errors import NotFound
 from opendispatch.hub.protocol import HubConnection, hub_routes
 from opendispatch.hub.sessions import SESSION, HubSession, PushSockets
 from opendispatch.storage.database import StorageUnavailable
+from opendispatch.units.positions import LivePositions
 from opendispatch.units.schemas import LocationUpdate, UnitLocations
-from opendispatch.units.service import update_unit_locations
+from opendispatch.units.service import place_units
 
 HUB_PATH = "/apiWsHub"
 BAD_CREDENTIALS = "Invalid community ID or API key."
@@ -44,6 +45,12 @@ def push_sockets(connection: HubConnection) -> PushSockets:
     """This process's registry of push connections."""
     sockets: PushSockets = connection.websocket.app.state.push_sockets
     return sockets
+
+
+def live_positions(connection: HubConnection) -> LivePositions:
+    """This process's live unit positions."""
+    positions: LivePositions = connection.websocket.app.state.positions
+    return positions
 
 
 async def authenticate(connection: HubConnection, arguments: list[Any]) -> dict[str, Any]:
@@ -123,8 +130,9 @@ async def unit_location(connection: HubConnection, arguments: list[Any]) -> dict
         return answer(False, BAD_UPDATE)
     server_id = session.server_id or DEFAULT_SERVER_ID
     try:
-        moved = await key_caller(state, principal).write(
-            update_unit_locations,
+        # Only read here: the positions are saved in batches and streamed by units.positions.
+        placed = await key_caller(state, principal).read(
+            place_units,
             server_id=server_id,
             updates=UnitLocations(updates=reports),
             now=state.clock.now_ms(),
@@ -133,7 +141,8 @@ async def unit_location(connection: HubConnection, arguments: list[Any]) -> dict
         return answer(False, f"Server {server_id} does not exist in this community.")
     except StorageUnavailable:
         return answer(False, "The server cannot store positions right now; send them again.")
-    return answer(True, count=len(moved.identIds))
+    live_positions(connection).placed(session.community_id, server_id, placed, saved=False)
+    return answer(True, count=len(placed))
 
 
 METHODS = {

@@ -74,6 +74,8 @@ identifiers = Table(
     Column("y", Float, nullable=True),
     Column("z", Float, nullable=True),
     Column("heading", Float, nullable=True),  # the docs' coordinates.w
+    # When the unit last reported where it is (ms): the console draws an old position as stale.
+    Column("located_at", BigInteger, nullable=True),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
 )

@@ -221,6 +221,39 @@ class LocationUpdate(Targets):
         return self
 
 
+@dataclass(frozen=True, slots=True)
+class UnitPosition:
+    """Where a unit was at a moment: location text, and coordinates unless the report had none."""
+
+    ident_id: int
+    location: str
+    x: float | None
+    y: float | None
+    z: float | None
+    heading: float | None
+    at: int  # ms since the epoch
+
+    @classmethod
+    def of(cls, ident_id: int, report: LocationUpdate, at: int) -> UnitPosition:
+        """The position a report gives one of the units it names."""
+        point = report.coordinates
+        if point is None:
+            return cls(ident_id, report.location, None, None, None, None, at)
+        return cls(ident_id, report.location, point.x, point.y, point.z, point.w, at)
+
+    def as_json(self) -> dict[str, Any]:
+        """The position as live streams send it: the docs' ``location`` and ``coordinates``."""
+        coordinates = None
+        if self.x is not None:
+            coordinates = {"x": self.x, "y": self.y, "z": self.z, "w": self.heading}
+        return {
+            "identId": self.ident_id,
+            "location": self.location,
+            "coordinates": coordinates,
+            "at": self.at,
+        }
+
+
 class UnitLocations(_Request):
     """Body of ``PATCH .../unit-locations``."""
 
@@ -247,6 +280,7 @@ class Unit(BaseModel):
     isPanic: bool
     location: str
     coordinates: Coordinates | None
+    locatedAt: int | None = None  # when the unit last reported its position (ms); the console's staleness
     callId: int | None
 
 

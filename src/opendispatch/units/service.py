@@ -5,9 +5,10 @@ from __future__ import annotations
 import hmac
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from opendispatch.calls.models import call_units, dispatch_calls
@@ -19,6 +20,7 @@ from opendispatch.events import service as events
 from opendispatch.events.schemas import EventType
 from opendispatch.history import service as history
 from opendispatch.history.schemas import Actor
+from opendispatch.storage.database import announce
 from opendispatch.units.models import account_api_ids, accounts, identifiers, selected_identifiers
 from opendispatch.units.schemas import (
     IDENTIFIER_COLUMNS,
@@ -41,12 +43,16 @@ from opendispatch.units.schemas import (
     UnitLocations,
     UnitPanicChange,
     UnitPanicChanged,
+    UnitPosition,
     UnitStatus,
     UnitStatusChange,
     UnitStatusChanged,
     UnitsUpdated,
     active_unit,
 )
+
+# Commit topic (storage.database.announce) of positions stored by a request: units.positions streams them.
+UNITS_MOVED = "units moved"
 
 # PENDING and ACTIVE dispatch calls (see calls.schemas.CallStatus).
 OPEN_CALL_STATUSES = (int(CallStatus.PENDING), int(CallStatus.ACTIVE))
@@ -165,29 +171,46 @@ def select_unit(
         )
 
 
-def accounts_named(conn: Connection, *, community_id: str, targets: Targets) -> list[str]:
-    """The accounts of the community the targets name, in the order named (unknown ones left out).
+@dataclass(frozen=True, slots=True)
+class _Holders:
+    """Which account each target value of a batch of targets names (unknown values absent)."""
 
-    An in-game id (``communityUserId(s)``, ``units``, ``apiId(s)``) names the account linked to it or
-    holding it as an API id; ``accountUuid``/``accounts``, ``discord`` and ``roblox`` name theirs directly.
-    """
-    in_game = targets.in_game_ids()
-    uuids = targets.account_uuids()
-    named: list[str] = []
+    by_in_game_id: dict[str, str]
+    known_accounts: set[str]
+    by_discord: dict[str, str]
+    by_roblox: dict[str, str]
+
+    def named(self, targets: Targets) -> list[str]:
+        """The accounts ``targets`` name, in the order named: in-game ids, uuids, Discord, Roblox."""
+        named = [self.by_in_game_id[each] for each in targets.in_game_ids() if each in self.by_in_game_id]
+        named += [each for each in targets.account_uuids() if each in self.known_accounts]
+        if targets.discord in self.by_discord:
+            named.append(self.by_discord[targets.discord])
+        if targets.roblox in self.by_roblox:
+            named.append(self.by_roblox[targets.roblox])
+        return list(dict.fromkeys(named))
+
+
+def _holders(conn: Connection, community_id: str, batch: Sequence[Targets]) -> _Holders:
+    # One query per kind of target for the whole batch: a hub call of 25 positions costs four reads.
+    in_game = sorted({each for targets in batch for each in targets.in_game_ids()})
+    uuids = sorted({each for targets in batch for each in targets.account_uuids()})
+    by_in_game_id: dict[str, str] = {}
+    known: set[str] = set()
+    by_column: dict[str, dict[str, str]] = {"discord": {}, "roblox": {}}
     if in_game:
-        linked = conn.execute(
-            select(accounts.c.community_user_id, accounts.c.account_uuid).where(
-                accounts.c.community_id == community_id, accounts.c.community_user_id.in_(in_game)
-            )
-        ).all()
         held = conn.execute(
             select(account_api_ids.c.api_id, account_api_ids.c.account_uuid).where(
                 account_api_ids.c.community_id == community_id, account_api_ids.c.api_id.in_(in_game)
             )
-        ).all()
-        by_id = {row.api_id: row.account_uuid for row in held}
-        by_id |= {row.community_user_id: row.account_uuid for row in linked}
-        named += [by_id[target] for target in in_game if target in by_id]
+        )
+        by_in_game_id |= {row.api_id: row.account_uuid for row in held}
+        linked = conn.execute(
+            select(accounts.c.community_user_id, accounts.c.account_uuid).where(
+                accounts.c.community_id == community_id, accounts.c.community_user_id.in_(in_game)
+            )
+        )
+        by_in_game_id |= {row.community_user_id: row.account_uuid for row in linked}  # a link wins
     if uuids:
         known = set(
             conn.execute(
@@ -196,17 +219,25 @@ def accounts_named(conn: Connection, *, community_id: str, targets: Targets) -> 
                 )
             ).scalars()
         )
-        named += [target for target in uuids if target in known]
-    for column, value in ((accounts.c.discord, targets.discord), (accounts.c.roblox, targets.roblox)):
-        if value:
-            found = conn.execute(
-                select(accounts.c.account_uuid).where(
-                    accounts.c.community_id == community_id, column == value
+    for name, column in (("discord", accounts.c.discord), ("roblox", accounts.c.roblox)):
+        values = sorted({value for targets in batch if (value := getattr(targets, name))})
+        if values:
+            rows = conn.execute(
+                select(column, accounts.c.account_uuid).where(
+                    accounts.c.community_id == community_id, column.in_(values)
                 )
-            ).scalar()
-            if found is not None:
-                named.append(found)
-    return list(dict.fromkeys(named))
+            )
+            by_column[name] = {row[0]: row.account_uuid for row in rows}
+    return _Holders(by_in_game_id, known, by_column["discord"], by_column["roblox"])
+
+
+def accounts_named(conn: Connection, *, community_id: str, targets: Targets) -> list[str]:
+    """The accounts of the community the targets name, in the order named (unknown ones left out).
+
+    An in-game id (``communityUserId(s)``, ``units``, ``apiId(s)``) names the account linked to it or
+    holding it as an API id; ``accountUuid``/``accounts``, ``discord`` and ``roblox`` name theirs directly.
+    """
+    return _holders(conn, community_id, [targets]).named(targets)
 
 
 def resolve_targets(conn: Connection, *, community_id: str, server_id: int, targets: Targets) -> list[int]:
@@ -217,39 +248,55 @@ def resolve_targets(conn: Connection, *, community_id: str, server_id: int, targ
     that resolves to nothing (unknown, not linked, no unit selected) is left out rather than failing the
     request: a call is never lost because one unit is off duty.
     """
-    idents: list[int] = []
-    named = accounts_named(conn, community_id=community_id, targets=targets)
+    return resolve_each(conn, community_id=community_id, server_id=server_id, batch=[targets])[0]
+
+
+def resolve_each(
+    conn: Connection, *, community_id: str, server_id: int, batch: Sequence[Targets]
+) -> list[list[int]]:
+    """``resolve_targets`` for each of several targets at once, with one query per kind of target."""
+    holders = _holders(conn, community_id, batch)
+    named = [holders.named(targets) for targets in batch]
     on_server = (selected_identifiers.c.community_id == community_id) & (
         selected_identifiers.c.server_id == server_id
     )
-    if named:
+    selected: dict[str, int] = {}
+    every_account = sorted({account for accounts_of in named for account in accounts_of})
+    if every_account:
         rows = conn.execute(
             select(selected_identifiers.c.account_uuid, selected_identifiers.c.ident_id).where(
-                on_server, selected_identifiers.c.account_uuid.in_(named)
+                on_server, selected_identifiers.c.account_uuid.in_(every_account)
             )
-        ).all()
-        by_account = {row.account_uuid: row.ident_id for row in rows}
-        idents += [by_account[account] for account in named if account in by_account]
-    if targets.groupName:
-        idents += list(
+        )
+        selected = {row.account_uuid: row.ident_id for row in rows}
+    groups: dict[str, list[int]] = {}
+    for group in sorted({targets.groupName for targets in batch if targets.groupName}):
+        groups[group] = list(
             conn.execute(
                 select(identifiers.c.ident_id)
                 .join(selected_identifiers, selected_identifiers.c.ident_id == identifiers.c.ident_id)
-                .where(on_server, identifiers.c.group_name == targets.groupName)
+                .where(on_server, identifiers.c.group_name == group)
                 .order_by(identifiers.c.ident_id)
                 .limit(MAX_TARGETS)
             ).scalars()
         )
-    if targets.identIds:
+    asked = sorted({ident for targets in batch for ident in targets.identIds or ()})
+    known: set[int] = set()
+    if asked:
         known = set(
             conn.execute(
                 select(selected_identifiers.c.ident_id).where(
-                    on_server, selected_identifiers.c.ident_id.in_(targets.identIds)
+                    on_server, selected_identifiers.c.ident_id.in_(asked)
                 )
             ).scalars()
         )
-        idents += [ident for ident in targets.identIds if ident in known]
-    return list(dict.fromkeys(idents))
+    resolved: list[list[int]] = []
+    for targets, accounts_of in zip(batch, named, strict=True):
+        idents = [selected[account] for account in accounts_of if account in selected]
+        idents += groups.get(targets.groupName or "", [])
+        idents += [ident for ident in targets.identIds or () if ident in known]
+        resolved.append(list(dict.fromkeys(idents)))
+    return resolved
 
 
 def resolve_target_units(
@@ -317,6 +364,7 @@ def _unit(row: Any, call_id: int | None) -> Unit:
         isPanic=row.is_panic,
         location=row.location,
         coordinates=Coordinates(x=row.x, y=row.y, z=row.z or 0.0, w=row.heading) if located else None,
+        locatedAt=row.located_at,
         callId=call_id,
     )
 
@@ -475,29 +523,67 @@ def set_identifier_group(
     return GroupSet(ok=True, identIds=idents)
 
 
+def place_units(
+    conn: Connection, *, community_id: str, server_id: int, updates: UnitLocations, now: int
+) -> list[UnitPosition]:
+    """The position each report gives the units it names on this server; reports naming none are skipped.
+
+    A unit named twice takes its last report. Nothing is stored: ``store_positions`` does that.
+    """
+    require_server(conn, community_id, server_id)
+    reports = [report for report in updates.updates if report.named()]
+    placed: dict[int, UnitPosition] = {}
+    resolved = resolve_each(conn, community_id=community_id, server_id=server_id, batch=reports)
+    for report, idents in zip(reports, resolved, strict=True):
+        # A player with no unit on duty is not an error: location feeds are continuous.
+        for ident in idents:
+            placed.pop(ident, None)  # re-inserted last: the order is the order of the last reports
+            placed[ident] = UnitPosition.of(ident, report, now)
+    return list(placed.values())
+
+
+_MOVE = update(identifiers).where(
+    identifiers.c.community_id == bindparam("community"), identifiers.c.ident_id == bindparam("ident")
+)
+
+
+def store_positions(conn: Connection, *, community_id: str, positions: Sequence[UnitPosition]) -> None:
+    """Write units' latest positions, one statement per kind of report (with and without coordinates)."""
+    located = [
+        {
+            "community": community_id,
+            "ident": position.ident_id,
+            "location": position.location,
+            "x": position.x,
+            "y": position.y,
+            "z": position.z,
+            "heading": position.heading,
+            "located_at": position.at,
+        }
+        for position in positions
+        if position.x is not None
+    ]
+    # A report with only location text keeps the unit's last coordinates.
+    described = [
+        {"community": community_id, "ident": p.ident_id, "location": p.location, "located_at": p.at}
+        for p in positions
+        if p.x is None
+    ]
+    if located:
+        conn.execute(_MOVE, located)
+    if described:
+        conn.execute(_MOVE, described)
+
+
 def update_unit_locations(
     conn: Connection, *, community_id: str, server_id: int, updates: UnitLocations, now: int
 ) -> UnitsUpdated:
     """Store each reported location; updates that name no unit on this server are skipped."""
-    require_server(conn, community_id, server_id)
-    moved: list[int] = []
-    for report in updates.updates:
-        if not report.named():
-            continue  # a feed entry for a player with no id at all: nothing to place
-        idents = resolve_targets(conn, community_id=community_id, server_id=server_id, targets=report)
-        if not idents:
-            continue  # a player who has no unit on duty is not an error: location feeds are continuous
-        values: dict[str, Any] = {"location": report.location, "updated_at": now}
-        if report.coordinates is not None:
-            point = report.coordinates
-            values |= {"x": point.x, "y": point.y, "z": point.z, "heading": point.w}
-        conn.execute(
-            update(identifiers)
-            .where(identifiers.c.community_id == community_id, identifiers.c.ident_id.in_(idents))
-            .values(**values)
-        )
-        moved += idents
-    return UnitsUpdated(identIds=list(dict.fromkeys(moved)))
+    placed = place_units(conn, community_id=community_id, server_id=server_id, updates=updates, now=now)
+    store_positions(conn, community_id=community_id, positions=placed)
+    if placed:
+        announce(conn, UNITS_MOVED, (community_id, server_id, tuple(placed)))  # to the live streams
+    return UnitsUpdated(identIds=[position.ident_id for position in placed])
 
 
 def _identifier(row: Any) -> Identifier:

@@ -153,10 +153,12 @@ async def logout(caller: Dispatcher) -> Response:
 
 
 @console.get("/console/api/session", response_model=SessionInfo)
-async def session(caller: Dispatcher) -> SessionInfo:
+async def session(request: Request, caller: Dispatcher) -> SessionInfo:
     """Who is logged in, their community's servers, and the CSRF token for changes."""
     assert caller.session is not None
-    return await caller.db.read(sessions.session_info, user=caller.session)
+    info = await caller.db.read(sessions.session_info, user=caller.session)
+    info.staleAfterMs = round(app_state(request).settings.position_stale_seconds * 1000)
+    return info
 
 
 # -- reading the board -------------------------------------------------------------------------------------

@@ -83,6 +83,8 @@ class SessionInfo(BaseModel):
     csrfToken: str
     expires: str
     servers: list[Server]
+    # A unit whose last position is older than this is drawn as stale (OPENDISPATCH_POSITION_STALE_SECONDS).
+    staleAfterMs: int = 30_000
 
 
 class MapInfo(BaseModel):

@@ -29,10 +29,16 @@ const EVENT_TYPES = [
   "EVENT_DISPATCH_UNIT_DETACH",
   "EVENT_UNIT_STATUS",
   "EVENT_UNIT_PANIC",
+  "EVENT_UNIT_LOGIN",
+  "EVENT_UNIT_LOGOUT",
+  "EVENT_UNIT_GROUP_ADD",
+  "EVENT_UNIT_GROUP_REMOVE",
+  "EVENT_UNIT_GROUP_CHANGE_NAME",
   "EVENT_BLIPS_CHANGED",
 ];
 const CLOSED_PAGE = 10;
-// Unit locations send no event; the board is read again this often to move units on the map.
+// Unit positions arrive on the stream as unit_positions frames and move markers in place; the board is
+// still read again this often, in case a change came by a way that sends no event.
 const POLL_MS = 5000;
 
 const state = {
@@ -50,6 +56,8 @@ const state = {
   refreshing: false,
   again: false,
   reconnectTimer: null,
+  positions: new Map(), // identId → the newest position heard on the stream
+  staleUnits: "",
 };
 
 let map;
@@ -162,6 +170,7 @@ function pickServer(serverId) {
   stopStream();
   state.serverId = serverId;
   state.board = null;
+  state.positions = new Map();
   state.selected = null;
   state.detail = null;
   state.closedOffset = 0;
@@ -204,6 +213,29 @@ function connect() {
     }
   };
   for (const type of EVENT_TYPES) source.addEventListener(type, (event) => onEvent(type, event));
+  source.addEventListener("unit_positions", onPositions);
+}
+
+// Positions are no stored events (no id, nothing to resume): they update the units in place and the map.
+function onPositions(event) {
+  let frame;
+  try {
+    frame = JSON.parse(event.data);
+  } catch {
+    return;
+  }
+  if (frame.serverId !== state.serverId) return;
+  for (const moved of frame.units || []) state.positions.set(moved.identId, moved);
+  if (!state.board) return;
+  const units = unitsById();
+  for (const moved of frame.units || []) {
+    const unit = units.get(moved.identId);
+    if (!unit) continue; // a unit the board does not list yet: the next read brings it
+    unit.location = moved.location;
+    if (moved.coordinates) unit.coordinates = moved.coordinates;
+    unit.locatedAt = moved.at;
+  }
+  plotMap();
 }
 
 function stopStream() {
@@ -256,6 +288,15 @@ async function refresh() {
   try {
     const board = await get(`${base()}/board?closedLimit=${CLOSED_PAGE}&closedOffset=${state.closedOffset}`);
     if (serverId !== state.serverId) return;
+    // The board reads saved positions (saved about once a second); a newer one from the stream stays.
+    for (const unit of board.units) {
+      const seen = state.positions.get(unit.identId);
+      if (seen && seen.at >= (unit.locatedAt ?? -Infinity)) {
+        unit.location = seen.location;
+        if (seen.coordinates) unit.coordinates = seen.coordinates;
+        unit.locatedAt = seen.at;
+      }
+    }
     state.board = board;
     state.clockOffset = board.nowMs - Date.now();
     renderBoard();
@@ -341,6 +382,14 @@ function renderBoard() {
       : h("tr", {}, h("td", { class: "empty", colspan: 5 }, "No closed calls.")),
   );
 
+  plotMap();
+  tick();
+}
+
+const isStale = (unit) => unit.locatedAt != null && serverNow() - unit.locatedAt > (state.session?.staleAfterMs ?? 30000);
+
+function plotMap() {
+  const board = state.board;
   const calls = [];
   for (const call of board.emergencyCalls) {
     const at = point(call);
@@ -356,14 +405,18 @@ function renderBoard() {
       id: unit.identId,
       x: unit.coordinates.x,
       y: unit.coordinates.y,
+      heading: unit.coordinates.w,
+      stale: isStale(unit),
       status: unit.status,
       panic: unit.isPanic,
       callId: unit.callId,
       label: unitLabel(unit),
-      title: `${unitLabel(unit)} ${unit.name} · ${UNIT_STATUS[unit.status]}${unit.isPanic ? " · PANIC" : ""}`,
+      title:
+        `${unitLabel(unit)} ${unit.name} · ${UNIT_STATUS[unit.status]}${unit.isPanic ? " · PANIC" : ""}` +
+        (isStale(unit) ? ` · position ${age(unit.locatedAt, serverNow())} old` : ""),
     }));
+  state.staleUnits = plotted.filter((unit) => unit.stale).map((unit) => unit.id).join(",");
   map.update({ mapInfo: board.map, calls, units: plotted, blips: board.blips || [], selected: state.selected });
-  tick();
 }
 
 const rowClass = (callId) => (callId === state.selected ? "selected" : null);
@@ -439,6 +492,9 @@ function unitRow(unit) {
 function tick() {
   const now = serverNow();
   for (const node of $$("[data-since]")) node.textContent = age(Number(node.dataset.since), now);
+  // A unit that stopped reporting turns stale on the map without any new data.
+  const stale = (state.board?.units || []).filter((unit) => unit.coordinates && isStale(unit));
+  if (stale.map((unit) => unit.identId).join(",") !== (state.staleUnits ?? "")) plotMap();
 }
 
 // -- one call -------------------------------------------------------------------------------------

@@ -266,16 +266,25 @@ export class MapView {
 
   _unit(unit) {
     const [sx, sy] = this.toScreen(unit.x, unit.y);
-    const classes = `marker unit status-${unit.status}${unit.panic ? " panic" : ""}`;
-    const attrs = { class: classes };
-    if (unit.callId) attrs.dataset = { call: unit.callId };
-    return h(
-      "g",
-      attrs,
-      h("title", {}, unit.title),
+    const classes = `marker unit status-${unit.status}${unit.panic ? " panic" : ""}${unit.stale ? " stale" : ""}`;
+    const dataset = { unit: unit.id, x: unit.x, y: unit.y };
+    if (unit.callId) dataset.call = unit.callId;
+    const parts = [h("title", {}, unit.title)];
+    if (unit.heading != null && Number.isFinite(unit.heading)) {
+      // The game's heading turns counter-clockwise from north; SVG's rotate() turns clockwise.
+      parts.push(
+        h("polygon", {
+          class: "unit-heading",
+          points: `${sx},${sy - 14} ${sx - 4},${sy - 7} ${sx + 4},${sy - 7}`,
+          transform: `rotate(${-unit.heading} ${sx} ${sy})`,
+        }),
+      );
+    }
+    parts.push(
       h("rect", { x: sx - 6, y: sy - 6, width: 12, height: 12, rx: 2 }),
       h("text", { class: "marker-label", x: sx + 9, y: sy + 4 }, unit.label),
     );
+    return h("g", { class: classes, dataset }, ...parts);
   }
 }
 
