@@ -135,10 +135,19 @@ def test_a_gif_named_like_a_tile_is_unreadable_and_every_problem_is_named() -> N
     )
 
 
+def test_a_tile_whose_header_reads_but_whose_pixels_are_cut_off_is_named_too() -> None:
+    cut = encoded(Image.new("RGB", (64, 64), (1, 2, 3)), compress_level=0)[:200]
+    assert Image.open(io.BytesIO(cut)).size == (64, 64)  # only decoding finds it broken
+    with pytest.raises(InvalidInput) as failed:
+        tiles.compose_tile_set(tile_set(replace={"minimap_sea_2_0.png": cut}))
+    assert failed.value.detail.endswith("not a readable PNG, WebP, JPEG or DDS image: minimap_sea_2_0.png.")
+
+
 def test_read_tile_set_takes_only_tile_files_of_the_folder(tmp_path: Path) -> None:
     (tmp_path / "minimap_sea_0_0.png").write_bytes(b"a")
     (tmp_path / "Minimap_Sea_2_1.DDS").write_bytes(b"b")
     (tmp_path / "minimap_sea_0_1.ytd").write_bytes(b"c")  # the texture dictionary itself, not a tile
     (tmp_path / "notes.txt").write_bytes(b"d")
+    (tmp_path / "minimap_sea_0_-1.png").write_bytes(b"e")  # an extra tile west of the grid (custom maps)
     (tmp_path / "minimap_sea_1_0.png").mkdir()
     assert tiles.read_tile_set(tmp_path) == {"minimap_sea_0_0.png": b"a", "Minimap_Sea_2_1.DDS": b"b"}

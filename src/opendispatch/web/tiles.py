@@ -41,11 +41,12 @@ TILE_SET_BOUNDS = (
 
 
 def read_tile_set(folder: Path) -> dict[str, bytes]:
-    """The files of a folder named like a map tile (``minimap_sea_*`` with an image extension), by name."""
+    """The files of a folder named as one of the six map tiles with an image extension, by file name."""
     found: dict[str, bytes] = {}
     for path in sorted(folder.iterdir()):
-        name = path.name.lower()
-        if not (name.startswith("minimap_sea_") and name.endswith(TILE_EXTENSIONS) and path.is_file()):
+        if not (
+            path.stem.lower() in TILE_NAMES and path.suffix.lower() in TILE_EXTENSIONS and path.is_file()
+        ):
             continue
         if path.stat().st_size > MAX_TILE_BYTES:
             raise InvalidInput(
@@ -68,55 +69,64 @@ def compose_tile_set(
             if dot and f".{ext}" == extension and stem in TILE_NAMES:
                 by_stem.setdefault(stem, (name, data))
     missing = [stem for stem in TILE_NAMES if stem not in by_stem]
-    tiles: dict[str, Image.Image] = {}
+    # Headers first (sizes, broken files), then one tile decoded at a time, each scaled as it is pasted:
+    # six large tiles are never all in memory at once.
+    opened: dict[str, Image.Image] = {}
     unreadable: list[str] = []
-    for stem, (name, data) in by_stem.items():
-        try:
-            with Image.open(io.BytesIO(data), formats=_TILE_FORMATS) as opened:
-                opened.load()
-                tiles[stem] = opened.copy()
-        except (
-            UnidentifiedImageError,
-            OSError,
-            SyntaxError,
-            ValueError,
-            NotImplementedError,
-            Image.DecompressionBombError,
-        ):
-            unreadable.append(name)
-    if missing or unreadable:
-        problems = []
-        if missing:
-            problems.append("missing " + ", ".join(missing) + " (" + ", ".join(TILE_EXTENSIONS) + ")")
-        if unreadable:
-            problems.append("not a readable PNG, WebP, JPEG or DDS image: " + ", ".join(sorted(unreadable)))
+    try:
+        for stem, (name, data) in by_stem.items():
+            try:
+                opened[stem] = Image.open(io.BytesIO(data), formats=_TILE_FORMATS)
+            except _UNREADABLE:
+                unreadable.append(name)
+        _refuse(missing, unreadable)
+        cell_w = max(tile.width for tile in opened.values())
+        cell_h = max(tile.height for tile in opened.values())
+        scale = min(1.0, max_side / (TILE_COLUMNS * cell_w), max_side / (TILE_ROWS * cell_h))
+        cell_w, cell_h = max(1, math.floor(cell_w * scale)), max(1, math.floor(cell_h * scale))
+        canvas = Image.new("RGBA", (TILE_COLUMNS * cell_w, TILE_ROWS * cell_h))
+        for row in range(TILE_ROWS):
+            for col in range(TILE_COLUMNS):
+                stem = f"minimap_sea_{row}_{col}"
+                try:
+                    tile = opened[stem].convert("RGBA")
+                except _UNREADABLE:
+                    unreadable.append(by_stem[stem][0])
+                    continue
+                if tile.size != (cell_w, cell_h):
+                    tile = tile.resize((cell_w, cell_h), Image.Resampling.LANCZOS)
+                canvas.paste(tile, (col * cell_w, row * cell_h))
+        _refuse([], unreadable)
+    finally:
+        for tile in opened.values():
+            tile.close()
+    # DXT-compressed DDS tiles decode with an alpha channel even when opaque: keep alpha only when used.
+    if canvas.getchannel("A").getextrema()[0] == 255:
+        canvas = canvas.convert("RGB")
+    return _encode_within(canvas, max_bytes)
+
+
+_UNREADABLE = (
+    UnidentifiedImageError,
+    OSError,
+    SyntaxError,
+    ValueError,
+    NotImplementedError,
+    Image.DecompressionBombError,
+)
+
+
+def _refuse(missing: list[str], unreadable: list[str]) -> None:
+    problems = []
+    if missing:
+        problems.append("missing " + ", ".join(missing) + " (" + ", ".join(TILE_EXTENSIONS) + ")")
+    if unreadable:
+        problems.append("not a readable PNG, WebP, JPEG or DDS image: " + ", ".join(sorted(unreadable)))
+    if problems:
         raise InvalidInput(
             "The map tile folder needs the six minimap_sea_{row}_{col} tiles: " + "; ".join(problems) + ".",
             {"image": "incomplete tile set"},
         )
-    cell_w = max(tile.width for tile in tiles.values())
-    cell_h = max(tile.height for tile in tiles.values())
-    scale = min(1.0, max_side / (TILE_COLUMNS * cell_w), max_side / (TILE_ROWS * cell_h))
-    cell_w, cell_h = max(1, math.floor(cell_w * scale)), max(1, math.floor(cell_h * scale))
-    mode = "RGBA" if any(_has_alpha(tile) for tile in tiles.values()) else "RGB"
-    canvas = Image.new(mode, (TILE_COLUMNS * cell_w, TILE_ROWS * cell_h))
-    for row in range(TILE_ROWS):
-        for col in range(TILE_COLUMNS):
-            tile = tiles[f"minimap_sea_{row}_{col}"].convert(mode)
-            if tile.size != (cell_w, cell_h):
-                tile = tile.resize((cell_w, cell_h), Image.Resampling.LANCZOS)
-            canvas.paste(tile, (col * cell_w, row * cell_h))
-    return _encode_within(canvas, max_bytes)
-
-
-def _has_alpha(tile: Image.Image) -> bool:
-    # DXT-compressed DDS tiles decode as RGBA even when fully opaque; only real transparency counts.
-    if "transparency" in tile.info:
-        return True
-    if tile.mode not in ("RGBA", "LA", "PA"):
-        return False
-    lowest = tile.getchannel("A").getextrema()[0]
-    return isinstance(lowest, (int, float)) and lowest < 255
 
 
 def _encode_within(canvas: Image.Image, max_bytes: int) -> bytes:
