@@ -93,6 +93,8 @@ def compose_tile_set(
                 except _UNREADABLE:
                     unreadable.append(by_stem[stem][0])
                     continue
+                finally:
+                    opened[stem].close()  # frees the decoded tile before the next is decoded
                 if tile.size != (cell_w, cell_h):
                     tile = tile.resize((cell_w, cell_h), Image.Resampling.LANCZOS)
                 canvas.paste(tile, (col * cell_w, row * cell_h))
