@@ -24,7 +24,7 @@ from opendispatch.calls import service as calls
 from opendispatch.calls.schemas import NewDispatchTemplate
 from opendispatch.communities import service as communities
 from opendispatch.communities.schemas import Plan
-from opendispatch.errors import DomainError
+from opendispatch.errors import DomainError, InvalidInput
 from opendispatch.events import service as events
 from opendispatch.settings import Settings
 from opendispatch.storage.backup import backup_sqlite
@@ -32,7 +32,7 @@ from opendispatch.storage.copy import BATCH_ROWS, copy_database
 from opendispatch.storage.database import Database
 from opendispatch.storage.migrate import upgrade
 from opendispatch.units import service as units
-from opendispatch.web import maps, sessions
+from opendispatch.web import maps, sessions, tiles
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -755,25 +755,43 @@ def map_group() -> None:
     "--image",
     "image_path",
     required=True,
-    type=click.Path(exists=True, dir_okay=False, readable=True),
-    help="PNG, JPEG or WebP file, at most 8192 pixels a side.",
+    type=click.Path(exists=True, readable=True),
+    help="PNG, JPEG or WebP file, at most 8192 pixels a side; or a folder holding the six GTA V map tiles "
+    "minimap_sea_{0..2}_{0..1} (.png, .webp, .jpg, .jpeg or .dds), composed into one image.",
 )
 @click.option(
     "--bounds",
-    required=True,
+    default=None,
     metavar="X1,Y1,X2,Y2",
-    help="Game coordinates of the image's top-left (X1,Y1) and bottom-right (X2,Y2) corners.",
+    help="Game coordinates of the image's top-left (X1,Y1) and bottom-right (X2,Y2) corners. Required "
+    "for a file; for a tile folder the game's own tile grid, -4140,8400,4860,-5100, unless given.",
 )
 @_database_option
 @_json_option
 @_one_line_errors
 def map_set(
-    community_id: str, server_id: int, image_path: str, bounds: str, database: str | None, as_json: bool
+    community_id: str,
+    server_id: int,
+    image_path: str,
+    bounds: str | None,
+    database: str | None,
+    as_json: bool,
 ) -> None:
-    """Give a server its map image and the game coordinates of its corners."""
-    corners = maps.parse_bounds(bounds)
-    with open(image_path, "rb") as image_file:
-        image = image_file.read()
+    """Give a server its map image (a file, or a folder of the game's six map tiles) and the game
+    coordinates of its corners."""
+    source = Path(image_path)
+    if source.is_dir():
+        corners = tiles.TILE_SET_BOUNDS if bounds is None else maps.parse_bounds(bounds)
+        image = tiles.compose_tile_set(tiles.read_tile_set(source))
+    else:
+        if bounds is None:
+            raise InvalidInput(
+                "--bounds X1,Y1,X2,Y2 is required for an image file (only a minimap_sea tile folder has "
+                "default corners).",
+                {"bounds": "missing"},
+            )
+        corners = maps.parse_bounds(bounds)
+        image = source.read_bytes()
     with _transaction(database) as conn:
         info = maps.set_map(
             conn, community_id=community_id, server_id=server_id, image=image, bounds=corners, now=_now()
@@ -781,7 +799,9 @@ def map_set(
     _emit(
         as_json,
         {"serverId": server_id, "width": info.width, "height": info.height, "bounds": info.bounds},
-        f"server {server_id}: {info.width}×{info.height} image, corners {info.bounds}",
+        f"server {server_id}: {info.width}×{info.height} image"
+        + (" composed of the six minimap_sea tiles" if source.is_dir() else "")
+        + f", corners {info.bounds}",
     )
 
 
