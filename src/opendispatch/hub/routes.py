@@ -18,22 +18,26 @@ from opendispatch.errors import NotFound
 from opendispatch.hub.protocol import HubConnection, hub_routes
 from opendispatch.hub.sessions import SESSION, HubSession, PushSockets
 from opendispatch.storage.database import StorageUnavailable
-from opendispatch.units.positions import LivePositions
-from opendispatch.units.schemas import LocationUpdate, UnitLocations
-from opendispatch.units.service import place_units
+from opendispatch.units.positions import LivePositions, TargetCache
+from opendispatch.units.schemas import LocationUpdate
+from opendispatch.units.service import positions_of, units_on_server
 
 HUB_PATH = "/apiWsHub"
 BAD_CREDENTIALS = "Invalid community ID or API key."
 # The websocket docs' limits and answer strings for unitLocation.
 MAX_UPDATES = 25
 MIN_INTERVAL_SECONDS = 0.2
+# Calls are timed as they are handled, so a call that waited behind others makes the next one look early:
+# one may come this much before its turn, while the rate over time stays one call per 200 ms (GCRA).
+JITTER_SECONDS = 0.05
 UNAUTHENTICATED = "Unauthenticated. Call authenticate first."
 NO_UPDATES = "Missing unit location updates."
 TOO_MANY = f"Too many unit updates in one call. Max is {MAX_UPDATES}."
 TOO_FAST = "UNIT_LOCATION updates are limited to every 200ms."
 BAD_UPDATE = "Each unit update requires identId, apiId, communityUserId, or roblox, and location."
 DEFAULT_SERVER_ID = 1  # a connection authenticated without a server places units on server 1, as v1 does
-LAST_LOCATION_AT = "last_location_at"
+NEXT_LOCATION_AT = "next_location_at"  # when the connection's next unitLocation is due
+TARGETS = "targets"  # the connection's TargetCache
 
 
 def answer(success: bool, error: str | None = None, count: int = 0) -> dict[str, Any]:
@@ -118,10 +122,10 @@ async def unit_location(connection: HubConnection, arguments: list[Any]) -> dict
     if len(updates) > MAX_UPDATES:
         return answer(False, TOO_MANY)
     now = state.clock.monotonic()
-    last = connection.state.get(LAST_LOCATION_AT)
-    if last is not None and now - last < MIN_INTERVAL_SECONDS:
+    due = connection.state.get(NEXT_LOCATION_AT, now)
+    if now < due - JITTER_SECONDS:
         return answer(False, TOO_FAST)
-    connection.state[LAST_LOCATION_AT] = now
+    connection.state[NEXT_LOCATION_AT] = max(due, now) + MIN_INTERVAL_SECONDS
     try:
         reports = [LocationUpdate.model_validate(update) for update in updates]
     except ValidationError:
@@ -129,18 +133,26 @@ async def unit_location(connection: HubConnection, arguments: list[Any]) -> dict
     if not all(report.named() and report.location for report in reports):
         return answer(False, BAD_UPDATE)
     server_id = session.server_id or DEFAULT_SERVER_ID
-    try:
-        # Only read here: the positions are saved in batches and streamed by units.positions.
-        placed = await key_caller(state, principal).read(
-            place_units,
-            server_id=server_id,
-            updates=UnitLocations(updates=reports),
-            now=state.clock.now_ms(),
-        )
-    except NotFound:
-        return answer(False, f"Server {server_id} does not exist in this community.")
-    except StorageUnavailable:
-        return answer(False, "The server cannot store positions right now; send them again.")
+    cache = connection.state.setdefault(TARGETS, TargetCache())
+    learnt_at = state.clock.monotonic()
+    keys = [report.key() for report in reports]
+    unknown = {
+        key: report for key, report in zip(keys, reports, strict=True) if cache.get(key, learnt_at) is None
+    }
+    if unknown:
+        try:
+            resolved = await key_caller(state, principal).read(
+                units_on_server, server_id=server_id, batch=list(unknown.values())
+            )
+        except NotFound:
+            return answer(False, f"Server {server_id} does not exist in this community.")
+        except StorageUnavailable:
+            return answer(False, "The server cannot store positions right now; send them again.")
+        for key, idents in zip(unknown, resolved, strict=True):
+            cache.put(key, idents, learnt_at)
+    named = [cache.get(key, learnt_at) or [] for key in keys]
+    # Only resolved here: the positions are saved in batches and streamed by units.positions.
+    placed = positions_of(reports, named, state.clock.now_ms())
     live_positions(connection).placed(session.community_id, server_id, placed, saved=False)
     return answer(True, count=len(placed))
 

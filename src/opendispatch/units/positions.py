@@ -28,7 +28,10 @@ from opendispatch.units.service import store_positions
 log = logging.getLogger(__name__)
 
 FRAME_SECONDS = 0.25  # at most one frame per server (so per unit) this often
-NOTIFY_BYTES = 7000  # PostgreSQL refuses a NOTIFY payload of 8000 bytes or more
+NOTIFY_BYTES = 7000
+SAVE_ROWS = (
+    200  # positions written per transaction  # PostgreSQL refuses a NOTIFY payload of 8000 bytes or more
+)
 SSE_EVENT = b"unit_positions"
 
 ServerKey = tuple[str, int]
@@ -52,6 +55,32 @@ def save_and_announce(
         store_positions(conn, community_id=community_id, positions=positions)
     for payload in notices:
         notify(conn, POSITIONS_CHANNEL, payload)
+
+
+class TargetCache:
+    """Which units a connection's reports named lately: a game server names the same players every call.
+
+    An entry is kept ``seconds`` (a player who changes unit moves the new one within that time) and the
+    cache holds at most ``size`` of them (a client naming ever new targets only gets more reads).
+    """
+
+    def __init__(self, seconds: float = 5.0, size: int = 512) -> None:
+        self.seconds = seconds
+        self.size = size
+        self._entries: dict[tuple[object, ...], tuple[float, list[int]]] = {}
+
+    def get(self, key: tuple[object, ...], now: float) -> list[int] | None:
+        """The units a target named, if learnt less than ``seconds`` ago."""
+        entry = self._entries.get(key)
+        if entry is None or now - entry[0] >= self.seconds:
+            return None
+        return entry[1]
+
+    def put(self, key: tuple[object, ...], idents: list[int], now: float) -> None:
+        """Remember what a target named now."""
+        if len(self._entries) >= self.size:
+            self._entries.clear()
+        self._entries[key] = (now, idents)
 
 
 class LivePositions:
@@ -150,21 +179,25 @@ class LivePositions:
             self._publishing = False
 
     async def save(self) -> None:
-        """Write the positions placed since the last save, in one transaction."""
-        if not self._unsaved:
-            return
+        """Write the positions placed since the last save, SAVE_ROWS to a transaction.
+
+        Small transactions let the requests' own writes go between them rather than wait for them all.
+        """
         unsaved, self._unsaved = self._unsaved, {}
-        try:
-            await self.db.write(
-                save_and_announce,
-                unsaved={community: list(positions.values()) for community, positions in unsaved.items()},
-                notices=[],
-            )
-        except Exception:
-            log.warning("saving unit positions failed; trying again", exc_info=True)
-            for community_id, positions in unsaved.items():
-                newer = self._unsaved.setdefault(community_id, {})
-                self._unsaved[community_id] = positions | newer
+        batches = [
+            {community_id: rows[start : start + SAVE_ROWS]}
+            for community_id, positions in unsaved.items()
+            for rows in [list(positions.values())]
+            for start in range(0, len(rows), SAVE_ROWS)
+        ]
+        for batch in batches:
+            try:
+                await self.db.write(save_and_announce, unsaved=batch, notices=[])
+            except Exception:
+                log.warning("saving unit positions failed; trying again", exc_info=True)
+                for community_id, positions in batch.items():
+                    newer = self._unsaved.setdefault(community_id, {})
+                    self._unsaved[community_id] = {p.ident_id: p for p in positions} | newer
 
     async def save_forever(self) -> None:
         """Save every ``save_seconds``; on cancel, save what is left once more."""

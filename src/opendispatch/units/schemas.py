@@ -128,6 +128,20 @@ class Targets(_Request):
         """The account uuids named."""
         return _joined(self.accountUuid, self.accounts)
 
+    def key(self) -> tuple[Any, ...]:
+        """The targets alone, hashable: two reports with equal keys name the same units."""
+        idents = tuple(self.identIds or ())
+        return (
+            *self.in_game_ids(),
+            "|",
+            *self.account_uuids(),
+            "|",
+            self.discord,
+            self.roblox,
+            self.groupName,
+            idents,
+        )
+
     def named(self) -> bool:
         """Whether any target was given at all."""
         return bool(

@@ -34,6 +34,7 @@ from opendispatch.units.schemas import (
     IdentifierSelected,
     Link,
     LinkSet,
+    LocationUpdate,
     NewAccount,
     NewIdentifier,
     SelectIdentifier,
@@ -528,12 +529,26 @@ def place_units(
 ) -> list[UnitPosition]:
     """The position each report gives the units it names on this server; reports naming none are skipped.
 
-    A unit named twice takes its last report. Nothing is stored: ``store_positions`` does that.
+    Nothing is stored: ``store_positions`` does that.
     """
-    require_server(conn, community_id, server_id)
     reports = [report for report in updates.updates if report.named()]
+    resolved = units_on_server(conn, community_id=community_id, server_id=server_id, batch=reports)
+    return positions_of(reports, resolved, now)
+
+
+def units_on_server(
+    conn: Connection, *, community_id: str, server_id: int, batch: Sequence[Targets]
+) -> list[list[int]]:
+    """``resolve_each`` on a server that must exist (404 otherwise)."""
+    require_server(conn, community_id, server_id)
+    return resolve_each(conn, community_id=community_id, server_id=server_id, batch=batch)
+
+
+def positions_of(
+    reports: Sequence[LocationUpdate], resolved: Sequence[Sequence[int]], now: int
+) -> list[UnitPosition]:
+    """Each named unit's position from the reports naming it; a unit named twice takes its last report."""
     placed: dict[int, UnitPosition] = {}
-    resolved = resolve_each(conn, community_id=community_id, server_id=server_id, batch=reports)
     for report, idents in zip(reports, resolved, strict=True):
         # A player with no unit on duty is not an error: location feeds are continuous.
         for ident in idents:
