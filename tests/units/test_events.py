@@ -341,3 +341,35 @@ def test_every_change_is_written_with_the_change_or_not_at_all(
             == 400
         )
     assert provision.scalar("SELECT count(*) FROM events") == before
+
+
+def test_v1_switching_identifier_and_status_tell_the_same_as_v2(
+    live: LiveServer, community: Community, crew: dict[str, Any]
+) -> None:
+    ann, account = crew["ann"], crew["ann_account"]
+    with live.client(community.api_key) as http:
+        spare = ok(http.post(f"/v2/emergency/accounts/{account}/identifiers", json={"unitNum": "1A-2"}))
+        for type, item, answer in (
+            ("SET_IDENTIFIER", {"0": "license:ann", "1": spare["identId"]}, "Identifier Switched!"),
+            (
+                "UNIT_STATUS",
+                {"apiId": "license:ann", "status": "100", "serverId": "1"},
+                "UNIT STATUS UPDATED",
+            ),
+            ("UNIT_STATUS", {"apiId": "license:ann", "status": 100, "serverId": 1}, "UNIT STATUS UPDATED"),
+        ):
+            sent = http.post(f"/emergency/{type.lower()}", json=sdk_body(community, type, [item]))
+            assert (sent.status_code, sent.text) == (200, answer)
+        listed = ok(http.get(f"{S1}/units?includeOffline=true"))
+    assert [
+        (unit["id"], unit["status"]) for unit in listed if unit["data"]["communityUserId"] == "license:ann"
+    ] == [(spare["identId"], 100)]
+    told = [
+        (kind, data.get("identId", data.get("unit", {}).get("id")))
+        for kind, data in streamed(live, community)
+    ]
+    assert told[3:] == [
+        ("EVENT_UNIT_LOGOUT", ann),
+        ("EVENT_UNIT_LOGIN", spare["identId"]),
+        ("EVENT_UNIT_LOGOUT", spare["identId"]),
+    ]
