@@ -13,10 +13,12 @@ from typing import Any
 import pytest
 
 from opendispatch.events import service as events
+from opendispatch.settings import Settings
 from tests.events.receiver import Receiver
 from tests.events.test_stream import Listener
+from tests.hub.node import run_client
 from tests.legacy.v1 import sdk_body
-from tests.support import Community, LiveServer, Provisioner, Server, lift_limits, new_911
+from tests.support import Community, LiveServer, Provisioner, Server, lift_limits, live_server, new_911
 
 S1 = "/v2/emergency/servers/1"
 UNIT_EVENTS = {
@@ -372,4 +374,36 @@ def test_v1_switching_identifier_and_status_tell_the_same_as_v2(
         ("EVENT_UNIT_LOGOUT", ann),
         ("EVENT_UNIT_LOGIN", spare["identId"]),
         ("EVENT_UNIT_LOGOUT", spare["identId"]),
+    ]
+
+
+def test_a_game_server_on_the_hub_gets_them_over_its_socket_as_it_reads_them(
+    uncached_settings: Settings, community: Community, crew: dict[str, Any]
+) -> None:
+    ann = crew["ann"]
+
+    def change() -> None:
+        with hub.client(community.api_key) as http:
+            ok(http.patch(f"{S1}/units/status", json={"identIds": [ann], "status": 100}))
+            ok(http.put(f"{S1}/identifier-groups/CAR-51", json={"identIds": [ann]}))
+
+    steps = [
+        {"op": "start"},
+        {"op": "invoke", "method": "authenticatev2", "args": [community.community_id, community.api_key, 1]},
+        {"op": "pause"},
+        *[{"op": "event", "name": "pushEvent", "timeoutMs": 10000}] * 3,
+    ]
+    fast = uncached_settings.model_copy(update={"push_poll_seconds": 0.1})
+    with live_server(fast) as hub:
+        outcomes = run_client(f"{hub.url}/apiWsHub", steps, during_pause=change)
+    assert all(outcome["ok"] for outcome in outcomes[3:]), outcomes
+    pushed = [outcome["result"][0] for outcome in outcomes[3:]]
+    assert pushed[1:] == [
+        {"key": community.api_key, "type": "EVENT_UNIT_LOGOUT", "data": {"identId": ann}},
+        {
+            "key": community.api_key,
+            "type": "EVENT_UNIT_GROUP_ADD",
+            "data": {"identId": ann, "groupName": "CAR-51"},
+            "identId": ann,
+        },
     ]
