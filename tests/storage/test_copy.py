@@ -92,14 +92,6 @@ def fill(provision: Provisioner, server: Server, receiver: Receiver) -> Installa
     lift_limits(provision, alpha)
     with provision.db.transaction() as conn:
         spare = communities.create_api_key(conn, community_id=alpha.community_id, now=provision.now())
-        events.set_push_target(
-            conn,
-            community_id=alpha.community_id,
-            server_id=1,
-            now=provision.now(),
-            url=receiver.url,
-            body_key=alpha.api_key,
-        )
         maps.set_map(
             conn,
             community_id=alpha.community_id,
@@ -123,6 +115,17 @@ def fill(provision: Provisioner, server: Server, receiver: Receiver) -> Installa
             )
         )
     provision.unit(beta, beta_account["uuid"])
+    with provision.db.transaction() as conn:
+        # After the units came on duty: their EVENT_UNIT_LOGIN, written at the provisioner's time (later
+        # than the server's stopped clock), would never fall due for delivery.
+        events.set_push_target(
+            conn,
+            community_id=alpha.community_id,
+            server_id=1,
+            now=provision.now(),
+            url=receiver.url,
+            body_key=alpha.api_key,
+        )
     with provision.db.transaction() as conn:  # a dispatch template (the CLI's way in)
         calls.create_template(
             conn,

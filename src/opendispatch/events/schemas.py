@@ -21,6 +21,12 @@ class EventType(StrEnum):
     EVENT_DISPATCH_UNIT_DETACH = "EVENT_DISPATCH_UNIT_DETACH"
     EVENT_UNIT_STATUS = "EVENT_UNIT_STATUS"
     EVENT_UNIT_PANIC = "EVENT_UNIT_PANIC"
+    # A unit comes on duty on a server (selected there, not OFFLINE) or leaves it (docs/events.md).
+    EVENT_UNIT_LOGIN = "EVENT_UNIT_LOGIN"
+    EVENT_UNIT_LOGOUT = "EVENT_UNIT_LOGOUT"
+    EVENT_UNIT_GROUP_ADD = "EVENT_UNIT_GROUP_ADD"
+    EVENT_UNIT_GROUP_REMOVE = "EVENT_UNIT_GROUP_REMOVE"
+    EVENT_UNIT_GROUP_CHANGE_NAME = "EVENT_UNIT_GROUP_CHANGE_NAME"
     # Pushed: the in-game resource closes a player's /link popup on it.
     EVENT_COMMUNITY_LINK_VERIFIED = "EVENT_COMMUNITY_LINK_VERIFIED"
     # Ours, for the console and the v2 stream only: never pushed (the in-game resource has no such event).

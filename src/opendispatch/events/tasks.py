@@ -53,13 +53,26 @@ class DeliveryPolicy:
         return int(wait * random.uniform(0.9, 1.1) * 1000)
 
 
+# Events whose unit ids the in-game resource reads beside ``data`` rather than inside it (httpd.lua:300-317).
+_IDS_ALSO_OUTSIDE = frozenset({"EVENT_UNIT_GROUP_ADD"})
+
+
 def envelope(delivery: Delivery) -> bytes:
     """The documented body ``{key, type, data}``; data is a list of one object unless shape is object."""
     data = delivery.data if delivery.shape == "object" else f"[{delivery.data}]"
-    return b'{"key":%s,"type":%s,"data":%s}' % (
+    beside = b""
+    if delivery.type in _IDS_ALSO_OUTSIDE:
+        inside = orjson.loads(delivery.data)
+        beside = b"".join(
+            b',"%s":%s' % (name.encode(), orjson.dumps(inside[name]))
+            for name in ("identId", "identIds")
+            if name in inside
+        )
+    return b'{"key":%s,"type":%s,"data":%s%s}' % (
         orjson.dumps(delivery.body_key or ""),
         orjson.dumps(delivery.type),
         data.encode(),
+        beside,
     )
 
 

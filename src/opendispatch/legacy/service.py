@@ -350,6 +350,7 @@ def _choose(conn: Connection, item: IdentifierChoice, ctx: Context) -> str:
         community_id=ctx.community_id,
         account_uuid=_account_of(conn, item.person, ctx),
         choice=SelectIdentifier(identId=item.ident_id, serverId=item.person.server_id),
+        now=ctx.now,
     )
     return "Identifier Switched!"
 
@@ -363,7 +364,11 @@ def _modify(conn: Connection, changes: list[IdentifierChange], ctx: Context) -> 
             if item.action == IdentifierAction.REMOVE:
                 assert item.ident_id is not None  # the parser requires it
                 units.delete_identifier(
-                    conn, community_id=ctx.community_id, account_uuid=account, ident_id=item.ident_id
+                    conn,
+                    community_id=ctx.community_id,
+                    account_uuid=account,
+                    ident_id=item.ident_id,
+                    now=ctx.now,
                 )
                 answer = f"Identifier {item.ident_id} removed!"
                 continue

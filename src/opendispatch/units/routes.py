@@ -193,7 +193,9 @@ async def delete_identifier(
     accountUuid: AccountUuid, identId: IdentId, caller: Annotated[Caller, api_caller("identifiers")]
 ) -> IdentifierDeleted:
     """Delete an identifier that never worked a call; answers the account's remaining identifiers."""
-    return await caller.write(service.delete_identifier, account_uuid=accountUuid, ident_id=identId)
+    return await caller.write(
+        service.delete_identifier, account_uuid=accountUuid, ident_id=identId, now=caller.now()
+    )
 
 
 @router.put(
@@ -203,7 +205,9 @@ async def select_identifier(
     accountUuid: AccountUuid, choice: SelectIdentifier, caller: Annotated[Caller, api_caller("identifiers")]
 ) -> IdentifierSelected:
     """Select an identifier on one server (``serverId``) or on every server."""
-    return await caller.write(service.choose_identifier, account_uuid=accountUuid, choice=choice)
+    return await caller.write(
+        service.choose_identifier, account_uuid=accountUuid, choice=choice, now=caller.now()
+    )
 
 
 @router.post("/v2/general/links/set", response_model=Link, summary="Set Community Link", tags=["general"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,6 +148,9 @@ def create_unit(
     )
     select_unit(
         conn, community_id=community_id, account_uuid=account_uuid, server_id=server_id, ident_id=ident_id
+    )
+    _announce_duty(
+        conn, community_id=community_id, before=set(), after=_on_duty(conn, community_id, [ident_id]), now=now
     )
     return ident_id
 
@@ -430,8 +433,10 @@ def set_status(
 ) -> None:
     """Store the status, record it on the calls the units are on, and announce it.
 
-    The event carries the units whole as well (``units``): the in-game resource reads only those.
+    The event carries the units whole as well (``units``): the in-game resource reads only those. A unit
+    that leaves or enters OFFLINE (100) goes off or comes on duty on every server it is selected on.
     """
+    before = _on_duty(conn, community_id, idents)
     conn.execute(
         update(identifiers)
         .where(identifiers.c.community_id == community_id, identifiers.c.ident_id.in_(idents))
@@ -457,6 +462,8 @@ def set_status(
         data={"identIds": idents, "status": status, "units": _units_whole(conn, community_id, idents)},
         now=now,
     )
+    after = set() if status == int(UnitStatus.OFFLINE) else _on_duty(conn, community_id, idents)
+    _announce_duty(conn, community_id=community_id, before=before, after=after, now=now)
 
 
 def _units_whole(conn: Connection, community_id: str, idents: list[int]) -> list[dict[str, Any]]:
@@ -465,6 +472,104 @@ def _units_whole(conn: Connection, community_id: str, idents: list[int]) -> list
     ).all()
     by_id = {row.ident_id: active_unit(_unit(row, None)).model_dump() for row in rows}
     return [by_id[ident] for ident in idents if ident in by_id]
+
+
+# -- coming on and going off duty, joining and leaving groups (docs/events.md) --------------------------
+
+OnDuty = set[tuple[int, int]]  # (server, unit) pairs
+
+
+def _on_duty(conn: Connection, community_id: str, idents: Collection[int]) -> OnDuty:
+    """Where each of the units is on duty: the servers it is selected on, unless it is OFFLINE."""
+    if not idents:
+        return set()
+    rows = conn.execute(
+        select(selected_identifiers.c.server_id, selected_identifiers.c.ident_id)
+        .join(identifiers, identifiers.c.ident_id == selected_identifiers.c.ident_id)
+        .where(
+            selected_identifiers.c.community_id == community_id,
+            selected_identifiers.c.ident_id.in_(list(idents)),
+            identifiers.c.community_id == community_id,
+            identifiers.c.status != int(UnitStatus.OFFLINE),
+        )
+    )
+    return {(row.server_id, row.ident_id) for row in rows}
+
+
+def _announce_duty(conn: Connection, *, community_id: str, before: OnDuty, after: OnDuty, now: int) -> None:
+    """Per server, EVENT_UNIT_LOGOUT for each unit that went off duty there, then EVENT_UNIT_LOGIN for each
+    that came on: one event per change, none when a unit stays on (or off) duty."""
+    left, came = before - after, after - before
+    if not left and not came:
+        return
+    whole = {unit["id"]: unit for unit in _units_whole(conn, community_id, sorted({i for _, i in came}))}
+    # In server order, so that two such announcements take the servers' rows in the same order.
+    changes = sorted([(server_id, 0, ident) for server_id, ident in left] + [(s, 1, i) for s, i in came])
+    for server_id, coming, ident in changes:
+        if coming:
+            unit = whole[ident]
+            # We keep no self-dispatch permission: units never dispatch themselves here.
+            data = {"unit": unit, "isDispatch": unit["isDispatch"], "selfDispatch": False}
+        else:
+            data = {"identId": ident}
+        events.emit(
+            conn,
+            community_id=community_id,
+            server_id=server_id,
+            type=EventType.EVENT_UNIT_LOGIN if coming else EventType.EVENT_UNIT_LOGOUT,
+            data=data,
+            now=now,
+        )
+
+
+def _groups_of(conn: Connection, community_id: str, idents: Collection[int]) -> dict[int, str]:
+    rows = conn.execute(
+        select(identifiers.c.ident_id, identifiers.c.group_name).where(
+            identifiers.c.community_id == community_id, identifiers.c.ident_id.in_(list(idents))
+        )
+    )
+    return {row.ident_id: row.group_name for row in rows}
+
+
+def _members_on_server(conn: Connection, community_id: str, server_id: int, group: str) -> set[int]:
+    """The units of a group on a server (selected there, on duty or not)."""
+    return set(
+        conn.execute(
+            select(identifiers.c.ident_id)
+            .join(selected_identifiers, selected_identifiers.c.ident_id == identifiers.c.ident_id)
+            .where(
+                identifiers.c.community_id == community_id,
+                identifiers.c.group_name == group,
+                selected_identifiers.c.community_id == community_id,
+                selected_identifiers.c.server_id == server_id,
+            )
+        ).scalars()
+    )
+
+
+def _announce_moves(
+    conn: Connection, *, community_id: str, server_id: int, moves: list[tuple[int, str, str]], now: int
+) -> None:
+    """For each unit that changed group (unit, old group, new group): leaving the old, joining the new."""
+    for ident, old, new in moves:
+        if old:
+            events.emit(
+                conn,
+                community_id=community_id,
+                server_id=server_id,
+                type=EventType.EVENT_UNIT_GROUP_REMOVE,
+                data={"identId": ident, "groupName": old},
+                now=now,
+            )
+        if new:
+            events.emit(
+                conn,
+                community_id=community_id,
+                server_id=server_id,
+                type=EventType.EVENT_UNIT_GROUP_ADD,
+                data={"identId": ident, "groupName": new},
+                now=now,
+            )
 
 
 def set_unit_status(
@@ -514,13 +619,41 @@ def set_unit_panic(
 def set_identifier_group(
     conn: Connection, *, community_id: str, server_id: int, group: str, targets: Targets, now: int
 ) -> GroupSet:
-    """Put the named units in ``group`` ("" takes them out of any group)."""
+    """Put the named units in ``group`` ("" takes them out of any group), and announce it on the server.
+
+    Moving every unit of one group on the server to a name no unit of the server had is the group
+    renamed: EVENT_UNIT_GROUP_CHANGE_NAME, then EVENT_UNIT_GROUP_ADD with ``identIds``. Any other change
+    is told unit by unit: EVENT_UNIT_GROUP_REMOVE from the old group, EVENT_UNIT_GROUP_ADD to the new.
+    """
     idents = resolve_target_units(conn, community_id=community_id, server_id=server_id, targets=targets)
+    old = _groups_of(conn, community_id, idents)
+    moving = [ident for ident in idents if old[ident] != group]
+    left = {old[ident] for ident in moving}
+    renamed = (
+        bool(group)
+        and len(left) == 1
+        and "" not in left
+        and set(moving) == _members_on_server(conn, community_id, server_id, next(iter(left)))
+        and not _members_on_server(conn, community_id, server_id, group)
+    )
     conn.execute(
         update(identifiers)
         .where(identifiers.c.community_id == community_id, identifiers.c.ident_id.in_(idents))
         .values(group_name=group, updated_at=now)
     )
+    if renamed:
+        old_name = next(iter(left))
+        for type, data in (
+            (
+                EventType.EVENT_UNIT_GROUP_CHANGE_NAME,
+                {"identIds": moving, "oldName": old_name, "newName": group},
+            ),
+            (EventType.EVENT_UNIT_GROUP_ADD, {"identIds": moving, "groupName": group}),
+        ):
+            events.emit(conn, community_id=community_id, server_id=server_id, type=type, data=data, now=now)
+    else:
+        moves = [(ident, old[ident], group) for ident in moving]
+        _announce_moves(conn, community_id=community_id, server_id=server_id, moves=moves, now=now)
     return GroupSet(ok=True, identIds=idents)
 
 
@@ -692,20 +825,42 @@ def update_identifier(
     fields: IdentifierChanges,
     now: int,
 ) -> Identifier:
-    """Change the identifier fields sent."""
-    _identifier_row(conn, community_id, account_uuid, ident_id)
+    """Change the identifier fields sent; a status or group change is announced where it is selected."""
+    row = _identifier_row(conn, community_id, account_uuid, ident_id)
     values = {
         IDENTIFIER_COLUMNS[name]: getattr(fields, name)
         for name in fields.model_fields_set
         if name in IDENTIFIER_COLUMNS
     }
     if values:
+        before = _on_duty(conn, community_id, [ident_id])
         conn.execute(
             update(identifiers)
             .where(identifiers.c.community_id == community_id, identifiers.c.ident_id == ident_id)
             .values(**values, updated_at=now)
         )
+        after = _on_duty(conn, community_id, [ident_id])
+        _announce_duty(conn, community_id=community_id, before=before, after=after, now=now)
+        group = values.get("group_name", row.group_name)
+        if group != row.group_name:
+            for server_id in _selected_on(conn, community_id, ident_id):
+                moves = [(ident_id, row.group_name, group)]
+                _announce_moves(conn, community_id=community_id, server_id=server_id, moves=moves, now=now)
     return _identifier(_identifier_row(conn, community_id, account_uuid, ident_id))
+
+
+def _selected_on(conn: Connection, community_id: str, ident_id: int) -> list[int]:
+    """The servers a unit is selected on."""
+    return list(
+        conn.execute(
+            select(selected_identifiers.c.server_id)
+            .where(
+                selected_identifiers.c.community_id == community_id,
+                selected_identifiers.c.ident_id == ident_id,
+            )
+            .order_by(selected_identifiers.c.server_id)
+        ).scalars()
+    )
 
 
 def _first_server(conn: Connection, community_id: str, ident_id: int) -> int | None:
@@ -717,7 +872,7 @@ def _first_server(conn: Connection, community_id: str, ident_id: int) -> int | N
 
 
 def delete_identifier(
-    conn: Connection, *, community_id: str, account_uuid: str, ident_id: int
+    conn: Connection, *, community_id: str, account_uuid: str, ident_id: int, now: int
 ) -> IdentifierDeleted:
     """Delete an identifier that never worked a call; answer it, its server and the identifiers left."""
     _identifier_row(conn, community_id, account_uuid, ident_id)
@@ -735,6 +890,9 @@ def delete_identifier(
         )
     # Every statement names the community too, though the identifier was checked to be its own above.
     server_id = _first_server(conn, community_id, ident_id)
+    # An identifier deleted while on duty goes off duty where it was selected.
+    before = _on_duty(conn, community_id, [ident_id])
+    _announce_duty(conn, community_id=community_id, before=before, after=set(), now=now)
     conn.execute(
         selected_identifiers.delete().where(
             selected_identifiers.c.community_id == community_id, selected_identifiers.c.ident_id == ident_id
@@ -750,7 +908,7 @@ def delete_identifier(
 
 
 def choose_identifier(
-    conn: Connection, *, community_id: str, account_uuid: str, choice: SelectIdentifier
+    conn: Connection, *, community_id: str, account_uuid: str, choice: SelectIdentifier, now: int
 ) -> IdentifierSelected:
     """Select an identifier on one server, or on every server of the community when none is named."""
     row = _identifier_row(conn, community_id, account_uuid, choice.identId)
@@ -765,6 +923,15 @@ def choose_identifier(
                 .order_by(servers.c.server_id)
             ).scalars()
         )
+    # The account's unit each server had selected goes off duty there; the chosen one comes on.
+    replaced = conn.execute(
+        select(selected_identifiers.c.ident_id).where(
+            selected_identifiers.c.community_id == community_id,
+            selected_identifiers.c.account_uuid == account_uuid,
+        )
+    ).scalars()
+    involved = {choice.identId, *replaced}
+    before = _on_duty(conn, community_id, involved)
     for server_id in server_ids:
         select_unit(
             conn,
@@ -773,6 +940,8 @@ def choose_identifier(
             server_id=server_id,
             ident_id=choice.identId,
         )
+    after = _on_duty(conn, community_id, involved)
+    _announce_duty(conn, community_id=community_id, before=before, after=after, now=now)
     first = server_ids[0] if server_ids else None
     listed = list_identifiers(conn, community_id=community_id, account_uuid=account_uuid, server_id=first)
     return IdentifierSelected(
