@@ -20,7 +20,7 @@ from opendispatch.api.limits import DEFAULT_LIMITS, charge
 from opendispatch.api.state import AppState, app_state
 from opendispatch.clock import Clock
 from opendispatch.communities.schemas import Principal
-from opendispatch.communities.service import authenticate
+from opendispatch.communities.service import TOUCH_EVERY_MS, authenticate, touch_api_key
 from opendispatch.errors import Forbidden, NotAuthenticated
 from opendispatch.history.schemas import Actor
 from opendispatch.storage.database import Database
@@ -29,6 +29,7 @@ from opendispatch.web.sessions import session_user
 
 T = TypeVar("T")
 
+API_NOT_ENABLED = "The API is not enabled for this community."
 SESSION_COOKIE = "od_console"
 CSRF_HEADER = "X-CSRF-Token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -65,6 +66,13 @@ async def lookup_key(state: AppState, api_key: str) -> Principal | None:
     if not found:
         principal = await state.db.read(authenticate, api_key)
         state.keys.put(api_key, principal, now)
+        # Only after a database lookup, and at most once a minute per key: "last used" for the operator
+        # costs one small write a minute, never one per request.
+        wall = state.clock.now_ms()
+        if principal is not None and (
+            principal.last_used_at is None or principal.last_used_at <= wall - TOUCH_EVERY_MS
+        ):
+            await state.db.write(touch_api_key, key_id=principal.key_id, now=wall)
     return principal
 
 
@@ -104,6 +112,8 @@ class ApiCaller(HTTPBearer):
         if self.console and "authorization" not in request.headers and SESSION_COOKIE in request.cookies:
             return await console_caller(request)
         principal = await bearer_key(request)
+        if not principal.api_enabled:
+            raise Forbidden(API_NOT_ENABLED)
         state = app_state(request)
         if self.operation is not None:
             await charge(state.limiter, state.clock, principal, self.operation)
