@@ -769,11 +769,12 @@ def change_unit(
 ) -> UnitRecord:
     """Change a unit's fields that were given and, with ``select_on``, select it on that server."""
     account_uuid = unit_record(conn, community_id=community_id, ident_id=ident_id).accountUuid
+    if select_on is not None:
+        require_server(conn, community_id, select_on)
     update_identifier(
         conn, community_id=community_id, account_uuid=account_uuid, ident_id=ident_id, fields=changes, now=now
     )
     if select_on is not None:
-        require_server(conn, community_id, select_on)
         select_unit(
             conn, community_id=community_id, account_uuid=account_uuid, server_id=select_on, ident_id=ident_id
         )
