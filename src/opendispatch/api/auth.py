@@ -8,6 +8,7 @@ query is scoped to, the actor the history names, and the database and clock the 
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
+from sqlalchemy.exc import DBAPIError
 
 from opendispatch.api.limits import DEFAULT_LIMITS, charge
 from opendispatch.api.state import AppState, app_state
@@ -23,11 +25,12 @@ from opendispatch.communities.schemas import Principal
 from opendispatch.communities.service import TOUCH_EVERY_MS, authenticate, touch_api_key
 from opendispatch.errors import Forbidden, NotAuthenticated
 from opendispatch.history.schemas import Actor
-from opendispatch.storage.database import Database
+from opendispatch.storage.database import Database, StorageUnavailable
 from opendispatch.web.schemas import ConsoleUser
 from opendispatch.web.sessions import session_user
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 API_NOT_ENABLED = "The API is not enabled for this community."
 SESSION_COOKIE = "od_console"
@@ -72,7 +75,11 @@ async def lookup_key(state: AppState, api_key: str) -> Principal | None:
         if principal is not None and (
             principal.last_used_at is None or principal.last_used_at <= wall - TOUCH_EVERY_MS
         ):
-            await state.db.write(touch_api_key, key_id=principal.key_id, now=wall)
+            try:
+                await state.db.write(touch_api_key, key_id=principal.key_id, now=wall)
+            except (StorageUnavailable, DBAPIError) as exc:
+                # A read must not fail for want of its bookkeeping; the next minute tries again.
+                log.warning("could not record the use of key#%s: %s", principal.key_id, exc)
     return principal
 
 

@@ -206,11 +206,6 @@ def push_targets_with_keys(conn: Connection, community_id: str) -> list[tuple[Pu
     return [(_target(row), row.signing_secret, row.body_key is not None) for row in rows]
 
 
-def forget_body_key(conn: Connection, *, community_id: str, api_key: str) -> None:
-    """Drop the readable copy of a key that is being revoked from every push target."""
-    forget_revoked_key(conn, community_id=community_id, key_hash=hash_secret(api_key))
-
-
 def forget_revoked_key(conn: Connection, *, community_id: str, key_hash: str) -> None:
     """Drop the readable copy of the key with this hash (being revoked) from every push target."""
     for row in conn.execute(
