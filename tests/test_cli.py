@@ -41,19 +41,21 @@ class Cli:
         self.database_url = database_url
         self.runner = CliRunner()
 
-    def run(self, *args: str) -> Result:
-        return self.runner.invoke(main, [*args, "--database", self.database_url], catch_exceptions=True)
+    def run(self, *args: str, stdin: str | None = None) -> Result:
+        return self.runner.invoke(
+            main, [*args, "--database", self.database_url], input=stdin, catch_exceptions=True
+        )
 
-    def json(self, *args: str) -> dict[str, Any]:
-        result = self.run(*args, "--json")
+    def json(self, *args: str, stdin: str | None = None) -> dict[str, Any]:
+        result = self.run(*args, "--json", stdin=stdin)
         assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
         lines = result.stdout.strip().splitlines()
         assert len(lines) == 1, result.stdout  # one JSON object, on one line
         answer: dict[str, Any] = json.loads(lines[0])
         return answer
 
-    def fails(self, *args: str) -> str:
-        result = self.run(*args)
+    def fails(self, *args: str, stdin: str | None = None) -> str:
+        result = self.run(*args, stdin=stdin)
         assert result.exit_code != 0, result.stdout
         assert result.stdout == ""
         assert "Traceback" not in result.stderr
@@ -118,7 +120,10 @@ def test_key_create_and_revoke(cli: Cli, running: Server) -> None:
     rotated = cli.json("key", "create", "--community", community["communityId"])
     assert set(rotated) == {"apiKey"}
     assert rotated["apiKey"] != community["apiKey"]
-    revoke = cli.run("key", "revoke", "--community", community["communityId"], "--key", community["apiKey"])
+    # The key is piped on stdin, never an argument (shell history, `ps`).
+    revoke = cli.run(
+        "key", "revoke", "--community", community["communityId"], "--key", "-", stdin=community["apiKey"]
+    )
     assert revoke.exit_code == 0, revoke.stderr
     with running.client(community["apiKey"]) as old:
         assert old.get("/v2/emergency/servers/1/calls").status_code == 401
@@ -142,7 +147,7 @@ def test_account_and_unit_create_make_a_target_for_dispatch_calls(cli: Cli, runn
     account = cli.json(
         "account", "create", "--community", cid, "--username", "ann", "--community-user-id", "license:ann"
     )
-    assert set(account) == {"accountUuid", "secretUuid"}
+    assert set(account) == {"accountUuid", "secretUuid", "roles"} and account["roles"] == ["member"]
     unit = cli.json(
         "unit", "create", "--community", cid, "--account", account["accountUuid"], "--server", "1"
     )
@@ -192,7 +197,7 @@ def test_errors_are_one_line_on_stderr_and_change_nothing(cli: Cli, provision: P
         "unknown server": ("unit", "create", "--community", cid, "--account", uuid, "--server", "9"),
         "unknown endpoint": (*limit, "nope", "--per-minute", "1"),
         "limit below one": (*limit, "get_calls", "--per-minute", "0"),
-        "key not active": ("key", "revoke", "--community", cid, "--key", "od_nope"),
+        "key not active": ("key", "revoke", "--community", cid, "--prefix", "od_nope"),
         "empty name": ("community", "create", "--name", " "),
     }
     messages = {name: cli.fails(*args) for name, args in failures.items()}

@@ -1,9 +1,11 @@
-"""The ``opendispatch`` command line: serve, and provision communities, keys, servers, accounts and units."""
+"""The ``opendispatch`` command line: serve, and provision, list, change and disable communities, keys,
+servers, accounts and units."""
 
 from __future__ import annotations
 
 import functools
 import gc
+import importlib.metadata
 import json
 import logging
 import sys
@@ -20,18 +22,22 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
+from opendispatch.accounts import service as accounts
+from opendispatch.accounts.schemas import CONSOLE_ROLES, ROLES, AccountLookup, AccountSummary
 from opendispatch.calls import service as calls
 from opendispatch.calls.schemas import NewDispatchTemplate
 from opendispatch.communities import service as communities
-from opendispatch.communities.schemas import Plan
+from opendispatch.communities.schemas import CommunitySummary, Plan
 from opendispatch.errors import DomainError, InvalidInput
 from opendispatch.events import service as events
+from opendispatch.events.schemas import ServerChange, ServerChanges
 from opendispatch.settings import Settings
 from opendispatch.storage.backup import backup_sqlite
 from opendispatch.storage.copy import BATCH_ROWS, copy_database
 from opendispatch.storage.database import Database
-from opendispatch.storage.migrate import upgrade
+from opendispatch.storage.migrate import schema_revision, upgrade
 from opendispatch.units import service as units
+from opendispatch.units.schemas import IdentifierChanges, UnitRecord
 from opendispatch.web import maps, sessions, tiles
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -82,12 +88,33 @@ def _emit(as_json: bool, payload: dict[str, Any], human: str) -> None:
     click.echo(json.dumps(payload) if as_json else human)
 
 
+def _not_valid(exc: ValidationError, what: str) -> click.ClickException:
+    problems = "; ".join(
+        f"{'.'.join(str(part) for part in error['loc']) or what}: {error['msg']}" for error in exc.errors()
+    )
+    return click.ClickException(f"not a valid {what}: {problems}")
+
+
+def _key_from_stdin(value: str) -> str:
+    # A key given as an argument stays in shell history and in `ps`: only "-" (read stdin) is taken.
+    if value != "-":
+        raise click.ClickException(
+            "an API key is never taken as an argument: give --key - and pipe the key on stdin"
+        )
+    api_key = sys.stdin.readline().strip()
+    if not api_key:
+        raise click.ClickException("no API key on stdin")
+    return api_key
+
+
 def _one_line_errors(func: F) -> F:
     # Operators' scripts read stderr: one clear line and a non-zero exit, never a traceback.
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except click.ClickException:
+            raise  # already one line
         except DomainError as exc:
             raise click.ClickException(exc.detail) from None
         except DBAPIError as exc:
@@ -260,6 +287,107 @@ def console_link(community_id: str) -> str:
     return f"/console?{urlencode({'community': community_id})}"
 
 
+def _community_text(one: CommunitySummary) -> str:
+    switches = "disabled" if one.disabled else ("API on" if one.apiEnabled else "API off")
+    return (
+        f"{one.communityId}  {one.name}  ({one.plan}, {switches}, {one.servers} server(s), "
+        f"{one.activeKeys} active key(s))"
+    )
+
+
+def _community_payload(one: CommunitySummary) -> dict[str, Any]:
+    return {**one.model_dump(), "consolePath": console_link(one.communityId)}
+
+
+@community.command("list")
+@_database_option
+@_json_option
+@_one_line_errors
+def community_list(database: str | None, as_json: bool) -> None:
+    """List every community with its plan, switches, servers and active keys."""
+    with _transaction(database) as conn:
+        found = communities.list_communities(conn)
+    _emit(
+        as_json,
+        {"communities": [_community_payload(one) for one in found]},
+        "\n".join(_community_text(one) for one in found) or "No communities.",
+    )
+
+
+@community.command("show")
+@click.option("--community", "community_id", required=True, help="Community id.")
+@_database_option
+@_json_option
+@_one_line_errors
+def community_show(community_id: str, database: str | None, as_json: bool) -> None:
+    """Show a community: name, plan, API switch, whether it is disabled, and its console link."""
+    with _transaction(database) as conn:
+        one = communities.community_summary(conn, community_id)
+    _emit(
+        as_json,
+        _community_payload(one),
+        f"{_community_text(one)}\ncreated: {one.created}\nconsole: {console_link(one.communityId)}",
+    )
+
+
+@community.command("set")
+@click.option("--community", "community_id", required=True, help="Community id.")
+@click.option("--name", default=None, help="New name.")
+@click.option("--plan", default=None, type=click.Choice([plan.name for plan in Plan], case_sensitive=False))
+@click.option("--api/--no-api", "api_enabled", default=None, help="Switch the community's API on or off.")
+@_database_option
+@_json_option
+@_one_line_errors
+def community_set(
+    community_id: str,
+    name: str | None,
+    plan: str | None,
+    api_enabled: bool | None,
+    database: str | None,
+    as_json: bool,
+) -> None:
+    """Rename a community, change its plan, or switch its API (keys answer 403 while it is off)."""
+    if name is None and plan is None and api_enabled is None:
+        raise click.ClickException("nothing to change: give --name, --plan or --api/--no-api")
+    with _transaction(database) as conn:
+        one = communities.change_community(
+            conn,
+            community_id=community_id,
+            name=name,
+            plan=Plan[plan.upper()] if plan else None,
+            api_enabled=api_enabled,
+        )
+    _emit(as_json, _community_payload(one), _community_text(one))
+
+
+def _community_switch(community_id: str, database: str | None, as_json: bool, disabled: bool) -> None:
+    with _transaction(database) as conn:
+        one = communities.set_community_disabled(
+            conn, community_id=community_id, disabled=disabled, now=_now()
+        )
+    _emit(as_json, _community_payload(one), _community_text(one))
+
+
+@community.command("disable")
+@click.option("--community", "community_id", required=True, help="Community id.")
+@_database_option
+@_json_option
+@_one_line_errors
+def community_disable(community_id: str, database: str | None, as_json: bool) -> None:
+    """Disable a community: its keys are refused, its console sessions end and its logins are refused."""
+    _community_switch(community_id, database, as_json, disabled=True)
+
+
+@community.command("enable")
+@click.option("--community", "community_id", required=True, help="Community id.")
+@_database_option
+@_json_option
+@_one_line_errors
+def community_enable(community_id: str, database: str | None, as_json: bool) -> None:
+    """Enable a disabled community again."""
+    _community_switch(community_id, database, as_json, disabled=False)
+
+
 @main.group()
 def key() -> None:
     """API keys."""
@@ -267,28 +395,69 @@ def key() -> None:
 
 @key.command("create")
 @click.option("--community", "community_id", required=True, help="Community id.")
+@click.option("--label", default=None, help="A name to recognise the key by in `key list` (at most 64).")
 @_database_option
 @_json_option
 @_one_line_errors
-def key_create(community_id: str, database: str | None, as_json: bool) -> None:
-    """Issue another API key for a community (for rotation)."""
+def key_create(community_id: str, label: str | None, database: str | None, as_json: bool) -> None:
+    """Issue another API key for a community (for rotation); it is shown this once."""
     with _transaction(database) as conn:
-        api_key = communities.create_api_key(conn, community_id=community_id, now=_now())
+        api_key = communities.create_api_key(conn, community_id=community_id, now=_now(), label=label)
     _emit(as_json, {"apiKey": api_key}, api_key)
+
+
+@key.command("list")
+@click.option("--community", "community_id", required=True, help="Community id.")
+@click.option("--all", "include_revoked", is_flag=True, help="Revoked keys too.")
+@_database_option
+@_json_option
+@_one_line_errors
+def key_list(community_id: str, include_revoked: bool, database: str | None, as_json: bool) -> None:
+    """List the community's keys by prefix and label, with when each was created and last used."""
+    with _transaction(database) as conn:
+        found = communities.list_api_keys(conn, community_id=community_id, include_revoked=include_revoked)
+    human = "\n".join(
+        f"{one.prefix}…  {one.label or '-'}  created {one.created}  last used {one.lastUsed or 'never'}"
+        + (f"  revoked {one.revoked}" if one.revoked else "")
+        for one in found
+    )
+    _emit(
+        as_json,
+        {"communityId": community_id, "keys": [one.model_dump() for one in found]},
+        human or "No keys.",
+    )
 
 
 @key.command("revoke")
 @click.option("--community", "community_id", required=True, help="Community id.")
-@click.option("--key", "api_key", required=True, help="The key to revoke.")
+@click.option("--prefix", default=None, help="The key's prefix as `key list` shows it (or its start).")
+@click.option("--label", default=None, help="The key's label.")
+@click.option("--key", "key_input", default=None, metavar="-", help="'-': read the whole key from stdin.")
 @_database_option
 @_json_option
 @_one_line_errors
-def key_revoke(community_id: str, api_key: str, database: str | None, as_json: bool) -> None:
-    """Revoke an API key; requests with it get 401."""
+def key_revoke(
+    community_id: str,
+    prefix: str | None,
+    label: str | None,
+    key_input: str | None,
+    database: str | None,
+    as_json: bool,
+) -> None:
+    """Revoke an API key named by its prefix, its label, or the key itself on stdin; it then gets 401."""
+    if sum(given is not None for given in (prefix, label, key_input)) != 1:
+        raise click.ClickException("name the key with exactly one of --prefix, --label or --key -")
+    api_key = _key_from_stdin(key_input) if key_input is not None else None
     with _transaction(database) as conn:
-        communities.revoke_api_key(conn, community_id=community_id, api_key=api_key, now=_now())
-        events.forget_body_key(conn, community_id=community_id, api_key=api_key)
-    _emit(as_json, {"revoked": True}, "Key revoked.")
+        revoked = communities.revoke_api_key(
+            conn, community_id=community_id, now=_now(), api_key=api_key, prefix=prefix, label=label
+        )
+        events.forget_revoked_key(conn, community_id=community_id, key_hash=revoked.key_hash)
+    _emit(
+        as_json,
+        {"revoked": True, "key": revoked.info.model_dump()},
+        f"Key {revoked.info.prefix}… revoked.",
+    )
 
 
 @main.group()
@@ -375,6 +544,63 @@ def server_show(community_id: str, server_id: int, database: str | None, as_json
     _emit(as_json, payload, "\n".join(lines))
 
 
+@server.command("set")
+@click.option("--community", "community_id", required=True, help="Community id.")
+@click.option("--server", "server_id", type=int, required=True, help="Server id.")
+@click.option("--name", default=None, help="Server name.")
+@click.option("--description", default=None)
+@click.option("--signal", default=None)
+@click.option("--map-url", default=None)
+@click.option("--map-ip", default=None)
+@click.option("--listener-port", default=None)
+@click.option("--outbound-ip", default=None)
+@_database_option
+@_json_option
+@_one_line_errors
+def server_set(
+    community_id: str,
+    server_id: int,
+    name: str | None,
+    description: str | None,
+    signal: str | None,
+    map_url: str | None,
+    map_ip: str | None,
+    listener_port: str | None,
+    outbound_ip: str | None,
+    database: str | None,
+    as_json: bool,
+) -> None:
+    """Change a server's name and the docs' server fields, as `PUT /v2/general/servers` does."""
+    given = {
+        "name": name,
+        "description": description,
+        "signal": signal,
+        "mapUrl": map_url,
+        "mapIp": map_ip,
+        "listenerPort": listener_port,
+        "outboundIp": outbound_ip,
+    }
+    fields = {field: value for field, value in given.items() if value is not None}
+    if not fields:
+        raise click.ClickException("nothing to change: give --name or another server field")
+    try:
+        change = ServerChange.model_validate({"id": server_id, **fields})
+    except ValidationError as exc:
+        raise _not_valid(exc, "server change") from None
+    with _transaction(database) as conn:
+        communities.require_community(conn, community_id)
+        communities.require_server(conn, community_id, server_id)
+        listed = events.change_server_settings(
+            conn, community_id=community_id, changes=ServerChanges(servers=[change]), now=_now()
+        )
+    [changed] = [one for one in listed.servers if one.id == server_id]
+    _emit(
+        as_json,
+        {"communityId": community_id, "server": changed.model_dump()},
+        f"server {changed.id}: {changed.name}",
+    )
+
+
 @main.group()
 def account() -> None:
     """Accounts of a community."""
@@ -391,6 +617,14 @@ def account() -> None:
     is_flag=True,
     help="May log in to the console; the password is read from stdin (asked twice at a terminal).",
 )
+@click.option("--admin", is_flag=True, help="Runs the community; the password is read as for --dispatcher.")
+@click.option(
+    "--role",
+    "role_names",
+    multiple=True,
+    type=click.Choice(ROLES),
+    help="A role (repeat for several). Default: member (no console login).",
+)
 @_database_option
 @_json_option
 @_one_line_errors
@@ -401,11 +635,19 @@ def account_create(
     discord: str | None,
     roblox: str | None,
     dispatcher: bool,
+    admin: bool,
+    role_names: tuple[str, ...],
     database: str | None,
     as_json: bool,
 ) -> None:
-    """Create an account; its secret uuid is shown once."""
-    password_hash = _new_password_hash() if dispatcher else None
+    """Create an account with its roles; its secret uuid is shown once."""
+    roles = set(role_names)
+    if dispatcher:
+        roles.add("dispatcher")
+    if admin:
+        roles.add("admin")
+    roles = roles or {"member"}
+    password_hash = _new_password_hash() if roles & CONSOLE_ROLES else None
     with _transaction(database) as conn:
         created = units.create_account(
             conn,
@@ -415,16 +657,24 @@ def account_create(
             community_user_id=community_user_id,
             discord=discord,
             roblox=roblox,
+            roles=roles,
         )
         if password_hash is not None:
             sessions.set_password(
                 conn, community_id=community_id, username=username, password_hash=password_hash
             )
-    payload: dict[str, Any] = {"accountUuid": created.account_uuid, "secretUuid": created.secret_uuid}
-    human = f"accountUuid: {created.account_uuid}\nsecretUuid:  {created.secret_uuid}"
-    if dispatcher:
+    ordered = [role for role in ROLES if role in roles]
+    payload: dict[str, Any] = {
+        "accountUuid": created.account_uuid,
+        "secretUuid": created.secret_uuid,
+        "roles": ordered,
+    }
+    human = f"accountUuid: {created.account_uuid}\nsecretUuid:  {created.secret_uuid}\nroles:       "
+    human += ", ".join(ordered)
+    if "dispatcher" in roles:
         payload["dispatcher"] = True
-        human += "\ndispatcher:  yes (log in at /console)"
+    if password_hash is not None:
+        human += " (log in at /console)"
     _emit(as_json, payload, human)
 
 
@@ -451,7 +701,157 @@ def account_password(community_id: str, username: str, database: str | None, as_
         account_uuid = sessions.set_password(
             conn, community_id=community_id, username=username, password_hash=password_hash
         )
-    _emit(as_json, {"accountUuid": account_uuid, "dispatcher": True}, "Password set; open sessions ended.")
+        roles = accounts.account_summary(
+            conn, community_id=community_id, lookup=AccountLookup(accountUuid=account_uuid)
+        ).roles
+    _emit(
+        as_json,
+        {"accountUuid": account_uuid, "dispatcher": "dispatcher" in roles, "roles": roles},
+        "Password set; open sessions ended.",
+    )
+
+
+def _account_options(func: F) -> F:
+    func = click.option("--username", default=None, help="Account username (or --account).")(func)
+    func = click.option("--account", "account_uuid", default=None, help="Account uuid (or --username).")(func)
+    return click.option("--community", "community_id", required=True, help="Community id.")(func)
+
+
+def _lookup(account_uuid: str | None, username: str | None) -> AccountLookup:
+    if (account_uuid is None) == (username is None):
+        raise click.ClickException("name the account with exactly one of --account UUID or --username NAME")
+    return AccountLookup(accountUuid=account_uuid, username=username)
+
+
+def _account_text(one: AccountSummary) -> str:
+    ids = [
+        f"{name} {value}"
+        for name, value in (("user", one.communityUserId), ("discord", one.discord), ("roblox", one.roblox))
+        if value
+    ]
+    return (
+        f"{one.accountUuid}  {one.username}  [{', '.join(one.roles) or 'no roles'}]"
+        + ("  DISABLED" if one.disabled else "")
+        + (f"  ({', '.join(ids)})" if ids else "")
+    )
+
+
+@account.command("list")
+@click.option("--community", "community_id", required=True, help="Community id.")
+@_database_option
+@_json_option
+@_one_line_errors
+def account_list(community_id: str, database: str | None, as_json: bool) -> None:
+    """List the community's accounts with their roles and ids."""
+    with _transaction(database) as conn:
+        found = accounts.account_summaries(conn, community_id=community_id)
+    _emit(
+        as_json,
+        {"communityId": community_id, "accounts": [one.model_dump() for one in found]},
+        "\n".join(_account_text(one) for one in found) or "No accounts.",
+    )
+
+
+@account.command("show")
+@_account_options
+@_database_option
+@_json_option
+@_one_line_errors
+def account_show(
+    community_id: str, account_uuid: str | None, username: str | None, database: str | None, as_json: bool
+) -> None:
+    """Show one account: ids, roles, whether it may log in, its API ids and how many units it has."""
+    lookup = _lookup(account_uuid, username)
+    with _transaction(database) as conn:
+        one = accounts.account_summary(conn, community_id=community_id, lookup=lookup)
+    lines = [
+        _account_text(one),
+        f"password: {'set' if one.hasPassword else 'none'}; last login: {one.lastLogin or 'never'}",
+        f"created: {one.created}; units: {one.identifiers}; API ids: {', '.join(one.apiIds) or 'none'}",
+    ]
+    _emit(as_json, one.model_dump(), "\n".join(lines))
+
+
+@account.command("set")
+@_account_options
+@click.option("--new-username", default=None, help="Rename the account.")
+@click.option("--community-user-id", default=None, help="Linked in-game identifier ('' unlinks).")
+@click.option("--discord", default=None, help="Discord user id ('' clears).")
+@click.option("--roblox", default=None, help="Roblox user id ('' clears).")
+@click.option("--add-role", "add_roles", multiple=True, type=click.Choice(ROLES), help="Repeatable.")
+@click.option("--remove-role", "remove_roles", multiple=True, type=click.Choice(ROLES), help="Repeatable.")
+@_database_option
+@_json_option
+@_one_line_errors
+def account_set(
+    community_id: str,
+    account_uuid: str | None,
+    username: str | None,
+    new_username: str | None,
+    community_user_id: str | None,
+    discord: str | None,
+    roblox: str | None,
+    add_roles: tuple[str, ...],
+    remove_roles: tuple[str, ...],
+    database: str | None,
+    as_json: bool,
+) -> None:
+    """Change an account's username, ids or roles (set its password with `account password`)."""
+    lookup = _lookup(account_uuid, username)
+    if not (add_roles or remove_roles) and all(
+        value is None for value in (new_username, community_user_id, discord, roblox)
+    ):
+        raise click.ClickException(
+            "nothing to change: give --new-username, --community-user-id, --discord, --roblox, "
+            "--add-role or --remove-role"
+        )
+    with _transaction(database) as conn:
+        one = accounts.change_account(
+            conn,
+            community_id=community_id,
+            lookup=lookup,
+            username=new_username,
+            community_user_id=community_user_id,
+            discord=discord,
+            roblox=roblox,
+            add_roles=frozenset(add_roles),
+            remove_roles=frozenset(remove_roles),
+        )
+    _emit(as_json, one.model_dump(), _account_text(one))
+
+
+def _account_switch(
+    community_id: str, lookup: AccountLookup, database: str | None, as_json: bool, disabled: bool
+) -> None:
+    with _transaction(database) as conn:
+        one = accounts.set_account_disabled(
+            conn, community_id=community_id, lookup=lookup, disabled=disabled, now=_now()
+        )
+    _emit(as_json, one.model_dump(), _account_text(one))
+
+
+@account.command("disable")
+@_account_options
+@_database_option
+@_json_option
+@_one_line_errors
+def account_disable(
+    community_id: str, account_uuid: str | None, username: str | None, database: str | None, as_json: bool
+) -> None:
+    """Disable an account: it cannot log in to the console and its sessions end (its units stay)."""
+    _account_switch(community_id, _lookup(account_uuid, username), database, as_json, disabled=True)
+
+
+@account.command("enable")
+@_account_options
+@_database_option
+@_json_option
+@_one_line_errors
+def account_enable(
+    community_id: str, account_uuid: str | None, username: str | None, database: str | None, as_json: bool
+) -> None:
+    """Enable a disabled account again."""
+    _account_switch(community_id, _lookup(account_uuid, username), database, as_json, disabled=False)
 
 
 @main.group()
@@ -491,6 +891,116 @@ def unit_create(
     _emit(as_json, {"identId": ident_id}, f"identId: {ident_id}")
 
 
+def _unit_text(one: UnitRecord) -> str:
+    servers = ", ".join(map(str, one.selectedOn)) or "none"
+    return (
+        f"{one.identId}  {one.unitNum or '-'}  {one.name or '-'}  ({one.username}; "
+        f"department {one.department or '-'}; selected on {servers}"
+        + (f"; call {one.callId}" if one.callId is not None else "")
+        + ")"
+    )
+
+
+@unit.command("list")
+@click.option("--community", "community_id", required=True, help="Community id.")
+@click.option("--account", "account_uuid", default=None, help="Only this account's units.")
+@click.option("--server", "server_id", type=int, default=None, help="Only the units selected on it.")
+@click.option("--limit", default=1000, show_default=True, type=click.IntRange(1, 10_000))
+@_database_option
+@_json_option
+@_one_line_errors
+def unit_list(
+    community_id: str,
+    account_uuid: str | None,
+    server_id: int | None,
+    limit: int,
+    database: str | None,
+    as_json: bool,
+) -> None:
+    """List the community's units by id, with their account and the servers they are selected on."""
+    with _transaction(database) as conn:
+        found = units.unit_records(
+            conn, community_id=community_id, account_uuid=account_uuid, server_id=server_id, limit=limit
+        )
+    _emit(
+        as_json,
+        {"communityId": community_id, "units": [one.model_dump() for one in found]},
+        "\n".join(_unit_text(one) for one in found) or "No units.",
+    )
+
+
+@unit.command("show")
+@click.option("--community", "community_id", required=True, help="Community id.")
+@click.option("--unit", "ident_id", type=int, required=True, help="Unit (identifier) id.")
+@_database_option
+@_json_option
+@_one_line_errors
+def unit_show(community_id: str, ident_id: int, database: str | None, as_json: bool) -> None:
+    """Show one unit with every field, its status, location and current call."""
+    with _transaction(database) as conn:
+        one = units.unit_record(conn, community_id=community_id, ident_id=ident_id)
+    fields = one.model_dump(exclude={"identId", "unitNum", "name", "username", "selectedOn", "callId"})
+    lines = [_unit_text(one)] + [f"  {name}: {value}" for name, value in fields.items()]
+    _emit(as_json, one.model_dump(), "\n".join(lines))
+
+
+@unit.command("set")
+@click.option("--community", "community_id", required=True, help="Community id.")
+@click.option("--unit", "ident_id", type=int, required=True, help="Unit (identifier) id.")
+@click.option("--unit-num", default=None, help="Unit number, e.g. 1A-01.")
+@click.option("--name", default=None)
+@click.option("--department", default=None)
+@click.option("--district", default=None)
+@click.option("--subdivision", default=None)
+@click.option("--rank", default=None)
+@click.option("--group", default=None, help="Persistent group, e.g. CAR-51 ('' for none).")
+@click.option("--select-on", type=int, default=None, help="Make it the account's unit on this server.")
+@_database_option
+@_json_option
+@_one_line_errors
+def unit_set(
+    community_id: str,
+    ident_id: int,
+    unit_num: str | None,
+    name: str | None,
+    department: str | None,
+    district: str | None,
+    subdivision: str | None,
+    rank: str | None,
+    group: str | None,
+    select_on: int | None,
+    database: str | None,
+    as_json: bool,
+) -> None:
+    """Change a unit's fields, or select it on a server for its account."""
+    given = {
+        "unitNum": unit_num,
+        "name": name,
+        "department": department,
+        "district": district,
+        "subdivision": subdivision,
+        "rank": rank,
+        "group": group,
+    }
+    fields = {field: value for field, value in given.items() if value is not None}
+    if not fields and select_on is None:
+        raise click.ClickException("nothing to change: give a field such as --unit-num, or --select-on")
+    try:
+        changes = IdentifierChanges.model_validate(fields)
+    except ValidationError as exc:
+        raise _not_valid(exc, "unit change") from None
+    with _transaction(database) as conn:
+        one = units.change_unit(
+            conn,
+            community_id=community_id,
+            ident_id=ident_id,
+            changes=changes,
+            now=_now(),
+            select_on=select_on,
+        )
+    _emit(as_json, one.model_dump(), _unit_text(one))
+
+
 @main.group()
 def template() -> None:
     """Dispatch templates: the layouts of custom dispatch calls."""
@@ -514,11 +1024,7 @@ def template_create(community_id: str, layout_file: Path, database: str | None, 
     try:
         new = NewDispatchTemplate.model_validate_json(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'template'}: {error['msg']}"
-            for error in exc.errors()
-        )
-        raise click.ClickException(f"not a valid template: {problems}") from None
+        raise _not_valid(exc, "template") from None
     with _transaction(database) as conn:
         created = calls.create_template(conn, community_id=community_id, template=new, now=_now())
     _emit(
@@ -606,7 +1112,11 @@ def push() -> None:
     help="data as a list of one object (documented) or the bare object (in-game receiver). Default array.",
 )
 @click.option(
-    "--key", "body_key", default=None, help="API key sent as `key` in each body (default: a new one)."
+    "--key",
+    "key_input",
+    default=None,
+    metavar="-",
+    help="'-': read the API key sent as `key` in each body from stdin (default: a new one).",
 )
 @click.option("--enable/--disable", "enabled", default=None, help="Turn delivery on or off.")
 @_database_option
@@ -617,13 +1127,14 @@ def push_set(
     server_id: int,
     url: str | None,
     shape: str | None,
-    body_key: str | None,
+    key_input: str | None,
     enabled: bool | None,
     database: str | None,
     as_json: bool,
 ) -> None:
     """Create or change a server's push target."""
     issued = None
+    body_key = _key_from_stdin(key_input) if key_input is not None else None
     with _transaction(database) as conn:
         if body_key is not None:
             communities.require_active_key(conn, community_id=community_id, api_key=body_key)
@@ -816,6 +1327,35 @@ def map_clear(community_id: str, server_id: int, database: str | None, as_json: 
     with _transaction(database) as conn:
         maps.clear_map(conn, community_id=community_id, server_id=server_id)
     _emit(as_json, {"serverId": server_id, "cleared": True}, f"server {server_id}: map image cleared")
+
+
+@main.command()
+@_database_option
+@_json_option
+@_one_line_errors
+def status(database: str | None, as_json: bool) -> None:
+    """What an operator looks for first: version, database, communities, servers, keys and push events."""
+    url = make_url(_settings(database).database_url).render_as_string(hide_password=True)
+    with _transaction(database) as conn:
+        found = communities.list_communities(conn)
+        pushes = events.event_counts(conn)
+        revision = schema_revision(conn)
+    payload = {
+        "version": importlib.metadata.version("opendispatch"),
+        "database": url,
+        "schemaRevision": revision,
+        "communities": [_community_payload(one) for one in found],
+        "servers": sum(one.servers for one in found),
+        "activeKeys": sum(one.activeKeys for one in found),
+        "pushEvents": pushes,
+    }
+    lines = [
+        f"opendispatch {payload['version']}, database {url} (schema {revision})",
+        f"{len(found)} communities, {payload['servers']} servers, {payload['activeKeys']} active keys",
+        f"push events: {pushes['pending']} pending, {pushes['dead']} dead",
+        *(f"  {_community_text(one)}" for one in found),
+    ]
+    _emit(as_json, payload, "\n".join(lines))
 
 
 @main.command()

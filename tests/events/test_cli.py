@@ -15,8 +15,8 @@ from tests.events.receiver import Receiver
 from tests.support import Community, Provisioner, Server, in_process_server
 
 
-def run(database_url: str, *args: str) -> Any:
-    result = CliRunner().invoke(main, [*args, "--database", database_url, "--json"])
+def run(database_url: str, *args: str, stdin: str | None = None) -> Any:
+    result = CliRunner().invoke(main, [*args, "--database", database_url, "--json"], input=stdin)
     assert result.exit_code == 0, result.output
     return json.loads(result.output)
 
@@ -80,7 +80,7 @@ def _push_commands(
         assert receiver.arrivals[1].headers["webhook-id"] == arrival.headers["webhook-id"]
 
         # Revoking the receiver's key takes it out of the push target too.
-        run(database_url, "key", "revoke", "--community", community.community_id, "--key", issued)
+        run(database_url, "key", "revoke", "--community", community.community_id, "--key", "-", stdin=issued)
         with provision.db.engine.connect() as conn:
             [(_target, _secret, has_key)] = events.push_targets_with_keys(conn, community.community_id)
         assert has_key is False

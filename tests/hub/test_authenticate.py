@@ -72,3 +72,23 @@ def test_a_server_of_another_community_or_a_bad_server_id_is_refused(
         "serverId must be a whole number."
     )
     assert authenticate(hub_server, community.community_id, community.api_key, "2")["success"] is True
+
+
+def test_a_disabled_community_or_a_switched_off_api_is_refused(
+    hub_server: LiveServer, provision: Provisioner, community: Community
+) -> None:
+    refused = {"success": False, "error": "The API is not enabled for this community.", "count": 0}
+    with provision.db.transaction() as conn:
+        communities.change_community(conn, community_id=community.community_id, api_enabled=False)
+    assert authenticate(hub_server, community.community_id, community.api_key, 1) == refused
+    with provision.db.transaction() as conn:
+        communities.change_community(conn, community_id=community.community_id, api_enabled=True)
+        communities.set_community_disabled(
+            conn, community_id=community.community_id, disabled=True, now=provision.now()
+        )
+    assert authenticate(hub_server, community.community_id, community.api_key, 1) == refused
+    with provision.db.transaction() as conn:
+        communities.set_community_disabled(
+            conn, community_id=community.community_id, disabled=False, now=provision.now()
+        )
+    assert authenticate(hub_server, community.community_id, community.api_key, 1)["success"] is True

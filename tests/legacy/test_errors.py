@@ -36,9 +36,15 @@ class Scene:
         return {
             "rows": self.provision.row_counts(),
             "history": self.provision.scalar("SELECT count(*) FROM call_history"),
-            "board": self.v2.get(f"{S1}/calls").json(),
-            "units": self.v2.get(f"{S1}/units", params={"includeOffline": "true"}).json(),
+            "board": _read(self.v2.get(f"{S1}/calls")),
+            "units": _read(self.v2.get(f"{S1}/units", params={"includeOffline": "true"})),
         }
+
+
+def _read(answer: httpx.Response) -> Any:
+    # With the API switched off v2 refuses too (403, a problem with its own request id): the row counts
+    # above still show that nothing changed.
+    return answer.json() if answer.status_code == 200 else answer.status_code
 
 
 @pytest.fixture

@@ -37,7 +37,13 @@ def test_a_dispatcher_account_takes_its_password_from_stdin_and_can_log_in(
         stdin=PASSWORD + "\n",
     )
     payload = answer(created)
-    assert payload["dispatcher"] is True and set(payload) == {"accountUuid", "secretUuid", "dispatcher"}
+    assert payload["dispatcher"] is True and set(payload) == {
+        "accountUuid",
+        "secretUuid",
+        "dispatcher",
+        "roles",
+    }
+    assert payload["roles"] == ["dispatcher"]
     assert PASSWORD not in created.output  # never echoed
     console = Console(server, community)
     assert console.session["username"] == "alice"

@@ -54,6 +54,10 @@ PERMISSIONS = (
     "polSuper",
     "selfDispatch",
 )
+# Roles an account may hold, any number of them: an admin runs the community, a dispatcher works the
+# console, a member keeps their own units. Each is a boolean column ``is_<role>`` of ``accounts``.
+ROLES = ("admin", "dispatcher", "member")
+CONSOLE_ROLES = frozenset({"admin", "dispatcher"})  # with a password, these may log in to the console
 MAX_API_IDS = 20  # per account: a player's identifiers (license, steam, discord, fivem, xbl, live, ...)
 LinkId = Annotated[str, Field(min_length=1, max_length=255)]
 
@@ -94,6 +98,24 @@ class Account(BaseModel):
     permissions: dict[str, bool]
     discord: str | None = None
     roblox: str | None = None
+
+
+class AccountSummary(BaseModel):
+    """An account as the operator's command line shows it: who, their ids, roles and switches."""
+
+    accountUuid: str
+    username: str
+    communityUserId: str | None
+    discord: str | None
+    roblox: str | None
+    roles: list[str]
+    hasPassword: bool
+    disabled: bool
+    disabledAt: str | None
+    created: str
+    lastLogin: str | None
+    apiIds: list[str]
+    identifiers: int
 
 
 class Pagination(BaseModel):

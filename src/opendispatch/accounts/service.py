@@ -6,16 +6,20 @@ import hmac
 import secrets
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, or_, select
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from opendispatch.accounts.models import link_codes
 from opendispatch.accounts.schemas import (
+    CONSOLE_ROLES,
     MAX_API_IDS,
     PERMISSIONS,
+    ROLES,
     Account,
     AccountList,
     AccountLookup,
     AccountStatus,
+    AccountSummary,
     ApiIdHolder,
     ApiIds,
     ApiIdsChange,
@@ -24,10 +28,10 @@ from opendispatch.accounts.schemas import (
     VerifiedSecret,
 )
 from opendispatch.clock import iso_utc
-from opendispatch.communities.service import hash_secret
+from opendispatch.communities.service import hash_secret, require_community
 from opendispatch.errors import Conflict, InvalidInput, NotFound
 from opendispatch.units import service as units
-from opendispatch.units.models import account_api_ids, accounts
+from opendispatch.units.models import account_api_ids, accounts, identifiers
 from opendispatch.units.schemas import Link
 from opendispatch.web.models import console_sessions
 
@@ -40,9 +44,11 @@ LINK_CODE_LENGTH = 6
 
 
 def _account(row: Any) -> Account:
-    # Accounts here are made by the operator, so every one is VALIDATED; console login is "dispatch".
+    # Accounts here are made by the operator, so every one is VALIDATED; the roles are "admin" and
+    # "dispatch" (console login with a password).
     permissions = dict.fromkeys(PERMISSIONS, False)
-    permissions["dispatch"] = row.password_hash is not None
+    permissions["admin"] = row.is_admin
+    permissions["dispatch"] = row.is_dispatcher and row.password_hash is not None
     return Account(
         uuid=row.account_uuid,
         username=row.username,
@@ -285,3 +291,161 @@ def redeem_link_code(conn: Connection, *, community_id: str, account_uuid: str, 
     return units.link_account(
         conn, community_id=community_id, account_uuid=account_uuid, community_user_id=user_id, now=now
     )
+
+
+# -- the operator's view: listing, changing and disabling accounts ---------------------------------------
+
+
+def _summaries(conn: Connection, community_id: str, account_uuid: str | None) -> list[AccountSummary]:
+    idents = (
+        select(func.count())
+        .select_from(identifiers)
+        .where(
+            identifiers.c.community_id == community_id,
+            identifiers.c.account_uuid == accounts.c.account_uuid,
+        )
+        .scalar_subquery()
+    )
+    query = _accounts_query(community_id).add_columns(idents.label("identifier_count"))
+    if account_uuid is not None:
+        query = query.where(accounts.c.account_uuid == account_uuid)
+    rows = conn.execute(query.order_by(accounts.c.username)).all()
+    held: dict[str, list[str]] = {}
+    api_ids = select(account_api_ids.c.account_uuid, account_api_ids.c.api_id).where(
+        account_api_ids.c.community_id == community_id
+    )
+    if account_uuid is not None:
+        api_ids = api_ids.where(account_api_ids.c.account_uuid == account_uuid)
+    for holder, api_id in conn.execute(api_ids.order_by(account_api_ids.c.api_id)):
+        held.setdefault(holder, []).append(api_id)
+    return [
+        AccountSummary(
+            accountUuid=row.account_uuid,
+            username=row.username,
+            communityUserId=row.community_user_id,
+            discord=row.discord,
+            roblox=row.roblox,
+            roles=[role for role in ROLES if getattr(row, f"is_{role}")],
+            hasPassword=row.password_hash is not None,
+            disabled=row.disabled_at is not None,
+            disabledAt=iso_utc(row.disabled_at) if row.disabled_at is not None else None,
+            created=iso_utc(row.created_at),
+            lastLogin=iso_utc(row.last_login) if row.last_login is not None else None,
+            apiIds=held.get(row.account_uuid, []),
+            identifiers=row.identifier_count,
+        )
+        for row in rows
+    ]
+
+
+def account_summaries(conn: Connection, *, community_id: str) -> list[AccountSummary]:
+    """Every account of the community by username, with its roles and switches."""
+    require_community(conn, community_id)
+    return _summaries(conn, community_id, None)
+
+
+def account_summary(conn: Connection, *, community_id: str, lookup: AccountLookup) -> AccountSummary:
+    """One account of the community, named by exactly one identifier."""
+    require_community(conn, community_id)
+    account_uuid = resolve_account(conn, community_id=community_id, lookup=lookup)
+    return _summaries(conn, community_id, account_uuid)[0]
+
+
+def _optional_id(name: str, value: str, digits: bool) -> str | None:
+    # "" clears the id; anything else must be a valid one.
+    if value == "":
+        return None
+    limit = 64 if digits else 255
+    if len(value) > limit or (digits and not value.isdigit()):
+        rule = f"1 to {limit} digits" if digits else f"1 to {limit} characters"
+        raise InvalidInput(f"A {name} is {rule}.", {name: rule})
+    return value
+
+
+def change_account(
+    conn: Connection,
+    *,
+    community_id: str,
+    lookup: AccountLookup,
+    username: str | None = None,
+    community_user_id: str | None = None,
+    discord: str | None = None,
+    roblox: str | None = None,
+    add_roles: frozenset[str] = frozenset(),
+    remove_roles: frozenset[str] = frozenset(),
+) -> AccountSummary:
+    """Change what ``account create`` set: username, ids ("" clears one) and roles; what is not given stays.
+
+    An account left without the admin and dispatcher roles has its console sessions ended.
+    """
+    require_community(conn, community_id)
+    account_uuid = resolve_account(conn, community_id=community_id, lookup=lookup)
+    units.role_columns(add_roles | remove_roles)  # refuses an unknown role
+    if add_roles & remove_roles:
+        raise InvalidInput(
+            f"Role {sorted(add_roles & remove_roles)[0]!r} is both added and removed.", {"roles": "both"}
+        )
+    current = _summaries(conn, community_id, account_uuid)[0]
+    roles = (set(current.roles) | add_roles) - remove_roles
+    values: dict[str, Any] = {f"is_{role}": role in roles for role in ROLES}
+    if username is not None:
+        if not username.strip() or len(username.strip()) > 255:
+            raise InvalidInput("A username is 1 to 255 characters.", {"username": "1 to 255 characters"})
+        values["username"] = username.strip()
+    if community_user_id is not None:
+        values["community_user_id"] = _optional_id("communityUserId", community_user_id, digits=False)
+    if discord is not None:
+        values["discord"] = _optional_id("discord", discord, digits=True)
+    if roblox is not None:
+        values["roblox"] = _optional_id("roblox", roblox, digits=True)
+    linked = values.get("community_user_id")
+    if linked is not None:
+        # Targets read an in-game id as a linked id or an API id: another account's API id is taken too.
+        holder = conn.execute(
+            select(account_api_ids.c.account_uuid).where(
+                account_api_ids.c.community_id == community_id, account_api_ids.c.api_id == linked
+            )
+        ).scalar()
+        if holder is not None and holder != account_uuid:
+            raise Conflict(f"The community user id {linked!r} is an API id of another account.")
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                update(accounts)
+                .where(accounts.c.community_id == community_id, accounts.c.account_uuid == account_uuid)
+                .values(**values)
+            )
+    except IntegrityError as exc:
+        raise Conflict(
+            "That username, community user id, Discord or Roblox id is already taken in this community."
+        ) from exc
+    if not roles & CONSOLE_ROLES:
+        _end_sessions(conn, community_id, account_uuid)
+    return _summaries(conn, community_id, account_uuid)[0]
+
+
+def _end_sessions(conn: Connection, community_id: str, account_uuid: str) -> None:
+    conn.execute(
+        delete(console_sessions).where(
+            console_sessions.c.community_id == community_id, console_sessions.c.account_uuid == account_uuid
+        )
+    )
+
+
+def set_account_disabled(
+    conn: Connection, *, community_id: str, lookup: AccountLookup, disabled: bool, now: int
+) -> AccountSummary:
+    """Disable an account (it cannot log in to the console; its open sessions end) or enable it again.
+
+    A disabled account keeps its units and links: calls may still name it as a target.
+    """
+    require_community(conn, community_id)
+    account_uuid = resolve_account(conn, community_id=community_id, lookup=lookup)
+    conn.execute(
+        update(accounts)
+        .where(accounts.c.community_id == community_id, accounts.c.account_uuid == account_uuid)
+        .values(disabled_at=now if disabled else None)
+    )
+    if disabled:
+        _end_sessions(conn, community_id, account_uuid)
+    return _summaries(conn, community_id, account_uuid)[0]

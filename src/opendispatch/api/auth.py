@@ -8,6 +8,7 @@ query is scoped to, the actor the history names, and the database and clock the 
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -15,20 +16,23 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
+from sqlalchemy.exc import DBAPIError
 
 from opendispatch.api.limits import DEFAULT_LIMITS, charge
 from opendispatch.api.state import AppState, app_state
 from opendispatch.clock import Clock
 from opendispatch.communities.schemas import Principal
-from opendispatch.communities.service import authenticate
+from opendispatch.communities.service import TOUCH_EVERY_MS, authenticate, touch_api_key
 from opendispatch.errors import Forbidden, NotAuthenticated
 from opendispatch.history.schemas import Actor
-from opendispatch.storage.database import Database
+from opendispatch.storage.database import Database, StorageUnavailable
 from opendispatch.web.schemas import ConsoleUser
 from opendispatch.web.sessions import session_user
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
+API_NOT_ENABLED = "The API is not enabled for this community."
 SESSION_COOKIE = "od_console"
 CSRF_HEADER = "X-CSRF-Token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -65,6 +69,17 @@ async def lookup_key(state: AppState, api_key: str) -> Principal | None:
     if not found:
         principal = await state.db.read(authenticate, api_key)
         state.keys.put(api_key, principal, now)
+        # Only after a database lookup, and at most once a minute per key: "last used" for the operator
+        # costs one small write a minute, never one per request.
+        wall = state.clock.now_ms()
+        if principal is not None and (
+            principal.last_used_at is None or principal.last_used_at <= wall - TOUCH_EVERY_MS
+        ):
+            try:
+                await state.db.write(touch_api_key, key_id=principal.key_id, now=wall)
+            except (StorageUnavailable, DBAPIError) as exc:
+                # A read must not fail for want of its bookkeeping; the next minute tries again.
+                log.warning("could not record the use of key#%s: %s", principal.key_id, exc)
     return principal
 
 
@@ -104,6 +119,8 @@ class ApiCaller(HTTPBearer):
         if self.console and "authorization" not in request.headers and SESSION_COOKIE in request.cookies:
             return await console_caller(request)
         principal = await bearer_key(request)
+        if not principal.api_enabled:
+            raise Forbidden(API_NOT_ENABLED)
         state = app_state(request)
         if self.operation is not None:
             await charge(state.limiter, state.clock, principal, self.operation)

@@ -28,6 +28,8 @@ communities = Table(
     # The last call id handed out; calls of both kinds share it so an id is never reused.
     Column("last_call_id", BigInteger, nullable=False, default=0),
     Column("created_at", BigInteger, nullable=False),
+    # Set by the operator: the community's keys are refused as for a disabled API, its console closed.
+    Column("disabled_at", BigInteger, nullable=True),
 )
 
 servers = Table(
@@ -88,6 +90,10 @@ api_keys = Table(
     Column("prefix", String(16), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("revoked_at", BigInteger, nullable=True),
+    # The operator's name for the key ("in-game", "discord bot"); never the key.
+    Column("label", String(64), nullable=True),
+    # Written at most once a minute per key: one write a minute, not one per request.
+    Column("last_used_at", BigInteger, nullable=True),
     UniqueConstraint("key_hash"),
 )
 

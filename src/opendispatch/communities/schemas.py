@@ -28,8 +28,9 @@ class Principal:
     community_id: str
     key_id: int
     plan: int
-    api_enabled: bool
+    api_enabled: bool  # false while the community's API is switched off or the community is disabled
     limits: dict[str, int] = field(default_factory=dict)
+    last_used_at: int | None = None  # when the key was last recorded as used (at most once a minute)
 
     @property
     def actor(self) -> Actor:
@@ -44,6 +45,33 @@ class NewCommunity:
     community_id: str
     api_key: str
     servers: list[int]
+
+
+class CommunitySummary(BaseModel):
+    """A community as the operator's command line shows it."""
+
+    communityId: str
+    name: str
+    plan: str
+    apiEnabled: bool
+    disabled: bool
+    disabledAt: str | None
+    created: str
+    servers: int
+    activeKeys: int
+
+
+class ApiKeyInfo(BaseModel):
+    """An API key as listed: how to recognise it (prefix, label), never the key itself."""
+
+    prefix: str
+    label: str | None
+    created: str
+    lastUsed: str | None
+    revoked: str | None
+
+
+MAX_KEY_LABEL = 64
 
 
 class Version(BaseModel):

@@ -5,19 +5,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, exists, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, exists, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from opendispatch.api.limits import DEFAULT_LIMITS
 from opendispatch.clock import iso_utc
 from opendispatch.communities.models import api_keys, communities, rate_limits, server_configs, servers
 from opendispatch.communities.schemas import (
+    MAX_KEY_LABEL,
+    ApiKeyInfo,
     Callouts,
     CalloutsSet,
     CommunityDetails,
+    CommunitySummary,
     HeartbeatReceived,
     Info,
     NewCommunity,
@@ -34,8 +38,9 @@ from opendispatch.communities.schemas import (
     StreetSignsUpdated,
     StreetSignUpdate,
 )
-from opendispatch.errors import InvalidInput, NotFound
+from opendispatch.errors import Conflict, InvalidInput, NotFound
 from opendispatch.storage.database import Prepared, Returning
+from opendispatch.web.models import console_sessions
 
 KEY_PREFIX = "od_"
 MAX_SERVERS = 100  # per community
@@ -48,6 +53,8 @@ _ACTIVE_KEY = (
         communities.c.community_id,
         communities.c.plan,
         communities.c.api_enabled,
+        communities.c.disabled_at,
+        api_keys.c.last_used_at,
     )
     .join(communities, communities.c.community_id == api_keys.c.community_id)
     .where(api_keys.c.key_hash == bindparam("digest"), api_keys.c.revoked_at.is_(None))
@@ -166,7 +173,17 @@ def list_servers(conn: Connection, community_id: str) -> list[Server]:
     return [Server(id=row.server_id, name=row.name) for row in rows]
 
 
-def create_api_key(conn: Connection, *, community_id: str, now: int) -> str:
+def _label(label: str | None) -> str | None:
+    if label is None or not label.strip():
+        return None
+    if len(label.strip()) > MAX_KEY_LABEL:
+        raise InvalidInput(
+            f"A key label is at most {MAX_KEY_LABEL} characters.", {"label": f"at most {MAX_KEY_LABEL}"}
+        )
+    return label.strip()
+
+
+def create_api_key(conn: Connection, *, community_id: str, now: int, label: str | None = None) -> str:
     """Issue a new API key; only its hash is kept, so this is the one time it is seen."""
     require_community(conn, community_id)
     api_key = _new_api_key()
@@ -176,24 +193,100 @@ def create_api_key(conn: Connection, *, community_id: str, now: int) -> str:
             key_hash=hash_secret(api_key),
             prefix=api_key[: len(KEY_PREFIX) + 4],
             created_at=now,
+            label=_label(label),
         )
     )
     return api_key
 
 
-def revoke_api_key(conn: Connection, *, community_id: str, api_key: str, now: int) -> None:
-    """Revoke one of the community's keys; requests with it get 401 from then on."""
-    result = conn.execute(
+def _key_info(row: Any) -> ApiKeyInfo:
+    return ApiKeyInfo(
+        prefix=row.prefix,
+        label=row.label,
+        created=iso_utc(row.created_at),
+        lastUsed=iso_utc(row.last_used_at) if row.last_used_at is not None else None,
+        revoked=iso_utc(row.revoked_at) if row.revoked_at is not None else None,
+    )
+
+
+def list_api_keys(conn: Connection, *, community_id: str, include_revoked: bool = False) -> list[ApiKeyInfo]:
+    """The community's keys, oldest first, as their prefix and label (a key is never kept to show)."""
+    require_community(conn, community_id)
+    query = select(api_keys).where(api_keys.c.community_id == community_id)
+    if not include_revoked:
+        query = query.where(api_keys.c.revoked_at.is_(None))
+    return [_key_info(row) for row in conn.execute(query.order_by(api_keys.c.created_at, api_keys.c.id))]
+
+
+@dataclass(frozen=True, slots=True)
+class RevokedKey:
+    """A key just revoked: how it is listed, and its hash (to drop its readable copies elsewhere)."""
+
+    info: ApiKeyInfo
+    key_hash: str
+
+
+def revoke_api_key(
+    conn: Connection,
+    *,
+    community_id: str,
+    now: int,
+    api_key: str | None = None,
+    prefix: str | None = None,
+    label: str | None = None,
+) -> RevokedKey:
+    """Revoke one of the community's active keys, named by the key, its listed prefix or its label.
+
+    A prefix or label that names several active keys is refused, and nothing is revoked.
+    """
+    if sum(given is not None for given in (api_key, prefix, label)) != 1:
+        raise InvalidInput("Name the key by exactly one of key, prefix or label.", {"key": "exactly one"})
+    active = select(api_keys).where(api_keys.c.community_id == community_id, api_keys.c.revoked_at.is_(None))
+    if api_key is not None:
+        rows = conn.execute(active.where(api_keys.c.key_hash == hash_secret(api_key))).all()
+        if not rows:
+            raise NotFound("That key is not an active key of this community.")
+    else:
+        require_community(conn, community_id)
+        if prefix is not None:
+            wanted = prefix.strip()
+            if not wanted or len(wanted) > len(KEY_PREFIX) + 4:
+                raise InvalidInput(
+                    f"A key prefix is 1 to {len(KEY_PREFIX) + 4} characters, as `key list` shows it.",
+                    {"prefix": f"1 to {len(KEY_PREFIX) + 4} characters"},
+                )
+            # Compared as text, not LIKE: SQLite's LIKE ignores case, and keys do not.
+            starts = func.substr(api_keys.c.prefix, 1, len(wanted)) == wanted
+            rows = conn.execute(active.where(starts)).all()
+            named = f"prefix {wanted!r}"
+        else:
+            wanted = (label or "").strip()
+            rows = conn.execute(active.where(api_keys.c.label == wanted)).all()
+            named = f"label {wanted!r}"
+        if not rows:
+            raise NotFound(f"No active key of this community has the {named}.")
+        if len(rows) > 1:
+            listed = ", ".join(row.prefix for row in rows)
+            raise Conflict(f"The {named} names {len(rows)} active keys ({listed}); name one of them.")
+    [row] = rows
+    conn.execute(update(api_keys).where(api_keys.c.id == row.id).values(revoked_at=now))
+    revoked = _key_info(row).model_copy(update={"revoked": iso_utc(now)})
+    return RevokedKey(info=revoked, key_hash=row.key_hash)
+
+
+TOUCH_EVERY_MS = 60_000
+
+
+def touch_api_key(conn: Connection, *, key_id: int, now: int) -> None:
+    """Record that a key was used, unless that was recorded less than a minute ago."""
+    conn.execute(
         update(api_keys)
         .where(
-            api_keys.c.community_id == community_id,
-            api_keys.c.key_hash == hash_secret(api_key),
-            api_keys.c.revoked_at.is_(None),
+            api_keys.c.id == key_id,
+            or_(api_keys.c.last_used_at.is_(None), api_keys.c.last_used_at <= now - TOUCH_EVERY_MS),
         )
-        .values(revoked_at=now)
+        .values(last_used_at=now)
     )
-    if result.rowcount == 0:
-        raise NotFound("That key is not an active key of this community.")
 
 
 def require_active_key(conn: Connection, *, community_id: str, api_key: str) -> None:
@@ -215,8 +308,10 @@ def authenticate(conn: Connection, api_key: str) -> Principal | None:
         community_id=row.community_id,
         key_id=row.id,
         plan=row.plan,
-        api_enabled=row.api_enabled,
+        # A disabled community's keys answer as for a switched-off API.
+        api_enabled=row.api_enabled and row.disabled_at is None,
         limits={endpoint: per_minute for endpoint, per_minute in overrides},
+        last_used_at=row.last_used_at,
     )
 
 
@@ -251,6 +346,95 @@ def effective_limits(conn: Connection, community_id: str | None) -> dict[str, in
         )
         limits.update({endpoint: per_minute for endpoint, per_minute in rows})
     return limits
+
+
+# -- the operator's view: listing, changing and disabling communities ------------------------------------
+
+
+def _summaries(conn: Connection, community_id: str | None) -> list[CommunitySummary]:
+    server_count = (
+        select(func.count())
+        .select_from(servers)
+        .where(servers.c.community_id == communities.c.community_id)
+        .scalar_subquery()
+    )
+    key_count = (
+        select(func.count())
+        .select_from(api_keys)
+        .where(api_keys.c.community_id == communities.c.community_id, api_keys.c.revoked_at.is_(None))
+        .scalar_subquery()
+    )
+    query = select(communities, server_count.label("server_count"), key_count.label("key_count"))
+    if community_id is not None:
+        query = query.where(communities.c.community_id == community_id)
+    return [
+        CommunitySummary(
+            communityId=row.community_id,
+            name=row.name,
+            plan=Plan(row.plan).name,
+            apiEnabled=row.api_enabled,
+            disabled=row.disabled_at is not None,
+            disabledAt=iso_utc(row.disabled_at) if row.disabled_at is not None else None,
+            created=iso_utc(row.created_at),
+            servers=row.server_count,
+            activeKeys=row.key_count,
+        )
+        for row in conn.execute(query.order_by(communities.c.created_at, communities.c.community_id))
+    ]
+
+
+def list_communities(conn: Connection) -> list[CommunitySummary]:
+    """Every community of this server, oldest first."""
+    return _summaries(conn, None)
+
+
+def community_summary(conn: Connection, community_id: str) -> CommunitySummary:
+    """One community as the operator sees it."""
+    found = _summaries(conn, community_id)
+    if not found:
+        raise NotFound(f"Community {community_id!r} does not exist.")
+    return found[0]
+
+
+def change_community(
+    conn: Connection,
+    *,
+    community_id: str,
+    name: str | None = None,
+    plan: Plan | None = None,
+    api_enabled: bool | None = None,
+) -> CommunitySummary:
+    """Rename a community, change its plan or switch its API; what is not given stays."""
+    values: dict[str, Any] = {}
+    if name is not None:
+        if not name.strip():
+            raise InvalidInput("A community needs a name.", {"name": "must not be empty"})
+        if len(name.strip()) > 255:
+            raise InvalidInput("A community name is at most 255 characters.", {"name": "at most 255"})
+        values["name"] = name.strip()
+    if plan is not None:
+        values["plan"] = int(plan)
+    if api_enabled is not None:
+        values["api_enabled"] = api_enabled
+    require_community(conn, community_id)
+    if values:
+        conn.execute(update(communities).where(communities.c.community_id == community_id).values(**values))
+    return community_summary(conn, community_id)
+
+
+def set_community_disabled(
+    conn: Connection, *, community_id: str, disabled: bool, now: int
+) -> CommunitySummary:
+    """Disable a community (its keys refused, its console sessions ended and logins refused) or enable it."""
+    require_community(conn, community_id)
+    conn.execute(
+        update(communities)
+        .where(communities.c.community_id == community_id)
+        .values(disabled_at=now if disabled else None)
+    )
+    if disabled:
+        conn.execute(delete(console_sessions).where(console_sessions.c.community_id == community_id))
+    return community_summary(conn, community_id)
 
 
 def has_communities(conn: Connection) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -208,14 +208,14 @@ def push_targets_with_keys(conn: Connection, community_id: str) -> list[tuple[Pu
     return [(_target(row), row.signing_secret, row.body_key is not None) for row in rows]
 
 
-def forget_body_key(conn: Connection, *, community_id: str, api_key: str) -> None:
-    """Drop the readable copy of a key that is being revoked from every push target."""
+def forget_revoked_key(conn: Connection, *, community_id: str, key_hash: str) -> None:
+    """Drop the readable copy of the key with this hash (being revoked) from every push target."""
     for row in conn.execute(
         select(push_targets.c.server_id, push_targets.c.body_key).where(
             push_targets.c.community_id == community_id, push_targets.c.body_key.is_not(None)
         )
     ).all():
-        if hash_secret(row.body_key) == hash_secret(api_key):
+        if hash_secret(row.body_key) == key_hash:
             conn.execute(
                 update(push_targets)
                 .where(push_targets.c.community_id == community_id, push_targets.c.server_id == row.server_id)
@@ -560,6 +560,14 @@ _BACKLOG = select(
 def outbox_backlog(conn: Connection) -> list[ServerBacklog]:
     """Every server, of every community, with events waiting for delivery (for the operator's metrics)."""
     return [ServerBacklog(*row) for row in conn.execute(_BACKLOG)]
+
+
+def event_counts(conn: Connection, *, states: Sequence[str] = ("pending", "dead")) -> dict[str, int]:
+    """How many events of every community are in each of ``states`` (the operator's first look)."""
+    rows = conn.execute(
+        select(events.c.state, func.count()).where(events.c.state.in_(states)).group_by(events.c.state)
+    )
+    return {**dict.fromkeys(states, 0), **{state: count for state, count in rows}}
 
 
 def delivery_log(

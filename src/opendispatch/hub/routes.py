@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.routing import BaseRoute
 
-from opendispatch.api.auth import key_caller, lookup_key
+from opendispatch.api.auth import API_NOT_ENABLED, key_caller, lookup_key
 from opendispatch.api.state import app_state
 from opendispatch.communities.service import require_server
 from opendispatch.errors import NotFound
@@ -70,6 +70,8 @@ async def authenticate(connection: HubConnection, arguments: list[Any]) -> dict[
     # The same answer for an unknown key and a key of another community: neither says which it was.
     if principal is None or principal.community_id != community_id:
         return answer(False, BAD_CREDENTIALS)
+    if not principal.api_enabled:
+        return answer(False, API_NOT_ENABLED)
     if server_id is not None:
         try:
             await key_caller(state, principal).read(require_server, server_id=server_id)

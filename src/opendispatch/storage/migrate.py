@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -42,3 +42,8 @@ def upgrade(engine: Engine) -> None:
             if locked:
                 connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
                 connection.commit()
+
+
+def schema_revision(connection: Connection) -> str | None:
+    """The revision the database's schema is at, or None before the first migration."""
+    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()

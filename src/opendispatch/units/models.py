@@ -33,6 +33,13 @@ accounts = Table(
     # Discord and Roblox user ids: targets in the docs name units by either.
     Column("discord", String(64), nullable=True),
     Column("roblox", String(64), nullable=True),
+    # Roles (an account may hold several): an admin runs the community, a dispatcher works the console, a
+    # member keeps their own units. Console login takes a password and the admin or dispatcher role.
+    Column("is_admin", Boolean, nullable=False, default=False, server_default=false()),
+    Column("is_dispatcher", Boolean, nullable=False, default=False, server_default=false()),
+    Column("is_member", Boolean, nullable=False, default=False, server_default=false()),
+    # Set by the operator: a disabled account cannot log in to the console; its data stays.
+    Column("disabled_at", BigInteger, nullable=True),
     UniqueConstraint("community_id", "community_user_id", name="uq_accounts_community_user"),
     UniqueConstraint("community_id", "discord", name="uq_accounts_discord"),
     UniqueConstraint("community_id", "roblox", name="uq_accounts_roblox"),

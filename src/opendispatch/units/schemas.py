@@ -298,6 +298,13 @@ class Unit(BaseModel):
     callId: int | None
 
 
+class UnitRecord(Unit):
+    """A unit as the operator's command line shows it: whose it is and the servers it is selected on."""
+
+    username: str
+    selectedOn: list[int]
+
+
 class UnitList(BaseModel):
     """Units and how many there are in all."""
 

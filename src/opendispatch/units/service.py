@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from opendispatch.accounts.schemas import ROLES
 from opendispatch.calls.models import call_units, dispatch_calls
 from opendispatch.calls.schemas import CallStatus
 from opendispatch.communities.models import servers
@@ -45,6 +46,7 @@ from opendispatch.units.schemas import (
     UnitPanicChange,
     UnitPanicChanged,
     UnitPosition,
+    UnitRecord,
     UnitStatus,
     UnitStatusChange,
     UnitStatusChanged,
@@ -68,9 +70,12 @@ def create_account(
     community_user_id: str | None = None,
     discord: str | None = None,
     roblox: str | None = None,
+    roles: Collection[str] = ("member",),
 ) -> NewAccount:
-    """Create an account, optionally linked to an in-game identifier and Discord and Roblox ids."""
+    """Create an account with its roles, optionally linked to an in-game identifier and Discord and
+    Roblox ids."""
     require_community(conn, community_id)
+    flags = role_columns(roles)
     if not username.strip():
         raise InvalidInput("An account needs a username.", {"username": "must not be empty"})
     if community_user_id is not None and not 0 < len(community_user_id) <= 255:
@@ -94,6 +99,7 @@ def create_account(
                     roblox=roblox,
                     secret_hash=hash_secret(secret_uuid),
                     created_at=now,
+                    **flags,
                 )
             )
     except IntegrityError as exc:
@@ -101,6 +107,16 @@ def create_account(
             "That username, community user id, Discord or Roblox id is already taken in this community."
         ) from exc
     return NewAccount(account_uuid=account_uuid, secret_uuid=secret_uuid)
+
+
+def role_columns(roles: Collection[str]) -> dict[str, bool]:
+    """The ``is_<role>`` column values of a set of roles; an unknown role is refused."""
+    unknown = sorted(set(roles) - set(ROLES))
+    if unknown:
+        raise InvalidInput(
+            f"Unknown role {unknown[0]!r}; one of: {', '.join(ROLES)}.", {"roles": "unknown role"}
+        )
+    return {f"is_{role}": role in roles for role in ROLES}
 
 
 def require_account(conn: Connection, community_id: str, account_uuid: str) -> None:
@@ -950,6 +966,89 @@ def choose_identifier(
         isDispatch=row.is_dispatch,
         identifier=active_unit(_unit(row, None)),
     )
+
+
+# -- the operator's view: every unit of a community ----------------------------------------------------
+
+
+def unit_records(
+    conn: Connection,
+    *,
+    community_id: str,
+    account_uuid: str | None = None,
+    server_id: int | None = None,
+    ident_id: int | None = None,
+    limit: int = 1000,
+) -> list[UnitRecord]:
+    """The community's units by identId: one account's, those selected on one server, or one unit."""
+    require_community(conn, community_id)
+    query = (
+        select(identifiers, accounts.c.community_user_id, accounts.c.username)
+        .join(accounts, accounts.c.account_uuid == identifiers.c.account_uuid)
+        .where(identifiers.c.community_id == community_id)
+    )
+    if account_uuid is not None:
+        require_account(conn, community_id, account_uuid)
+        query = query.where(identifiers.c.account_uuid == account_uuid)
+    if server_id is not None:
+        require_server(conn, community_id, server_id)
+        query = query.join(
+            selected_identifiers,
+            (selected_identifiers.c.community_id == community_id)
+            & (selected_identifiers.c.server_id == server_id)
+            & (selected_identifiers.c.ident_id == identifiers.c.ident_id),
+        )
+    if ident_id is not None:
+        query = query.where(identifiers.c.ident_id == ident_id)
+    rows = conn.execute(query.order_by(identifiers.c.ident_id).limit(limit)).all()
+    ids = [row.ident_id for row in rows]
+    selected: dict[int, list[int]] = {}
+    for row in conn.execute(
+        select(selected_identifiers.c.ident_id, selected_identifiers.c.server_id)
+        .where(selected_identifiers.c.community_id == community_id, selected_identifiers.c.ident_id.in_(ids))
+        .order_by(selected_identifiers.c.server_id)
+    ):
+        selected.setdefault(row.ident_id, []).append(row.server_id)
+    calls = current_calls(conn, community_id, ids)
+    return [
+        UnitRecord(
+            **_unit(row, calls.get(row.ident_id)).model_dump(),
+            username=row.username,
+            selectedOn=selected.get(row.ident_id, []),
+        )
+        for row in rows
+    ]
+
+
+def unit_record(conn: Connection, *, community_id: str, ident_id: int) -> UnitRecord:
+    """One unit of the community."""
+    found = unit_records(conn, community_id=community_id, ident_id=ident_id, limit=1)
+    if not found:
+        raise NotFound(f"Unit {ident_id} does not exist.")
+    return found[0]
+
+
+def change_unit(
+    conn: Connection,
+    *,
+    community_id: str,
+    ident_id: int,
+    changes: IdentifierChanges,
+    now: int,
+    select_on: int | None = None,
+) -> UnitRecord:
+    """Change a unit's fields that were given and, with ``select_on``, select it on that server."""
+    account_uuid = unit_record(conn, community_id=community_id, ident_id=ident_id).accountUuid
+    if select_on is not None:
+        require_server(conn, community_id, select_on)
+    update_identifier(
+        conn, community_id=community_id, account_uuid=account_uuid, ident_id=ident_id, fields=changes, now=now
+    )
+    if select_on is not None:
+        select_unit(
+            conn, community_id=community_id, account_uuid=account_uuid, server_id=select_on, ident_id=ident_id
+        )
+    return unit_record(conn, community_id=community_id, ident_id=ident_id)
 
 
 def set_link(conn: Connection, *, community_id: str, link: LinkSet, now: int) -> Link:

@@ -29,6 +29,7 @@ class ConsoleUser:
     token_hash: str
     csrf_token: str
     expires_at: int
+    roles: frozenset[str] = frozenset()  # of accounts.schemas.ROLES
 
     @property
     def actor(self) -> Actor:
@@ -43,7 +44,7 @@ class ConsoleUser:
 
 @dataclass(frozen=True, slots=True)
 class Dispatcher:
-    """An account that may log in to the console (it has a password)."""
+    """An account that may log in to the console (a password, an admin or dispatcher role, enabled)."""
 
     account_uuid: str
     community_id: str

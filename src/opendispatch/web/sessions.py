@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, or_, select, update
 
+from opendispatch.accounts.schemas import ROLES
 from opendispatch.api.gcra import Limiter
 from opendispatch.clock import Clock, iso_utc
 from opendispatch.communities.models import communities
@@ -87,16 +88,23 @@ def verify_password(password_hash: str | None, password: str) -> tuple[bool, boo
 
 
 def set_password(conn: Connection, *, community_id: str, username: str, password_hash: str) -> str:
-    """Make an account a dispatcher (or change its password); its open sessions end. Returns its uuid."""
-    account_uuid = conn.execute(
-        select(accounts.c.account_uuid).where(
+    """Set an account's console password; its open sessions end. Returns its uuid.
+
+    An account holding neither the admin nor the dispatcher role becomes a dispatcher, as every account
+    given a password did before roles existed.
+    """
+    row = conn.execute(
+        select(accounts.c.account_uuid, accounts.c.is_admin, accounts.c.is_dispatcher).where(
             accounts.c.community_id == community_id, accounts.c.username == username.strip()
         )
-    ).scalar()
-    if account_uuid is None:
+    ).first()
+    if row is None:
         raise NotFound(f"Account {username!r} does not exist in this community.")
+    account_uuid = row.account_uuid
     conn.execute(
-        update(accounts).where(accounts.c.account_uuid == account_uuid).values(password_hash=password_hash)
+        update(accounts)
+        .where(accounts.c.community_id == community_id, accounts.c.account_uuid == account_uuid)
+        .values(password_hash=password_hash, is_dispatcher=row.is_dispatcher or not row.is_admin)
     )
     conn.execute(delete(console_sessions).where(console_sessions.c.account_uuid == account_uuid))
     return str(account_uuid)
@@ -115,7 +123,8 @@ def csrf_token(token: str) -> str:
 
 
 def find_dispatcher(conn: Connection, *, community_id: str, username: str) -> Dispatcher | None:
-    """The account that may log in with this username, or None (unknown, or no password set)."""
+    """The account that may log in with this username, or None: unknown, no password set, no admin or
+    dispatcher role, or the account or its community disabled."""
     row = conn.execute(
         select(
             accounts.c.account_uuid,
@@ -123,7 +132,15 @@ def find_dispatcher(conn: Connection, *, community_id: str, username: str) -> Di
             accounts.c.username,
             accounts.c.community_user_id,
             accounts.c.password_hash,
-        ).where(accounts.c.community_id == community_id, accounts.c.username == username.strip())
+        )
+        .join(communities, communities.c.community_id == accounts.c.community_id)
+        .where(
+            accounts.c.community_id == community_id,
+            accounts.c.username == username.strip(),
+            accounts.c.disabled_at.is_(None),
+            communities.c.disabled_at.is_(None),
+            or_(accounts.c.is_admin, accounts.c.is_dispatcher),
+        )
     ).first()
     if row is None or row.password_hash is None:
         return None
@@ -181,11 +198,14 @@ def session_user(conn: Connection, *, token: str, now: int) -> ConsoleUser | Non
             accounts.c.username,
             accounts.c.community_user_id,
             accounts.c.password_hash,
+            accounts.c.disabled_at,
+            *(getattr(accounts.c, f"is_{role}") for role in ROLES),
         )
         .join(accounts, accounts.c.account_uuid == console_sessions.c.account_uuid)
         .where(console_sessions.c.token_hash == digest)
     ).first()
-    if row is None or row.expires_at <= now or row.password_hash is None:
+    # Disabling ends an account's sessions; the check here covers one opened in the same instant.
+    if row is None or row.expires_at <= now or row.password_hash is None or row.disabled_at is not None:
         return None
     if not hmac.compare_digest(row.token_hash, digest):
         return None
@@ -197,6 +217,7 @@ def session_user(conn: Connection, *, token: str, now: int) -> ConsoleUser | Non
         token_hash=row.token_hash,
         csrf_token=csrf_token(token),
         expires_at=row.expires_at,
+        roles=frozenset(role for role in ROLES if getattr(row, f"is_{role}")),
     )
 
 
