@@ -19,6 +19,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from opendispatch.accounts import routes as account_routes
+from opendispatch.admin import routes as admin_routes
 from opendispatch.api.routing import Operation, compile_handler
 from opendispatch.app import create_app
 from opendispatch.calls import routes as call_routes
@@ -41,6 +42,7 @@ ROUTERS = [
     ops_routes.router,
     web_routes.router,
     web_routes.console,
+    admin_routes.admin,
 ]
 # Endless streams keep FastAPI's handler (header parameters); everything else is compiled.
 STREAMS = {"/v2/emergency/servers/{serverId}/events", "/console/api/servers/{serverId}/events"}

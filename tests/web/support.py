@@ -6,6 +6,8 @@ from typing import Any
 
 import httpx
 
+from opendispatch.accounts import service as accounts
+from opendispatch.accounts.schemas import AccountLookup
 from opendispatch.web import sessions
 from tests.support import Community, LiveServer, Provisioner, Server
 
@@ -165,3 +167,16 @@ class RestartedServer(LiveServer):
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
         )
+
+
+def admin(provision: Provisioner, community: Community, username: str = "root") -> dict[str, Any]:
+    """A console account holding the admin role beside the dispatcher's."""
+    account = dispatcher(provision, community, username)
+    with provision.db.transaction() as conn:
+        accounts.change_account(
+            conn,
+            community_id=community.community_id,
+            lookup=AccountLookup(username=username),
+            add_roles=frozenset({"admin"}),
+        )
+    return account

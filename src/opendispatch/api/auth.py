@@ -128,10 +128,21 @@ class ApiCaller(HTTPBearer):
 
 
 class ConsoleSession:
-    """The caller behind a console session cookie; a change must come from the console's own pages."""
+    """The caller behind a console session cookie; a change must come from the console's own pages.
+
+    With ``role``, the session's account must hold it (admin, dispatcher or member): 403 otherwise.
+    """
+
+    def __init__(self, role: str | None = None) -> None:
+        self.role = role
 
     async def __call__(self, request: Request) -> Caller:
-        return await console_caller(request)
+        caller = await console_caller(request)
+        if self.role is not None:
+            assert caller.session is not None
+            if self.role not in caller.session.roles:
+                raise Forbidden(f"This needs the {self.role} role.")
+        return caller
 
 
 async def console_caller(request: Request) -> Caller:
@@ -166,6 +177,6 @@ def api_caller(operation: str | None = None, *, console: bool = False) -> Any:
     return Depends(ApiCaller(operation, console=console))
 
 
-def console_session() -> Any:
-    """The dependency of a console route: the dispatcher behind the session cookie."""
-    return Depends(ConsoleSession())
+def console_session(role: str | None = None) -> Any:
+    """The dependency of a console route: the account behind the session cookie (holding ``role``)."""
+    return Depends(ConsoleSession(role))

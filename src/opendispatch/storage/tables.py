@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from opendispatch.accounts import models as accounts_models
+from opendispatch.admin import models as admin_models
 from opendispatch.calls import models as calls_models
 from opendispatch.communities import models as communities_models
 from opendispatch.events import models as events_models
@@ -14,6 +15,7 @@ from opendispatch.web import models as web_models
 
 __all__ = [
     "accounts_models",
+    "admin_models",
     "calls_models",
     "communities_models",
     "events_models",

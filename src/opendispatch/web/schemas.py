@@ -84,6 +84,7 @@ class SessionInfo(BaseModel):
     csrfToken: str
     expires: str
     servers: list[Server]
+    roles: list[str] = []  # admin, dispatcher, member: what the pages offer (the server checks each call)
     # A unit whose last position is older than this is drawn as stale (OPENDISPATCH_POSITION_STALE_SECONDS).
     staleAfterMs: int = 30_000
 

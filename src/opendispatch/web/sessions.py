@@ -239,6 +239,7 @@ def session_info(conn: Connection, *, user: ConsoleUser) -> SessionInfo:
         csrfToken=user.csrf_token,
         expires=iso_utc(user.expires_at),
         servers=list_servers(conn, user.community_id),
+        roles=sorted(user.roles),
     )
 
 
