@@ -16,7 +16,7 @@ def run_client(
     url: str,
     steps: list[dict[str, Any]],
     timeout: float = 60,
-    during_pause: Callable[[], None] | None = None,
+    during_pause: Callable[[], object] | None = None,
     **options: Any,
 ) -> list[dict[str, Any]]:
     """Run ``steps`` with @microsoft/signalr against the hub at ``url``; one outcome per step.

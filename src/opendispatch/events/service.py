@@ -465,14 +465,33 @@ def socket_holders(conn: Connection, *, now: int) -> dict[tuple[str, int], set[s
 
 
 def hold_sockets(
-    conn: Connection, *, holder: str, servers: set[tuple[str, int]], now: int, until: int
+    conn: Connection,
+    *,
+    holder: str,
+    servers: set[tuple[str, int]],
+    now: int,
+    until: int,
+    arrived: tuple[str, int] | None = None,
 ) -> None:
     """Lease ``holder``'s live sockets' servers until ``until``; rows that lapsed go, whoever held them.
 
     A socket that closed keeps its row until the row lapses: its server's events wait that long for the
-    game server to connect again (to any process) before they are skipped.
+    game server to connect again (to any process) before they are skipped. ``arrived``, the server whose
+    socket just connected, has its waiting events due now rather than at the end of their backoff.
     """
     conn.execute(hub_receivers.delete().where(hub_receivers.c.expires_at <= now))
+    if arrived is not None:
+        community_id, server_id = arrived
+        conn.execute(
+            update(events)
+            .where(
+                events.c.community_id == community_id,
+                events.c.server_id == server_id,
+                events.c.state == "pending",
+                events.c.next_attempt_at > now,
+            )
+            .values(next_attempt_at=now)
+        )
     for community_id, server_id in sorted(servers):
         key = {"community_id": community_id, "server_id": server_id, "holder": holder}
         renewed = conn.execute(

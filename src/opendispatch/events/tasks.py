@@ -169,7 +169,12 @@ class DeliveryWorker:
             await self._record(delivery, HUB_URL, None, 0, "the game server's hub connection is closed")
 
     async def _over_socket(self, delivery: Delivery, receiver: HubConnection) -> None:
-        """Send the HTTP body as ``pushEvent``, with the key the game server authenticated with."""
+        """Send the HTTP body as ``pushEvent``, with the key the game server authenticated with.
+
+        Delivered once the client answered the invocation: bytes written to a socket that dies are not
+        proof of arrival, so without the answer the event is sent again (at least once, as over HTTP).
+        A client that cannot answer gets the message without an id, delivered once written.
+        """
         session = receiver.state.get(SESSION)
         key = session.api_key if isinstance(session, HubSession) else ""
         shape = delivery.shape if delivery.url is not None else "object"  # the resource reads an object
@@ -177,9 +182,14 @@ class DeliveryWorker:
         started = time.perf_counter()
         error = None
         try:
-            await receiver.send("pushEvent", body)
+            if receiver.answers_invocations:
+                await receiver.invoke("pushEvent", body, timeout=self.policy.timeout_seconds)
+            else:
+                await receiver.send("pushEvent", body)
         except ConnectionError:
             error = "the game server's hub connection closed while sending"
+        except TimeoutError:
+            error = "the game server did not acknowledge the event in time"
         latency_ms = int((time.perf_counter() - started) * 1000)
         await self._record(delivery, HUB_URL, None, latency_ms, error)
 

@@ -72,11 +72,19 @@ class PushSockets:
         """The servers with an open receiving connection in this process."""
         return {key for key in self._by_server if self.receiver(*key) is not None}
 
-    async def lease(self, db: Database, clock: Clock) -> None:
-        """Write this process's leases now (a new socket is known before its server's next event)."""
+    async def lease(self, db: Database, clock: Clock, arrived: tuple[str, int] | None = None) -> None:
+        """Write this process's leases now (a new socket is known before its server's next event).
+
+        ``arrived`` is the server whose socket just authenticated: its events that waited go at once.
+        """
         now = clock.now_ms()
         await db.write(
-            hold_sockets, holder=self.holder, servers=self.servers(), now=now, until=now + LEASE_MS
+            hold_sockets,
+            holder=self.holder,
+            servers=self.servers(),
+            now=now,
+            until=now + LEASE_MS,
+            arrived=arrived,
         )
 
     async def keep_leases(self, db: Database, clock: Clock) -> None:
