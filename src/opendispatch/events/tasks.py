@@ -109,9 +109,13 @@ class DeliveryWorker:
                 self._wake.clear()
                 wait = self.policy.poll_seconds
                 try:
-                    await self._start_due()
+                    now = self.clock.now_ms()
+                    await self._start_due(now)
                     due_at = await self.db.read(service.next_due_at)
-                    if due_at is not None:
+                    # An event due at the claim but not taken is another process's (its game server's
+                    # socket is there), or one this worker is busy with (it wakes when done): poll for
+                    # it rather than spin.
+                    if due_at is not None and due_at > now:
                         wait = min(wait, max(0.0, (due_at - self.clock.now_ms()) / 1000))
                 except Exception:
                     log.exception("event delivery round failed; trying again")
@@ -128,13 +132,11 @@ class DeliveryWorker:
                 await self._client.aclose()
                 self._client = None
 
-    async def _start_due(self) -> None:
+    async def _start_due(self, now: int) -> None:
         # Taken with a lease: long enough for one attempt, so another worker waits unless this one died.
         lease_ms = int(self.policy.timeout_seconds * 1000) * 2 + LEASE_MARGIN_MS
         holder = self.sockets.holder if self.sockets is not None else ""
-        due = await self.db.write(
-            service.claim_deliveries, now=self.clock.now_ms(), lease_ms=lease_ms, holder=holder
-        )
+        due = await self.db.write(service.claim_deliveries, now=now, lease_ms=lease_ms, holder=holder)
         if any(delivery.url is None and not delivery.socket for delivery in due):
             # Targets switched off while their events waited: those events are skipped, not retried.
             await self.db.write(service.skip_untargeted, now=self.clock.now_ms())
