@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Literal
 
 from opendispatch.clock import SystemClock
 from opendispatch.events import service as events
@@ -167,7 +168,7 @@ class CountedWake(asyncio.Event):
         super().__init__()
         self.rounds = 0
 
-    async def wait(self) -> bool:
+    async def wait(self) -> Literal[True]:
         self.rounds += 1
         return await super().wait()
 

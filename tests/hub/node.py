@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ HERE = Path(__file__).parent
 
 def run_client(
     url: str,
-    steps: list[dict[str, Any]],
+    steps: Sequence[object],
     timeout: float = 60,
     during_pause: Callable[[], object] | None = None,
     **options: Any,

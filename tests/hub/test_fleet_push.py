@@ -157,7 +157,7 @@ def test_after_its_process_restarts_the_game_server_reconnects_and_gets_the_even
         b.process.send_signal(signal.SIGKILL)
         b.process.wait(timeout=10)
         create_911(a, community, "While B was down")
-        pair[1] = start_serve("B again", fleet_database, tmp_path, port=b.port)
+        pair[1] = start_serve("B2", fleet_database, tmp_path, port=b.port)
         ready([pair[1]])
 
     steps = [
