@@ -80,7 +80,7 @@ class PushSockets:
 
     def servers(self) -> set[tuple[str, int]]:
         """The servers with an open receiving connection in this process."""
-        return {key for key in self._by_server if self.receiver(*key) is not None}
+        return {key for key in list(self._by_server) if self.receiver(*key) is not None}
 
     async def lease(self, db: Database, clock: Clock, arrived: tuple[str, int] | None = None) -> None:
         """Write this process's leases now (a new socket is known before its server's next event).
