@@ -460,7 +460,7 @@ WAITING = "~"
 
 
 def socket_holders(conn: Connection, *, now: int) -> dict[tuple[str, int], set[str]]:
-    """The processes holding a live hub socket, by server (a small table: one row per game server)."""
+    """The processes holding a hub socket, or waiting for one (WAITING), by server (a small table)."""
     rows = conn.execute(
         select(hub_receivers.c.community_id, hub_receivers.c.server_id, hub_receivers.c.holder).where(
             hub_receivers.c.expires_at > now
@@ -486,7 +486,7 @@ def hold_sockets(
 
     A server in ``closed`` (its socket here closed) gets a waiting row instead (``holder`` + WAITING)
     until ``until``: its events wait that long for the game server to connect again (to any process)
-    before they are skipped, and no process takes the live socket another one may have now for this one.
+    before they are skipped, and a live row of any process, the game server's new socket, goes first.
     ``arrived``, the server whose socket just connected, has its waiting events due now rather than at
     the end of their backoff.
     """
