@@ -1,14 +1,16 @@
 """Push over the hub with several ``opendispatch serve`` processes over one PostgreSQL: the process that
 holds the game server's socket delivers its events, whichever process made them; when the socket closes
 the next event goes over HTTP; when that process restarts, the game server reconnects and gets the events
-made meanwhile."""
+made meanwhile; behind deploy/haproxy.cfg, from the process that survived."""
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ from tests.hub.node import run_client
 from tests.hub.proxy import TcpProxy
 from tests.services import PostgresServer
 from tests.support import Community, Provisioner, new_911
-from tests.test_fleet import START_SECONDS, ServeProcess, start_serve, stop, wait_until
+from tests.test_fleet import START_SECONDS, ServeProcess, start_balancer, start_serve, stop, wait_until
 
 pytestmark = pytest.mark.own_database  # PostgreSQL whatever --backend says: run once
 
@@ -243,3 +245,74 @@ def test_a_game_server_that_reconnects_to_another_process_gets_its_events_there_
     # Every one of them went over A's socket; then, the socket gone, the next one over HTTP.
     assert [arrival.json["data"]["call"]["caller"] for arrival in receiver.arrivals] == ["Posted"]
     assert {url for caller, _error, url in attempts(provision) if caller in made} == {"hub:/apiWsHub"}
+
+
+def holding_process(servers: list[ServeProcess]) -> ServeProcess | None:
+    """The process with a connection established to its port now, from /proc (Linux): with the game
+    server's WebSocket the only long-lived one (haproxy's health checks close at once), the socket's."""
+    inodes: dict[str, int] = {}
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port = int(fields[1].split(":")[1], 16)
+        if fields[3] == "01":  # ESTABLISHED
+            inodes[f"socket:[{fields[9]}]"] = local_port
+    holders = []
+    for server in servers:
+        if server.process.poll() is not None:
+            continue
+        links = set()
+        for descriptor in Path(f"/proc/{server.process.pid}/fd").iterdir():
+            with suppress(OSError):  # a descriptor closed while we look
+                links.add(os.readlink(descriptor))
+        if any(inodes.get(link) == server.port for link in links):
+            holders.append(server)
+    return holders[0] if len(holders) == 1 else None
+
+
+def test_through_the_balancer_the_game_server_survives_its_process_being_killed(
+    pair: list[ServeProcess], provision: Provisioner, community: Community, tmp_path: Path
+) -> None:
+    # deploy/haproxy.cfg in front of both (its third server line points at B again): negotiation and the
+    # WebSocket may reach different processes, and the reconnection reaches the survivor.
+    a, b = pair
+    balancer = start_balancer([a, b, b], tmp_path)
+    authenticate = [community.community_id, community.api_key, 1]
+    killed: list[ServeProcess] = []
+
+    def kill_the_holder() -> None:
+        wait_until(lambda: holding_process(pair) is not None, 10, lambda: "no process holds the socket")
+        victim = holding_process(pair)
+        assert victim is not None
+        victim.process.send_signal(signal.SIGKILL)
+        victim.process.wait(timeout=10)
+        killed.append(victim)
+        survivor = a if victim is b else b
+        create_911(survivor, community, "While the holder was dead")
+
+    steps = [
+        {"op": "start"},
+        {"op": "invoke", "method": "authenticatev2", "args": authenticate},
+        {"op": "pause"},
+        {"op": "reconnected", "timeoutMs": 15000},
+        {"op": "event", "name": "reauthenticated", "timeoutMs": 10000},
+        {"op": "event", "name": "pushEvent", "timeoutMs": PROMPTLY_MS},
+    ]
+    try:
+        wait_until(
+            lambda: set(balancer.server_states().values()) == {"UP"},
+            START_SECONDS,
+            lambda: f"haproxy sees {balancer.server_states()}",
+        )
+        outcomes = run_client(
+            f"{balancer.url}/apiWsHub",
+            steps,
+            during_pause=kill_the_holder,
+            reconnectDelays=[0] + [250] * 60,
+            reauthenticate=authenticate,
+        )
+    finally:
+        stop(balancer.process)
+    assert outcomes[1]["result"]["success"] is True
+    assert outcomes[3]["ok"], outcomes
+    assert outcomes[4]["result"][0]["success"] is True, outcomes
+    assert caller_of(outcomes[5]) == "While the holder was dead"
