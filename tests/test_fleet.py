@@ -90,9 +90,12 @@ class ServeProcess:
         return self.log.read_text(errors="replace")[-3000:]
 
 
-def start_serve(name: str, database_url: str, folder: Path) -> ServeProcess:
-    """Start one ``opendispatch serve`` with its push worker on, quick to retry, without waiting for it."""
-    port = free_port()
+def start_serve(name: str, database_url: str, folder: Path, port: int | None = None) -> ServeProcess:
+    """Start one ``opendispatch serve`` with its push worker on, quick to retry, without waiting for it.
+
+    ``port``: the port of a process that was stopped, to start it again where its clients reconnect.
+    """
+    port = port or free_port()
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),

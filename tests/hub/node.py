@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +14,9 @@ HERE = Path(__file__).parent
 
 def run_client(
     url: str,
-    steps: list[dict[str, Any]],
+    steps: Sequence[object],
     timeout: float = 60,
-    during_pause: Callable[[], None] | None = None,
+    during_pause: Callable[[], object] | None = None,
     **options: Any,
 ) -> list[dict[str, Any]]:
     """Run ``steps`` with @microsoft/signalr against the hub at ``url``; one outcome per step.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -46,12 +47,47 @@ async def push(connection: HubConnection, arguments: list[Any]) -> Any:
     return True
 
 
+ASKED: list[str] = []  # how each ask ended, for a test whose client is gone by then
+
+
+async def ask(connection: HubConnection, arguments: list[Any]) -> Any:
+    """Invoke pushEvent on the client with an id, in a task: the connection reads its answer meanwhile."""
+
+    async def asking() -> str:
+        try:
+            await connection.invoke("pushEvent", arguments[0], timeout=arguments[1])
+        except TimeoutError:
+            outcome = "no answer"
+        except ConnectionError:
+            outcome = "closed"
+        else:
+            outcome = "answered"
+        ASKED.append(outcome)
+        return outcome
+
+    connection.state["asking"] = asyncio.create_task(asking())
+    return connection.answers_invocations
+
+
+async def asked(connection: HubConnection, arguments: list[Any]) -> Any:
+    return await connection.state["asking"]
+
+
 async def drop(connection: HubConnection, arguments: list[Any]) -> Any:
     await connection.close("going away")
     return None
 
 
-METHODS = {"echo": echo, "fail": fail, "crash": crash, "remember": remember, "recall": recall, "push": push}
+METHODS = {
+    "echo": echo,
+    "fail": fail,
+    "crash": crash,
+    "remember": remember,
+    "recall": recall,
+    "push": push,
+    "ask": ask,
+    "asked": asked,
+}
 
 
 @contextmanager
@@ -115,6 +151,68 @@ def test_the_official_client_invokes_methods_and_hears_the_server(skip_negotiati
     assert outcomes[5]["error"].endswith("HubException: Method does not exist.")
     assert outcomes[7]["result"] == "sent without an id"
     assert outcomes[9]["result"] == [{"key": "k", "type": "EVENT_911", "data": {"callId": 7}}]
+
+
+def test_the_official_client_answers_an_invocation_that_asks_for_an_answer() -> None:
+    # The answer is what proves a push event arrived; under Node.js the client names its version.
+    body = {"key": "k", "type": "EVENT_911", "data": {"callId": 7}}
+    steps = [
+        {"op": "start"},
+        {"op": "invoke", "method": "ask", "args": [body, 10]},
+        {"op": "event", "name": "pushEvent"},
+        {"op": "invoke", "method": "asked"},
+    ]
+    with hub() as url:
+        outcomes = run_client(url, steps)
+    assert outcomes[1]["result"] is True  # it said it is a client that answers
+    assert outcomes[2]["result"] == [body]
+    assert outcomes[3]["result"] == "answered"
+
+
+@pytest.mark.parametrize(
+    ("agent", "answers"),
+    [
+        ("Microsoft SignalR/10.0 (10.0.0; Linux; NodeJS; 20.20.2)", True),
+        ("Microsoft SignalR/7.0 (7.0.0; Windows NT; .NET; .NET 7.0)", True),
+        ("Microsoft SignalR/6.0 (6.0.1; Linux; NodeJS; 16.9.1)", False),  # it would close on an id
+        ("Mozilla/5.0 (X11; Linux x86_64)", False),
+        (None, False),  # a browser's WebSocket sends no SignalR agent
+        ("Microsoft SignalR/" + "9" * 5000 + ".0", False),
+    ],
+)
+def test_only_clients_that_answer_invocations_are_asked_for_an_answer(
+    agent: str | None, answers: bool
+) -> None:
+    with hub() as url, connect(frames(url), user_agent_header=agent) as websocket:
+        websocket.send(json.dumps({"protocol": "json", "version": 1}) + RECORD_SEPARATOR)
+        assert read_records(websocket, 1) == [{}]
+        ask = {"type": 1, "invocationId": "1", "target": "ask", "arguments": [{"n": 1}, 0.2]}
+        websocket.send(json.dumps(ask) + RECORD_SEPARATOR)
+        records = [record for record in read_records(websocket, 2) if record.get("type") != 6]
+        completion = next(record for record in records if record["type"] == 3)
+        assert completion["result"] is answers
+        if answers:  # this raw client never answers: the server gives up after the timeout
+            pushed = next(record for record in records if record["type"] == 1)
+            assert pushed["target"] == "pushEvent" and pushed["invocationId"]
+            websocket.send(json.dumps({"type": 1, "invocationId": "2", "target": "asked"}) + RECORD_SEPARATOR)
+            assert read_records(websocket, 1) == [{"type": 3, "invocationId": "2", "result": "no answer"}]
+
+
+def test_an_invocation_unanswered_when_the_connection_closes_fails_at_once() -> None:
+    ASKED.clear()
+    with hub() as url, connect(frames(url), user_agent_header="Microsoft SignalR/10.0 (10.0.0)") as websocket:
+        websocket.send(json.dumps({"protocol": "json", "version": 1}) + RECORD_SEPARATOR)
+        assert read_records(websocket, 1) == [{}]
+        ask = {"type": 1, "invocationId": "1", "target": "ask", "arguments": [{"n": 1}, 60]}
+        websocket.send(json.dumps(ask) + RECORD_SEPARATOR)
+        read_records(websocket, 2)
+        # The invocation would wait a minute for an answer; the connection closing ends it now.
+        websocket.close()
+        deadline = time.monotonic() + 5
+        while not ASKED:
+            assert time.monotonic() < deadline, "the invocation still waits"
+            time.sleep(0.01)
+    assert ASKED == ["closed"]
 
 
 def test_the_server_pings_so_a_quiet_client_stays_connected() -> None:

@@ -75,7 +75,8 @@ delivery_attempts = Table(
 # The game servers' hub connections that take push events, by the process holding each (a random id per
 # process). A row says "send this server's events to my socket": events are then pending even without an
 # HTTP target, and other processes leave them to the holder. Leased: a holder that died stops counting
-# when ``expires_at`` passes, and its live rows are renewed long before that.
+# when ``expires_at`` passes, and its live rows are renewed long before that. A holder ending in "~"
+# (service.WAITING) says its socket closed lately: the events wait for the game server, not skipped.
 hub_receivers = Table(
     "hub_receivers",
     metadata,

@@ -400,15 +400,19 @@ def claim_deliveries(conn: Connection, *, now: int, lease_ms: int, holder: str =
 
     With several workers (processes) each event is taken by one; one whose worker died mid-delivery
     is taken again when the lease ends (delivery is at least once). A server's next event waits for its
-    oldest, so order within a server holds. A server whose hub socket another process (``holder``)
-    holds is left to that process.
+    oldest, so order within a server holds. A server whose hub socket another process holds is left to
+    that process (this one is ``holder``); a server whose socket closed lately goes over HTTP, or without
+    a target waits for its game server, the process whose socket closed recording the wait.
     """
     sockets = socket_holders(conn, now=now)
     claimed = []
     for delivery in due_deliveries(conn, now=now):
         holders = sockets.get((delivery.community_id, delivery.server_id), set())
-        if holders and holder not in holders:
+        live = {name for name in holders if not name.endswith(WAITING)}
+        if live and holder not in live:
             continue  # another process has the game server's socket: it delivers
+        if not live and holders and delivery.url is None and holder + WAITING not in holders:
+            continue  # the socket closed on another process, which waits for the game server
         if delivery.url is None and not holders:
             claimed.append(delivery)  # no target any more: the worker skips it, no lease needed
             continue
@@ -452,9 +456,13 @@ def skip_untargeted(conn: Connection, *, now: int) -> int:
 
 # -- hub sockets that take push events -------------------------------------------------------------------
 
+# Ends a holder's name in a row that says "my socket of this server closed, the game server may come back",
+# rather than "my socket of this server is open".
+WAITING = "~"
+
 
 def socket_holders(conn: Connection, *, now: int) -> dict[tuple[str, int], set[str]]:
-    """The processes holding a live hub socket, by server (a small table: one row per game server)."""
+    """The processes holding a hub socket, or waiting for one (WAITING), by server (a small table)."""
     rows = conn.execute(
         select(hub_receivers.c.community_id, hub_receivers.c.server_id, hub_receivers.c.holder).where(
             hub_receivers.c.expires_at > now
@@ -467,25 +475,56 @@ def socket_holders(conn: Connection, *, now: int) -> dict[tuple[str, int], set[s
 
 
 def hold_sockets(
-    conn: Connection, *, holder: str, servers: set[tuple[str, int]], now: int, until: int
+    conn: Connection,
+    *,
+    holder: str,
+    servers: set[tuple[str, int]],
+    now: int,
+    until: int,
+    closed: set[tuple[str, int]] | None = None,
+    arrived: tuple[str, int] | None = None,
 ) -> None:
     """Lease ``holder``'s live sockets' servers until ``until``; rows that lapsed go, whoever held them.
 
-    A socket that closed keeps its row until the row lapses: its server's events wait that long for the
-    game server to connect again (to any process) before they are skipped.
+    A server in ``closed`` (its socket here closed) gets a waiting row instead (``holder`` + WAITING)
+    until ``until``: its events wait that long for the game server to connect again (to any process)
+    before they are skipped, and a live row of any process, the game server's new socket, goes first.
+    ``arrived``, the server whose socket just connected, has its waiting events due now rather than at
+    the end of their backoff.
     """
     conn.execute(hub_receivers.delete().where(hub_receivers.c.expires_at <= now))
-    for community_id, server_id in sorted(servers):
-        key = {"community_id": community_id, "server_id": server_id, "holder": holder}
-        renewed = conn.execute(
-            update(hub_receivers)
-            .where(*(hub_receivers.c[name] == value for name, value in key.items()))
-            .values(expires_at=until)
+    for community_id, server_id in sorted((closed or set()) - servers):
+        server = (hub_receivers.c.community_id == community_id) & (hub_receivers.c.server_id == server_id)
+        conn.execute(hub_receivers.delete().where(server, hub_receivers.c.holder == holder))
+        _lease(
+            conn, {"community_id": community_id, "server_id": server_id, "holder": holder + WAITING}, until
         )
-        if renewed.rowcount == 0:
-            conn.execute(insert(hub_receivers).values(**key, expires_at=until))
+    if arrived is not None:
+        community_id, server_id = arrived
+        conn.execute(
+            update(events)
+            .where(
+                events.c.community_id == community_id,
+                events.c.server_id == server_id,
+                events.c.state == "pending",
+                events.c.next_attempt_at > now,
+            )
+            .values(next_attempt_at=now)
+        )
+    for community_id, server_id in sorted(servers):
+        _lease(conn, {"community_id": community_id, "server_id": server_id, "holder": holder}, until)
     announce(conn, NEW_DELIVERIES)  # events waiting for a socket may go now
     notify(conn, DELIVERIES_CHANNEL, "")
+
+
+def _lease(conn: Connection, key: dict[str, Any], until: int) -> None:
+    renewed = conn.execute(
+        update(hub_receivers)
+        .where(*(hub_receivers.c[name] == value for name, value in key.items()))
+        .values(expires_at=until)
+    )
+    if renewed.rowcount == 0:
+        conn.execute(insert(hub_receivers).values(**key, expires_at=until))
 
 
 def record_attempt(

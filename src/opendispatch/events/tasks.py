@@ -122,9 +122,13 @@ class DeliveryWorker:
                 self._wake.clear()
                 wait = self.policy.poll_seconds
                 try:
-                    await self._start_due()
+                    now = self.clock.now_ms()
+                    await self._start_due(now)
                     due_at = await self.db.read(service.next_due_at)
-                    if due_at is not None:
+                    # An event due at the claim but not taken is another process's (its game server's
+                    # socket is there), or one this worker is busy with (it wakes when done): poll for
+                    # it rather than spin.
+                    if due_at is not None and due_at > now:
                         wait = min(wait, max(0.0, (due_at - self.clock.now_ms()) / 1000))
                 except Exception:
                     log.exception("event delivery round failed; trying again")
@@ -141,13 +145,11 @@ class DeliveryWorker:
                 await self._client.aclose()
                 self._client = None
 
-    async def _start_due(self) -> None:
+    async def _start_due(self, now: int) -> None:
         # Taken with a lease: long enough for one attempt, so another worker waits unless this one died.
         lease_ms = int(self.policy.timeout_seconds * 1000) * 2 + LEASE_MARGIN_MS
         holder = self.sockets.holder if self.sockets is not None else ""
-        due = await self.db.write(
-            service.claim_deliveries, now=self.clock.now_ms(), lease_ms=lease_ms, holder=holder
-        )
+        due = await self.db.write(service.claim_deliveries, now=now, lease_ms=lease_ms, holder=holder)
         if any(delivery.url is None and not delivery.socket for delivery in due):
             # Targets switched off while their events waited: those events are skipped, not retried.
             await self.db.write(service.skip_untargeted, now=self.clock.now_ms())
@@ -182,7 +184,12 @@ class DeliveryWorker:
             await self._record(delivery, HUB_URL, None, 0, "the game server's hub connection is closed")
 
     async def _over_socket(self, delivery: Delivery, receiver: HubConnection) -> None:
-        """Send the HTTP body as ``pushEvent``, with the key the game server authenticated with."""
+        """Send the HTTP body as ``pushEvent``, with the key the game server authenticated with.
+
+        Delivered once the client answered the invocation: bytes written to a socket that dies are not
+        proof of arrival, so without the answer the event is sent again (at least once, as over HTTP).
+        A client that cannot answer gets the message without an id, delivered once written.
+        """
         session = receiver.state.get(SESSION)
         key = session.api_key if isinstance(session, HubSession) else ""
         shape = delivery.shape if delivery.url is not None else "object"  # the resource reads an object
@@ -190,9 +197,14 @@ class DeliveryWorker:
         started = time.perf_counter()
         error = None
         try:
-            await receiver.send("pushEvent", body)
+            if receiver.answers_invocations:
+                await receiver.invoke("pushEvent", body, timeout=self.policy.timeout_seconds)
+            else:
+                await receiver.send("pushEvent", body)
         except ConnectionError:
             error = "the game server's hub connection closed while sending"
+        except TimeoutError:
+            error = "the game server did not acknowledge the event in time"
         latency_ms = int((time.perf_counter() - started) * 1000)
         await self._record(delivery, HUB_URL, None, latency_ms, error)
 

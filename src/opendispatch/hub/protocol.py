@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
@@ -34,6 +35,11 @@ KEEP_ALIVE_SECONDS = 15.0
 CLIENT_TIMEOUT_SECONDS = 30.0
 HANDSHAKE_TIMEOUT_SECONDS = 15.0
 MAX_MESSAGE_CHARS = 32 * 1024
+# What the official clients (JavaScript under Node.js, .NET, Java) send as User-Agent. From version 7 they
+# answer an invocation that carries an id (client results); older ones close the connection on one, and
+# a browser's WebSocket sends no such header: those get invocations without an id, unanswered.
+CLIENT_AGENT = re.compile(r"Microsoft SignalR/(\d{1,4})\.")
+FIRST_ANSWERING_VERSION = 7
 
 
 class MessageType(IntEnum):
@@ -121,8 +127,11 @@ class HubConnection:
         self.handshake_timeout = handshake_timeout
         self.state: dict[str, Any] = {}
         self.closed = asyncio.Event()
+        self.answers_invocations = answers_invocations(websocket)
         self._send_lock = asyncio.Lock()
         self._reader = RecordReader()
+        self._invocations = 0
+        self._unanswered: dict[str, asyncio.Future[None]] = {}
 
     async def serve(self) -> None:
         """Accept the socket, run the handshake, then answer invocations until either side closes."""
@@ -143,6 +152,9 @@ class HubConnection:
         except ProtocolError as exc:
             await self.close(str(exc), allow_reconnect=False)
         finally:
+            for unanswered in self._unanswered.values():
+                if not unanswered.done():
+                    unanswered.set_exception(ConnectionError("the hub connection closed before an answer"))
             if pinging is not None:
                 pinging.cancel()
                 with suppress(asyncio.CancelledError):
@@ -155,6 +167,31 @@ class HubConnection:
     async def send(self, target: str, *arguments: Any) -> None:
         """Invoke ``target`` on the client without waiting for an answer; ConnectionError once closed."""
         await self._write({"type": MessageType.INVOCATION, "target": target, "arguments": list(arguments)})
+
+    async def invoke(self, target: str, *arguments: Any, timeout: float) -> None:
+        """Invoke ``target`` on the client and wait for its answer, which proves the message arrived.
+
+        Any answer counts, an error too (the client ran its handler, or has none). ConnectionError when
+        the connection closes first, TimeoutError when ``timeout`` passes; for a client that does not
+        answer invocations (``answers_invocations``), use ``send``.
+        """
+        self._invocations += 1
+        invocation_id = str(self._invocations)
+        answered = asyncio.get_running_loop().create_future()
+        self._unanswered[invocation_id] = answered
+        try:
+            await self._write(
+                {
+                    "type": MessageType.INVOCATION,
+                    "invocationId": invocation_id,
+                    "target": target,
+                    "arguments": list(arguments),
+                }
+            )
+            async with asyncio.timeout(timeout):
+                await answered
+        finally:
+            del self._unanswered[invocation_id]
 
     async def close(self, error: str | None = None, *, allow_reconnect: bool = True) -> None:
         """Tell the client why (a Close message), then close the socket."""
@@ -209,8 +246,12 @@ class HubConnection:
             await self._complete(message.get("invocationId"), error="Streaming is not supported by this hub.")
         elif kind == MessageType.CLOSE:
             raise _ClientClosed
-        elif kind in (MessageType.PING, MessageType.CANCEL_INVOCATION, MessageType.COMPLETION):
-            pass  # a ping only proves the client is there; nothing is ever streamed or asked of the client
+        elif kind == MessageType.COMPLETION:
+            answered = self._unanswered.get(str(message.get("invocationId")))
+            if answered is not None and not answered.done():
+                answered.set_result(None)
+        elif kind in (MessageType.PING, MessageType.CANCEL_INVOCATION):
+            pass  # a ping only proves the client is there; nothing is ever streamed
         else:
             raise ProtocolError(f"Message type {kind} is not supported by this hub.")
 
@@ -266,6 +307,13 @@ class HubConnection:
             except (RuntimeError, WebSocketDisconnect, OSError) as exc:
                 self.closed.set()
                 raise ConnectionError("the hub connection is closed") from exc
+
+
+def answers_invocations(websocket: WebSocket) -> bool:
+    """Whether the client says it is an official client that answers an invocation with an id."""
+    agent = websocket.headers.get("user-agent") or websocket.headers.get("x-signalr-user-agent") or ""
+    found = CLIENT_AGENT.match(agent)
+    return found is not None and int(found[1]) >= FIRST_ANSWERING_VERSION
 
 
 def hub_routes(

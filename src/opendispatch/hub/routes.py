@@ -84,7 +84,7 @@ async def authenticate(connection: HubConnection, arguments: list[Any]) -> dict[
         sockets.add(community_id, server_id, connection)
         # Leased before the answer: the server's next event, even one just after, is already pending for
         # this socket rather than skipped for want of a push target.
-        await sockets.lease(state.db, state.clock)
+        await sockets.lease(state.db, state.clock, arrived=(community_id, server_id))
     return answer(True)
 
 

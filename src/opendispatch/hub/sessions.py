@@ -42,6 +42,7 @@ class PushSockets:
     def __init__(self, holder: str | None = None) -> None:
         self.holder = holder or secrets.token_hex(8)
         self._by_server: dict[tuple[str, int], list[HubConnection]] = {}
+        self._closed: set[tuple[str, int]] = set()  # servers whose last socket here closed since the lease
         self._changed = asyncio.Event()
 
     def add(self, community_id: str, server_id: int, connection: HubConnection) -> None:
@@ -59,25 +60,45 @@ class PushSockets:
                 connections.remove(connection)
                 if not connections:
                     del self._by_server[key]
+                    self._closed.add(key)
                 self._changed.set()
 
     def receiver(self, community_id: str, server_id: int) -> HubConnection | None:
         """The open connection that takes this server's push events, or None (then HTTP)."""
-        connections = self._by_server.get((community_id, server_id), [])
+        key = (community_id, server_id)
+        connections = self._by_server.get(key)
+        if connections is None:
+            return None
         while connections and connections[-1].closed.is_set():
             connections.pop()
-        return connections[-1] if connections else None
+        if not connections:  # closed before it was forgotten: forgotten now, as remove() does
+            del self._by_server[key]
+            self._closed.add(key)
+            self._changed.set()
+            return None
+        return connections[-1]
 
     def servers(self) -> set[tuple[str, int]]:
         """The servers with an open receiving connection in this process."""
-        return {key for key in self._by_server if self.receiver(*key) is not None}
+        return {key for key in list(self._by_server) if self.receiver(*key) is not None}
 
-    async def lease(self, db: Database, clock: Clock) -> None:
-        """Write this process's leases now (a new socket is known before its server's next event)."""
+    async def lease(self, db: Database, clock: Clock, arrived: tuple[str, int] | None = None) -> None:
+        """Write this process's leases now (a new socket is known before its server's next event).
+
+        ``arrived`` is the server whose socket just authenticated: its events that waited go at once.
+        """
         now = clock.now_ms()
+        closed = set(self._closed)
         await db.write(
-            hold_sockets, holder=self.holder, servers=self.servers(), now=now, until=now + LEASE_MS
+            hold_sockets,
+            holder=self.holder,
+            servers=self.servers(),
+            closed=closed,
+            now=now,
+            until=now + LEASE_MS,
+            arrived=arrived,
         )
+        self._closed -= closed  # written: a socket closed meanwhile is written next time
 
     async def keep_leases(self, db: Database, clock: Clock) -> None:
         """Renew the leases until cancelled, and at once whenever a socket comes or goes."""
