@@ -527,6 +527,29 @@ def _lease(conn: Connection, key: dict[str, Any], until: int) -> None:
         conn.execute(insert(hub_receivers).values(**key, expires_at=until))
 
 
+# What an attempt shows until its outcome is written: for good, if the process stopped mid-attempt.
+UNFINISHED = "no outcome recorded: cut off when the delivering process stopped, or still under way"
+
+
+def begin_attempt(conn: Connection, *, delivery: Delivery, now: int, url: str) -> int:
+    """Log an attempt before it is made, so one cut off by a crash still shows; its id for the outcome."""
+    attempt_id: int = conn.execute(
+        insert(delivery_attempts)
+        .values(
+            event_id=delivery.event_id,
+            community_id=delivery.community_id,
+            server_id=delivery.server_id,
+            time=now,
+            url=url,
+            status_code=None,
+            latency_ms=0,
+            error=UNFINISHED,
+        )
+        .returning(delivery_attempts.c.attempt_id)
+    ).scalar_one()
+    return attempt_id
+
+
 def record_attempt(
     conn: Connection,
     *,
@@ -536,21 +559,27 @@ def record_attempt(
     latency_ms: int,
     error: str | None,
     retry_at: int | None,
+    attempt_id: int | None = None,
 ) -> str:
-    """Log one attempt and move the event on: delivered, retried at ``retry_at``, or dead."""
-    _LOG_ATTEMPT.run(
-        conn,
-        {
-            "event_id": delivery.event_id,
-            "community_id": delivery.community_id,
-            "server_id": delivery.server_id,
-            "time": now,
-            "url": delivery.url or "",
-            "status_code": status_code,
-            "latency_ms": latency_ms,
-            "error": error,
-        },
-    )
+    """Log one attempt's outcome (on the row ``begin_attempt`` wrote, if any) and move the event on:
+    delivered, retried at ``retry_at``, or dead."""
+    outcome = {"status_code": status_code, "latency_ms": latency_ms, "error": error}
+    if attempt_id is not None:
+        conn.execute(
+            update(delivery_attempts).where(delivery_attempts.c.attempt_id == attempt_id).values(**outcome)
+        )
+    else:
+        _LOG_ATTEMPT.run(
+            conn,
+            {
+                "event_id": delivery.event_id,
+                "community_id": delivery.community_id,
+                "server_id": delivery.server_id,
+                "time": now,
+                "url": delivery.url or "",
+                **outcome,
+            },
+        )
     # A hub socket has no status code: its send either went out or raised.
     succeeded = error is None and (status_code is None or 200 <= status_code < 300)
     state = "delivered" if succeeded else ("pending" if retry_at is not None else "dead")

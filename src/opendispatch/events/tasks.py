@@ -194,6 +194,7 @@ class DeliveryWorker:
         key = session.api_key if isinstance(session, HubSession) else ""
         shape = delivery.shape if delivery.url is not None else "object"  # the resource reads an object
         body = orjson.loads(envelope(replace(delivery, body_key=key, shape=shape)))
+        attempt_id = await self._begin(delivery, HUB_URL)
         started = time.perf_counter()
         error = None
         try:
@@ -206,13 +207,14 @@ class DeliveryWorker:
         except TimeoutError:
             error = "the game server did not acknowledge the event in time"
         latency_ms = int((time.perf_counter() - started) * 1000)
-        await self._record(delivery, HUB_URL, None, latency_ms, error)
+        await self._record(delivery, HUB_URL, None, latency_ms, error, attempt_id)
 
     async def _over_http(self, delivery: Delivery, url: str) -> None:
         if self._client is None:
             # Made at the first delivery: most processes (and most tests) never push, and it costs ~20 ms.
             self._client = httpx.AsyncClient(timeout=self.policy.timeout_seconds, follow_redirects=False)
         body = envelope(delivery)
+        attempt_id = await self._begin(delivery, url)
         started = time.perf_counter()
         status_code: int | None = None
         error: str | None = None
@@ -224,10 +226,20 @@ class DeliveryWorker:
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         latency_ms = int((time.perf_counter() - started) * 1000)
-        await self._record(delivery, url, status_code, latency_ms, error)
+        await self._record(delivery, url, status_code, latency_ms, error, attempt_id)
+
+    async def _begin(self, delivery: Delivery, url: str) -> int:
+        """Log the attempt before making it: the delivery log shows it even if this process dies now."""
+        return await self.db.write(service.begin_attempt, delivery=delivery, now=self.clock.now_ms(), url=url)
 
     async def _record(
-        self, delivery: Delivery, url: str, status_code: int | None, latency_ms: int, error: str | None
+        self,
+        delivery: Delivery,
+        url: str,
+        status_code: int | None,
+        latency_ms: int,
+        error: str | None,
+        attempt_id: int | None = None,
     ) -> None:
         """Log the attempt and move the event on: delivered, retried later, or dead past its deadline."""
         now = self.clock.now_ms()
@@ -245,6 +257,7 @@ class DeliveryWorker:
             latency_ms=latency_ms,
             error=error,
             retry_at=retry_at,
+            attempt_id=attempt_id,
         )
         delivery_attempted(status_code, state)
         if state == "dead":
