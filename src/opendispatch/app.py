@@ -40,6 +40,7 @@ from opendispatch.ops import routes as ops_routes
 from opendispatch.ops.health import ReadinessChecks, database_checks, redis_check
 from opendispatch.ops.listener import metrics_listener
 from opendispatch.ops.metrics import RequestTimer
+from opendispatch.ops.retention import prune_forever
 from opendispatch.settings import Settings
 from opendispatch.storage.database import Database
 from opendispatch.storage.migrate import upgrade
@@ -156,6 +157,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         ]
         tasks.append(asyncio.create_task(push_sockets.keep_leases(database, state.clock)))
         tasks.append(asyncio.create_task(positions.save_forever()))
+        tasks.append(asyncio.create_task(prune_forever(state)))
         if settings.push_worker:
             tasks.append(asyncio.create_task(worker.run_forever()))
         if not database.is_sqlite:

@@ -54,6 +54,17 @@ class Settings(BaseSettings):
     position_stale_seconds: float = Field(
         30.0, gt=0, description="Age after which the console draws a unit's last position as stale."
     )
+    event_retention_days: float = Field(
+        7.0,
+        gt=0,
+        description=(
+            "Finished push events (delivered, dead, skipped) and delivery attempts older than this are "
+            "deleted; pending events and the call history never are."
+        ),
+    )
+    prune_interval_seconds: float = Field(
+        600.0, gt=0, description="How often old events, attempts, ended sessions and link codes are pruned."
+    )
     push_worker: bool = Field(
         True, description="Deliver push events from the server process (off when `opendispatch worker` runs)."
     )

@@ -449,3 +449,8 @@ def set_account_disabled(
     if disabled:
         _end_sessions(conn, community_id, account_uuid)
     return _summaries(conn, community_id, account_uuid)[0]
+
+
+def prune_link_codes(conn: Connection, *, now: int) -> int:
+    """Delete the link codes past their expiry (an expired code is refused anyway)."""
+    return conn.execute(delete(link_codes).where(link_codes.c.expires_at <= now)).rowcount

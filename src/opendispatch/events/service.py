@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-from sqlalchemy import Connection, Row, and_, bindparam, case, func, insert, null, or_, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, case, delete, func, insert, null, or_, select, update
 
 from opendispatch.clock import iso_utc
 from opendispatch.communities.models import servers
@@ -770,3 +770,49 @@ def last_event_seq(conn: Connection, *, community_id: str, server_id: int) -> in
         )
     ).scalar_one()
     return int(found)
+
+
+def prune_events(conn: Connection, *, before: int, batch: int) -> int:
+    """Delete up to ``batch`` finished events created before ``before`` (ms), with their delivery attempts.
+
+    Pending events stay whatever their age: an event is never lost before its delivery ends. Their numbers
+    are never reused; a stream resuming before the oldest kept one is told to reload (``oldest_kept_seq``).
+    """
+    # Oldest first by id (ids grow with time): the scan stops at the first ``batch`` found.
+    doomed = list(
+        conn.execute(
+            select(events.c.event_id)
+            .where(events.c.state != "pending", events.c.created_at < before)
+            .order_by(events.c.event_id)
+            .limit(batch)
+        ).scalars()
+    )
+    if doomed:
+        conn.execute(delete(delivery_attempts).where(delivery_attempts.c.event_id.in_(doomed)))
+        conn.execute(delete(events).where(events.c.event_id.in_(doomed)))
+    return len(doomed)
+
+
+def prune_attempts(conn: Connection, *, before: int, batch: int) -> int:
+    """Delete up to ``batch`` delivery attempts made before ``before`` (ms), those of pending events too."""
+    doomed = list(
+        conn.execute(
+            select(delivery_attempts.c.attempt_id)
+            .where(delivery_attempts.c.time < before)
+            .order_by(delivery_attempts.c.attempt_id)
+            .limit(batch)
+        ).scalars()
+    )
+    if doomed:
+        conn.execute(delete(delivery_attempts).where(delivery_attempts.c.attempt_id.in_(doomed)))
+    return len(doomed)
+
+
+def oldest_kept_seq(conn: Connection, *, community_id: str, server_id: int) -> int | None:
+    """The number of the server's oldest event still kept (None when none is)."""
+    found = conn.execute(
+        select(func.min(events.c.seq)).where(
+            events.c.community_id == community_id, events.c.server_id == server_id
+        )
+    ).scalar()
+    return None if found is None else int(found)

@@ -292,12 +292,19 @@ class LiveStream:
     """
 
     def __init__(
-        self, broker: StreamBroker, subscription: Subscription, backlog: list[StoredEvent], start: int
+        self,
+        broker: StreamBroker,
+        subscription: Subscription,
+        backlog: list[StoredEvent],
+        start: int,
+        pruned_after: int | None = None,
     ):
         self.broker = broker
         self.subscription = subscription
         self.backlog = backlog
         self.last_sent = start
+        # Set when events after the resume point were pruned: the stream first says to reload.
+        self.pruned_after = pruned_after
 
     @classmethod
     async def open(
@@ -315,10 +322,18 @@ class LiveStream:
             backlog = await db.read(
                 service.server_events_after, community_id=community_id, server_id=server_id, after_seq=resume
             )
+            pruned_after = None
+            if not backlog or backlog[0].seq > resume + 1:
+                # Missing numbers after the resume point are either not written yet, or pruned.
+                oldest = await db.read(
+                    service.oldest_kept_seq, community_id=community_id, server_id=server_id
+                )
+                if oldest is not None and oldest > resume + 1:
+                    pruned_after = resume
         except BaseException:
             broker.unsubscribe(subscription)
             raise
-        return cls(broker, subscription, backlog, resume)
+        return cls(broker, subscription, backlog, resume, pruned_after)
 
     async def frames(
         self, *, greeting: bytes = b"", still_allowed: Callable[[], Awaitable[bool]] | None = None
@@ -326,7 +341,7 @@ class LiveStream:
         """The stream's bytes until it falls behind, is no longer allowed (checked at each keep-alive) or
         the client leaves."""
         try:
-            yield greeting + self._render(self.backlog)
+            yield greeting + self._reload() + self._render(self.backlog)
             queue = self.subscription.queue
             while True:
                 items = [await queue.get()]
@@ -342,6 +357,16 @@ class LiveStream:
                 yield (self._render(events) + b"".join(frames)) or KEEPALIVE
         finally:
             self.broker.unsubscribe(self.subscription)
+
+    def _reload(self) -> bytes:
+        if self.pruned_after is None:
+            return b""
+        # No id: the client's Last-Event-ID stays, and the events after it that are kept still follow.
+        told = {
+            "reason": f"Events after id {self.pruned_after} are no longer kept; read the state again.",
+            "lastEventId": self.pruned_after,
+        }
+        return b"event: reload\ndata: " + orjson.dumps(told) + b"\n\n"
 
     def _render(self, events: list[StoredEvent]) -> bytes:
         fresh = [event for event in events if event.seq > self.last_sent]

@@ -322,3 +322,8 @@ async def log_in(db: Database, clock: Clock, login: Login) -> NewSession:
     user = await db.read(session_user, token=token, now=now)
     assert user is not None  # just written
     return NewSession(token, expires_at, await db.read(session_info, user=user))
+
+
+def prune_sessions(conn: Connection, *, now: int) -> int:
+    """Delete the console sessions that have ended (a session past its end is refused anyway)."""
+    return conn.execute(delete(console_sessions).where(console_sessions.c.expires_at <= now)).rowcount

@@ -214,6 +214,8 @@ function connect() {
   };
   for (const type of EVENT_TYPES) source.addEventListener(type, (event) => onEvent(type, event));
   source.addEventListener("unit_positions", onPositions);
+  // Events after our last id were pruned (older than the retention): what is stored is read again.
+  source.addEventListener("reload", () => scheduleRefresh(0));
 }
 
 // Positions are no stored events (no id, nothing to resume): they update the units in place and the map.
