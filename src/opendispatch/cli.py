@@ -143,6 +143,7 @@ def serve(host: str | None, port: int | None, database: str | None) -> None:
     import uvicorn
 
     from opendispatch.app import create_app
+    from opendispatch.ops.connections import guarded_protocol
 
     settings = _settings(database)
     settings = settings.model_copy(update={"host": host or settings.host, "port": port or settings.port})
@@ -170,6 +171,11 @@ def serve(host: str | None, port: int | None, database: str | None) -> None:
         proxy_headers=settings.proxy_headers,
         # Live streams never end by themselves; give them a moment, then stop.
         timeout_graceful_shutdown=5,
+        http=guarded_protocol(
+            max_connections=settings.max_connections,
+            header_seconds=settings.header_timeout_seconds,
+            body_seconds=settings.body_timeout_seconds,
+        ),
     )
 
 

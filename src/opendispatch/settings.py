@@ -65,6 +65,20 @@ class Settings(BaseSettings):
     prune_interval_seconds: float = Field(
         600.0, gt=0, description="How often old events, attempts, ended sessions and link codes are pruned."
     )
+    max_connections: int = Field(
+        1000,
+        ge=16,
+        description=(
+            "Most HTTP connections open at once (lowered to stay 128 under the process's descriptor "
+            "limit); beyond it the slowest waiting connection is closed, or the new one gets 503."
+        ),
+    )
+    header_timeout_seconds: float = Field(
+        10.0, gt=0, description="Time a request's headers have to arrive (else 408 and closed)."
+    )
+    body_timeout_seconds: float = Field(
+        30.0, gt=0, description="Time a request's body has to arrive after its headers (else 408 and closed)."
+    )
     push_worker: bool = Field(
         True, description="Deliver push events from the server process (off when `opendispatch worker` runs)."
     )

@@ -281,6 +281,19 @@ class Subscription:
     queue: asyncio.Queue[StoredEvent | bytes | None] = field(
         default_factory=lambda: asyncio.Queue(maxsize=1000)
     )
+    queued_bytes: int = 0  # of the frames waiting in the queue
+
+
+def _size(item: StoredEvent | bytes | None) -> int:
+    if item is None or item == KEEPALIVE:  # keep-alives are put without counting
+        return 0
+    if isinstance(item, StoredEvent):
+        return len(item.frame)
+    return len(item)
+
+
+# A stream whose reader lets this much wait (or 1,000 messages) is closed; it resumes with Last-Event-ID.
+MAX_QUEUED_BYTES = 4 * 1024 * 1024
 
 
 class LiveStream:
@@ -347,6 +360,7 @@ class LiveStream:
                 items = [await queue.get()]
                 while not queue.empty():
                     items.append(queue.get_nowait())
+                self.subscription.queued_bytes -= sum(map(_size, items))
                 if None in items:
                     return  # fell too far behind: the client reconnects with Last-Event-ID
                 if KEEPALIVE in items and still_allowed is not None and not await still_allowed():
@@ -463,9 +477,13 @@ class StreamBroker:
         self._hand_out(key, frame)
 
     def _hand_out(self, key: tuple[str, int], event: StoredEvent | bytes) -> None:
+        size = _size(event)
         for subscription in list(self._subscriptions.get(key, ())):
             try:
+                if subscription.queued_bytes + size > MAX_QUEUED_BYTES:
+                    raise asyncio.QueueFull
                 subscription.queue.put_nowait(event)
+                subscription.queued_bytes += size
             except asyncio.QueueFull:
                 # A stream this far behind is closed; it resumes with Last-Event-ID.
                 self.unsubscribe(subscription)
