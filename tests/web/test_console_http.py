@@ -9,6 +9,7 @@ import json
 from http.cookies import SimpleCookie
 from typing import Any
 
+import httpx
 import pytest
 from PIL import Image
 
@@ -96,17 +97,37 @@ def test_a_wrong_login_is_one_401_that_tells_nothing_and_sets_no_cookie(
         assert "set-cookie" not in answer.headers
 
 
-def test_logins_are_throttled_per_username(
+def test_logins_are_throttled_per_username_and_address_never_locking_out_another_address(
+    live: LiveServer, community: Community, alice: dict[str, str]
+) -> None:
+    # Two client addresses: loopback's 127.0.0.1 and 127.0.0.2.
+    guesser = httpx.Client(base_url=live.url, transport=httpx.HTTPTransport(local_address="127.0.0.1"))
+    dispatcher_elsewhere = httpx.Client(
+        base_url=live.url, transport=httpx.HTTPTransport(local_address="127.0.0.2")
+    )
+    with guesser, dispatcher_elsewhere:
+        codes = [
+            guesser.post(LOGIN, json=login_body(community, password="wrong password")).status_code
+            for _ in range(11)
+        ]
+        assert codes == [401] * 10 + [429]
+        refused = guesser.post(LOGIN, json=login_body(community))  # from the guesser's address, even right
+        wait = int(refused.headers["retry-after"])
+        assert refused.status_code == 429 and 1 <= wait <= 60
+        assert refused.json()["message"] == f"Too many login attempts from here; try again in {wait} s."
+        # The dispatcher, elsewhere, is not locked out by someone guessing their password.
+        assert dispatcher_elsewhere.post(LOGIN, json=login_body(community)).status_code == 200
+
+
+def test_one_address_trying_many_usernames_is_throttled_too(
     server: Server, community: Community, alice: dict[str, str]
 ) -> None:
     with server.client() as http:
         codes = [
-            http.post(LOGIN, json=login_body(community, password="wrong password")).status_code
-            for _ in range(11)
+            http.post(LOGIN, json=login_body(community, username=f"user{n}", password="wrong")).status_code
+            for n in range(61)
         ]
-        assert codes == [401] * 10 + [429]
-        refused = http.post(LOGIN, json=login_body(community))  # even the right password, for now
-        assert refused.status_code == 429 and 1 <= int(refused.headers["retry-after"]) <= 60
+    assert codes == [401] * 60 + [429]
 
 
 def test_every_change_needs_the_sessions_csrf_token_and_the_same_origin(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from starlette.responses import Response, StreamingResponse
@@ -19,7 +20,6 @@ from starlette.types import Scope
 
 from opendispatch import __version__
 from opendispatch.api.auth import SESSION_COOKIE, Caller, api_caller, console_session, require_same_origin
-from opendispatch.api.limits import RateLimited
 from opendispatch.api.params import CallId, ServerId
 from opendispatch.api.problems import PROBLEM_RESPONSES
 from opendispatch.api.routing import Operation
@@ -126,7 +126,10 @@ async def login(request: Request, body: Login) -> Response:
     wait = await console_state(request).logins.check(body.communityId, body.username, address)
     if wait:
         rate_limit_refused("console_login")
-        raise RateLimited(wait)
+        told = {"message": f"Too many login attempts from here; try again in {wait} s.", "retryAfter": wait}
+        return Response(
+            orjson.dumps(told), 429, headers={"Retry-After": str(wait)}, media_type="application/json"
+        )
     state = app_state(request)
     opened = await sessions.log_in(state.db, state.clock, body)
     response = Response(opened.info.model_dump_json(), media_type="application/json")

@@ -273,7 +273,11 @@ def login_community(conn: Connection, community_id: str | None) -> str:
 
 
 class LoginThrottle:
-    """Slows password guessing: a few tries a minute per username, more per client address."""
+    """Slows password guessing: a few tries a minute per username from one client address, more per
+    address whatever the username.
+
+    Never per username alone: then anyone could lock a dispatcher out by guessing wrong from elsewhere.
+    """
 
     def __init__(self, limiter: Limiter, clock: Clock) -> None:
         self.clock = clock
@@ -288,7 +292,7 @@ class LoginThrottle:
         """
         now = self.clock.monotonic()
         for slot, per_minute in (
-            (f"user:{community_id}:{username.strip().lower()}", LOGIN_PER_MINUTE_PER_USER),
+            (f"user:{community_id}:{username.strip().lower()}:{address}", LOGIN_PER_MINUTE_PER_USER),
             (f"address:{address}", LOGIN_PER_MINUTE_PER_ADDRESS),
         ):
             decision = await self._limiter.hit(0, slot, per_minute, now)
