@@ -262,6 +262,42 @@ def render(steps: list[Step]) -> str:
     return "\n".join(lines)
 
 
+def measure(
+    workdir: Path, connections: list[int], beyond: list[int], *, seconds: float, warmup: float
+) -> list[Step]:
+    """Start a server over a seeded SQLite file in ``workdir``; one Step per number of game servers.
+
+    ``beyond`` are tried after ``connections``, in order, until one misses a goal.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENDISPATCH_")}
+    env["OPENDISPATCH_RATE_LIMITS_ENABLED"] = "false"
+    url = f"sqlite:///{workdir}/hub.db"
+    created = json.loads(
+        subprocess.run(
+            [*_CLI, "community", "create", "--name", "Bench", "--database", url, "--json"],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        ).stdout
+    )
+    community_id, key = created["communityId"], created["apiKey"]
+    most = max([*connections, *beyond])
+    print(f"seeding {most} servers of {PLAYERS} players …", file=sys.stderr)
+    seed(url, community_id, most)
+    port = free_port()
+    argv = [*_CLI, "serve", "--host", HOST, "--port", str(port), "--database", url]
+    steps: list[Step] = []
+    with Service("opendispatch", argv, port=port, log=workdir / "server.log", env=env) as server:
+        for count in [*connections, *beyond]:
+            step = asyncio.run(run_step(server, community_id, key, count, seconds, warmup))
+            steps.append(step)
+            print(render([step]).splitlines()[-1], file=sys.stderr)
+            if count in beyond and not step.passed():
+                break
+    return steps
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.hub", description=__doc__.splitlines()[0])
     parser.add_argument("--connections", type=int, nargs="+", default=[20, 80])
@@ -272,41 +308,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=3.0)
     args = parser.parse_args(argv)
     install_cleanup()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENDISPATCH_")}
-    env["OPENDISPATCH_RATE_LIMITS_ENABLED"] = "false"
-    most = max([*args.connections, *args.beyond])
-    steps: list[Step] = []
     with tempfile.TemporaryDirectory(prefix="opendispatch-hub-bench-") as workdir:
-        url = f"sqlite:///{workdir}/hub.db"
-        created = json.loads(
-            subprocess.run(
-                [*_CLI, "community", "create", "--name", "Bench", "--database", url, "--json"],
-                capture_output=True,
-                text=True,
-                env=env,
-                check=True,
-            ).stdout
-        )
-        community_id, key = created["communityId"], created["apiKey"]
-        print(f"seeding {most} servers of {PLAYERS} players …", file=sys.stderr)
-        seed(url, community_id, most)
-        port = free_port()
-        argv = [*_CLI, "serve", "--host", HOST, "--port", str(port), "--database", url]
-        server = Service("opendispatch", argv, port=port, log=Path(workdir) / "server.log", env=env)
         try:
-            with server:
-                for connections in [*args.connections, *args.beyond]:
-                    step = asyncio.run(
-                        run_step(server, community_id, key, connections, args.seconds, args.warmup)
-                    )
-                    steps.append(step)
-                    print(render([step]).splitlines()[-1], file=sys.stderr)
-                    if connections in args.beyond and not step.passed():
-                        break
+            steps = measure(
+                Path(workdir), args.connections, args.beyond, seconds=args.seconds, warmup=args.warmup
+            )
         finally:
             stop_all()
     print(render(steps))
-    return 0
+    return 0 if all(step.passed() for step in steps if step.connections in args.connections) else 1
 
 
 if __name__ == "__main__":

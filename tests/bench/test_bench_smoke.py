@@ -306,3 +306,16 @@ def test_bare_stack_and_postgresql_rows_at_tiny_size(tiny_bench: Bench) -> None:
     assert isinstance(across.load, EventLoad) and across.load.subscribers == 3 and not across.load.missing
     assert "- live stream across processes (PostgreSQL) p99 < 250 ms: " in render_targets(rows)
     assert "| 7. create 911 call, PostgreSQL | 32 clients, 2 processes |" in render_table(rows)
+
+
+def test_the_hub_row_times_positions_from_the_socket_to_the_streams(tmp_path: Path) -> None:
+    from bench.hub import PLAYERS, measure, render
+
+    [step] = measure(tmp_path, [2], [], seconds=2, warmup=0.5)
+    assert step.calls >= 2 * 8 and step.refused == 0  # two game servers, five calls a second each
+    # Every position heard came from a call of this run: two followed servers, 25 players each.
+    assert len(step.latencies) >= PLAYERS * 2
+    assert all(0 <= latency < 5 for latency in step.latencies)
+    assert len(step.creates) >= 15 and step.create_failures == 0
+    assert step.server_cpu > 0 and step.peak_rss > 0
+    assert render([step]).splitlines()[-1].startswith("| 2 | ")
