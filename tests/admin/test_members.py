@@ -3,6 +3,7 @@ change audited, only admins allowed, only their own community reached."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import httpx
@@ -321,3 +322,27 @@ def test_an_admin_reaches_nothing_of_another_community(
     assert actions(theirs) == ["member.invite"]
     boss.close()
     theirs.close()
+
+
+def test_the_invite_and_member_pages_load_their_scripts_under_the_consoles_policy(
+    server: Server, provision: Provisioner, community: Community
+) -> None:
+    admin(provision, community)
+    boss = Console(server, community, "root")
+    link = invite(boss, ["member"])
+    # Only the token's SHA-256 is stored.
+    stored = provision.scalar("SELECT token_hash FROM account_invites")
+    assert stored == hashlib.sha256(link["token"].encode()).hexdigest()
+    assert provision.scalar(f"SELECT count(*) FROM account_invites WHERE token_hash = '{link['token']}'") == 0
+    with server.client() as http:
+        for path, script in (("/console/invite?token=x", "js/invite.js"), ("/console/me", "js/me.js")):
+            page = http.get(path)
+            assert (
+                page.status_code == 200
+                and f'<script type="module" src="/console/static/{script}' in page.text
+            )
+            assert "script-src 'self'" in page.headers["content-security-policy"]
+            assert page.text.count("<script") == 1
+        assert http.get("/console/static/" + "js/admin/members.js").status_code == 200
+        assert http.get(ME).status_code == 401
+    boss.close()
