@@ -440,7 +440,7 @@ def test_account_list_show_set(cli: Cli, running: Server) -> None:
     taken = cli.fails("account", "set", "--community", cid, "--username", "bob", "--roblox", "42")
     assert "already taken" in taken
     assert cli.json("account", "show", "--community", cid, "--username", "bob")["roblox"] is None
-    # Without the admin and dispatcher roles, the console is closed to it.
+    # A member only: it logs in to its own page, and the board answers it 403.
     cli.json(
         "account",
         "set",
@@ -455,6 +455,12 @@ def test_account_list_show_set(cli: Cli, running: Server) -> None:
         "--add-role",
         "member",
     )
+    with running.client() as http:
+        body = {"communityId": cid, "username": "anna", "password": PASSWORD}
+        assert http.post(LOGIN, json=body).status_code == 200
+        assert http.get("/console/api/servers/1/board").status_code == 403
+    # Without any role, the console is closed to it.
+    cli.json("account", "set", "--community", cid, "--username", "anna", "--remove-role", "member")
     assert login(running, cid, "anna") == 401
 
 

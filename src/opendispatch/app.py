@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from opendispatch import __version__
 from opendispatch.accounts import routes as account_routes
+from opendispatch.admin import member_routes
 from opendispatch.admin import routes as admin_routes
 from opendispatch.api import redis_gcra
 from opendispatch.api.gcra import Limiter, RateLimiter
@@ -211,6 +212,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(ops_routes.router)  # /healthz and /readyz, no key
     app.include_router(web_routes.router)  # the console, its assets and its two v2 endpoints
     app.include_router(admin_routes.admin)  # the admin pages and their API
+    app.include_router(member_routes.members)  # members and units (admin), invites, a member's own page
     app.router.routes.extend(hub_routes.routes())  # the in-game resource's SignalR hub
     app.include_router(legacy_routes.router)  # last: its POST /{area}/{type} catch-all shadows nothing
     return app

@@ -52,7 +52,12 @@ def can_log_in(server: Server, community: Community, username: str) -> bool:
 def test_roles_decide_who_may_log_in_to_the_console(
     tx: Callable[..., Any], provision: Provisioner, server: Server, community: Community
 ) -> None:
-    for username, roles in (("boss", {"admin"}), ("disp", {"dispatcher"}), ("mem", {"member"})):
+    for username, roles in (
+        ("boss", {"admin"}),
+        ("disp", {"dispatcher"}),
+        ("mem", {"member"}),
+        ("nobody", set()),
+    ):
         tx(units.create_account, community_id=community.community_id, username=username, now=0, roles=roles)
     with pytest.raises(InvalidInput):
         tx(units.create_account, community_id=community.community_id, username="x", now=0, roles={"owner"})
@@ -61,7 +66,10 @@ def test_roles_decide_who_may_log_in_to_the_console(
         conn.execute(text("UPDATE accounts SET password_hash = :h"), {"h": sessions.hash_password(PASSWORD)})
     assert can_log_in(server, community, "boss")
     assert can_log_in(server, community, "disp")
-    assert not can_log_in(server, community, "mem")
+    # A member logs in to their own page (the board answers them 403); an account with no role cannot.
+    assert can_log_in(server, community, "mem")
+    assert not can_log_in(server, community, "nobody")
+    assert Console(server, community, "mem").get("/console/api/servers/1/board").status_code == 403
     assert Console(server, community, "boss").session["username"] == "boss"
     with provision.db.transaction() as conn:
         user_roles = conn.execute(
@@ -188,7 +196,7 @@ def test_disabling_an_account_ends_its_sessions_and_refuses_its_logins(
         tx(service.set_account_disabled, community_id="nope", lookup=by_name("ann"), disabled=True, now=0)
 
 
-def test_losing_the_console_roles_ends_the_sessions(
+def test_losing_a_role_closes_its_pages_and_losing_every_role_ends_the_sessions(
     tx: Callable[..., Any], provision: Provisioner, server: Server, community: Community
 ) -> None:
     dispatcher(provision, community, "ann")
@@ -198,6 +206,15 @@ def test_losing_the_console_roles_ends_the_sessions(
         community_id=community.community_id,
         lookup=by_name("ann"),
         remove_roles=frozenset({"dispatcher"}),
+    )
+    # Still a member: the session stays, for their own page only.
+    assert console.get("/console/api/session").json()["roles"] == ["member"]
+    assert console.get("/console/api/servers/1/board").status_code == 403
+    tx(
+        service.change_account,
+        community_id=community.community_id,
+        lookup=by_name("ann"),
+        remove_roles=frozenset({"member"}),
     )
     assert console.get("/console/api/session").status_code == 401
     assert not can_log_in(server, community, "ann")

@@ -19,6 +19,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from opendispatch.accounts import routes as account_routes
+from opendispatch.admin import member_routes
 from opendispatch.admin import routes as admin_routes
 from opendispatch.api.routing import Operation, compile_handler
 from opendispatch.app import create_app
@@ -43,6 +44,7 @@ ROUTERS = [
     web_routes.router,
     web_routes.console,
     admin_routes.admin,
+    member_routes.members,
 ]
 # Endless streams keep FastAPI's handler (header parameters); everything else is compiled.
 STREAMS = {"/v2/emergency/servers/{serverId}/events", "/console/api/servers/{serverId}/events"}

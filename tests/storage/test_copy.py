@@ -24,6 +24,7 @@ from PIL import Image
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.pool import NullPool
 
+from opendispatch.accounts import service as accounts
 from opendispatch.admin import service as audit
 from opendispatch.calls import service as calls
 from opendispatch.calls.schemas import NewDispatchTemplate
@@ -145,6 +146,9 @@ def fill(provision: Provisioner, server: Server, receiver: Receiver) -> Installa
                 detail={"label": "bot"},
                 now=provision.now(),
             )
+        accounts.create_invite(  # an invite link not yet used
+            conn, community_id=alpha.community_id, roles={"member"}, created_by="0" * 36, now=provision.now()
+        )
 
     console = Console(server, alpha)  # a console session row
     console.close()
@@ -271,6 +275,7 @@ def test_copy_keeps_every_row_and_id_and_the_copy_serves_alike(
             "events.event_id",
             "delivery_attempts.attempt_id",
             "audit_log.entry_id",
+            "account_invites.invite_id",
         }
     else:
         assert set(report["sequences"]) == {"events.event_id"}  # the one AUTOINCREMENT table

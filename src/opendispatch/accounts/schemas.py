@@ -57,7 +57,9 @@ PERMISSIONS = (
 # Roles an account may hold, any number of them: an admin runs the community, a dispatcher works the
 # console, a member keeps their own units. Each is a boolean column ``is_<role>`` of ``accounts``.
 ROLES = ("admin", "dispatcher", "member")
-CONSOLE_ROLES = frozenset({"admin", "dispatcher"})  # with a password, these may log in to the console
+# The operator's `account create` asks a password for these; with a password any role may log in (a
+# member to its own page only).
+CONSOLE_ROLES = frozenset({"admin", "dispatcher"})
 MAX_API_IDS = 20  # per account: a player's identifiers (license, steam, discord, fivem, xbl, live, ...)
 LinkId = Annotated[str, Field(min_length=1, max_length=255)]
 
@@ -222,3 +224,71 @@ class LinkRedeem(_Request):
     """Body of the console's ``POST /console/api/links/redeem``."""
 
     code: Annotated[str, Field(min_length=1, max_length=16)]
+
+
+# -- invites and password resets: one-time links an admin hands out ------------------------------------
+
+
+MAX_INVITE_HOURS = 7 * 24  # how long an admin may let an invite or reset link live
+
+
+class InviteKind:
+    """What an invite link does: let a new person join, or set an existing account's new password."""
+
+    JOIN = "join"
+    RESET = "reset"
+
+
+class Invite(BaseModel):
+    """An outstanding invite or password-reset link as the admin pages list it (never its token)."""
+
+    inviteId: int
+    kind: str  # join | reset
+    roles: list[str]
+    accountUuid: str | None  # the account a reset is for
+    username: str | None
+    createdBy: str | None  # the admin's username, while that account exists
+    created: str
+    expires: str
+
+
+class InviteLink(Invite):
+    """An invite just made: its token, shown this once (the link is ``/console/invite?token=...``)."""
+
+    token: str
+    url: str = ""
+
+
+class InviteCheck(_Request):
+    """Body of the invite page's ``POST /console/api/invite/check``."""
+
+    token: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class InviteInfo(BaseModel):
+    """What the invite page shows before the invited person answers it."""
+
+    kind: str
+    communityId: str
+    communityName: str
+    username: str | None  # a reset's account; a join picks its own
+    roles: list[str]
+    expires: str
+
+
+class InviteAnswer(InviteCheck):
+    """Body of ``POST /console/api/invite/accept``: the username (for a join) and the password."""
+
+    username: Annotated[str, Field(max_length=255)] = ""
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class InviteAccepted(BaseModel):
+    """An invite answered: the account it made (or whose password it set)."""
+
+    kind: str
+    accountUuid: str
+    username: str
+    communityId: str
+    roles: list[str]
+    loggedIn: bool = False  # a session was opened too (not for a disabled account)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from opendispatch.accounts.models import link_codes
+from opendispatch.accounts.models import account_invites, link_codes
 from opendispatch.accounts.schemas import (
-    CONSOLE_ROLES,
     MAX_API_IDS,
+    MAX_INVITE_HOURS,
     PERMISSIONS,
     ROLES,
     Account,
@@ -23,11 +24,17 @@ from opendispatch.accounts.schemas import (
     ApiIdHolder,
     ApiIds,
     ApiIdsChange,
+    Invite,
+    InviteAccepted,
+    InviteInfo,
+    InviteKind,
+    InviteLink,
     LinkCode,
     Pagination,
     VerifiedSecret,
 )
 from opendispatch.clock import iso_utc
+from opendispatch.communities.models import communities
 from opendispatch.communities.service import hash_secret, require_community
 from opendispatch.errors import Conflict, InvalidInput, NotFound
 from opendispatch.units import service as units
@@ -376,7 +383,7 @@ def change_account(
 ) -> AccountSummary:
     """Change what ``account create`` set: username, ids ("" clears one) and roles; what is not given stays.
 
-    An account left without the admin and dispatcher roles has its console sessions ended.
+    An account left without any role has its console sessions ended.
     """
     require_community(conn, community_id)
     account_uuid = resolve_account(conn, community_id=community_id, lookup=lookup)
@@ -419,7 +426,7 @@ def change_account(
         raise Conflict(
             "That username, community user id, Discord or Roblox id is already taken in this community."
         ) from exc
-    if not roles & CONSOLE_ROLES:
+    if not roles:  # an account with no role may not log in: its sessions end
         _end_sessions(conn, community_id, account_uuid)
     return _summaries(conn, community_id, account_uuid)[0]
 
@@ -452,5 +459,230 @@ def set_account_disabled(
 
 
 def prune_link_codes(conn: Connection, *, now: int) -> int:
-    """Delete the link codes past their expiry (an expired code is refused anyway)."""
-    return conn.execute(delete(link_codes).where(link_codes.c.expires_at <= now)).rowcount
+    """Delete the link codes and invite links past their expiry (an expired one is refused anyway)."""
+    codes = conn.execute(delete(link_codes).where(link_codes.c.expires_at <= now)).rowcount
+    return codes + conn.execute(delete(account_invites).where(account_invites.c.expires_at <= now)).rowcount
+
+
+# -- invites and password resets ------------------------------------------------------------------------
+
+INVITE_TTL_MS = 72 * 60 * 60 * 1000  # three days: long enough to reach someone over a weekend
+MAX_OUTSTANDING_INVITES = 200  # per community, joins and resets together
+DEAD_LINK = "This link is unknown, already used or expired; ask your community's admin for a new one."
+
+
+def _roles_text(roles: Collection[str]) -> str:
+    units.role_columns(roles)  # refuses an unknown role
+    if not roles:
+        raise InvalidInput("An invite gives at least one role.", {"roles": "at least one role"})
+    return ",".join(role for role in ROLES if role in roles)
+
+
+def _invites_query(community_id: str) -> Any:
+    creator = accounts.alias("creator")
+    return (
+        select(
+            account_invites,
+            accounts.c.username,
+            creator.c.username.label("creator_name"),
+        )
+        .select_from(
+            account_invites.outerjoin(
+                accounts, accounts.c.account_uuid == account_invites.c.account_uuid
+            ).outerjoin(creator, creator.c.account_uuid == account_invites.c.created_by)
+        )
+        .where(account_invites.c.community_id == community_id)
+    )
+
+
+def _invite(row: Any) -> Invite:
+    return Invite(
+        inviteId=row.invite_id,
+        kind=InviteKind.RESET if row.account_uuid is not None else InviteKind.JOIN,
+        roles=[role for role in row.roles.split(",") if role],
+        accountUuid=row.account_uuid,
+        username=row.username,
+        createdBy=row.creator_name,
+        created=iso_utc(row.created_at),
+        expires=iso_utc(row.expires_at),
+    )
+
+
+def _issue(
+    conn: Connection,
+    *,
+    community_id: str,
+    account_uuid: str | None,
+    roles: str,
+    created_by: str,
+    now: int,
+    ttl_ms: int,
+) -> InviteLink:
+    conn.execute(
+        delete(account_invites).where(
+            account_invites.c.community_id == community_id, account_invites.c.expires_at <= now
+        )
+    )
+    outstanding = conn.execute(
+        select(func.count())
+        .select_from(account_invites)
+        .where(account_invites.c.community_id == community_id)
+    ).scalar_one()
+    if outstanding >= MAX_OUTSTANDING_INVITES:
+        raise Conflict(f"{MAX_OUTSTANDING_INVITES} invites are outstanding; revoke some or let them expire.")
+    token = secrets.token_urlsafe(32)
+    invite_id = conn.execute(
+        insert(account_invites)
+        .values(
+            community_id=community_id,
+            token_hash=hash_secret(token),
+            account_uuid=account_uuid,
+            roles=roles,
+            created_by=created_by,
+            created_at=now,
+            expires_at=now + ttl_ms,
+        )
+        .returning(account_invites.c.invite_id)
+    ).scalar_one()
+    row = conn.execute(_invites_query(community_id).where(account_invites.c.invite_id == invite_id)).one()
+    return InviteLink(**_invite(row).model_dump(), token=token)
+
+
+def _ttl_ms(hours: int) -> int:
+    if not 1 <= hours <= MAX_INVITE_HOURS:
+        raise InvalidInput(f"An invite lasts 1 to {MAX_INVITE_HOURS} hours.", {"hours": "out of range"})
+    return hours * 60 * 60 * 1000
+
+
+def create_invite(
+    conn: Connection, *, community_id: str, roles: Collection[str], created_by: str, now: int, hours: int = 72
+) -> InviteLink:
+    """A one-time link for a new person to join with ``roles``; the token is in the answer only."""
+    require_community(conn, community_id)
+    return _issue(
+        conn,
+        community_id=community_id,
+        account_uuid=None,
+        roles=_roles_text(set(roles)),
+        created_by=created_by,
+        now=now,
+        ttl_ms=_ttl_ms(hours),
+    )
+
+
+def create_password_reset(
+    conn: Connection, *, community_id: str, lookup: AccountLookup, created_by: str, now: int, hours: int = 72
+) -> InviteLink:
+    """A one-time link that sets the account's new password; the old one stops working at once.
+
+    The account's sessions end, and an earlier reset link of the account is dead.
+    """
+    require_community(conn, community_id)
+    account_uuid = resolve_account(conn, community_id=community_id, lookup=lookup)
+    ttl_ms = _ttl_ms(hours)
+    conn.execute(
+        update(accounts)
+        .where(accounts.c.community_id == community_id, accounts.c.account_uuid == account_uuid)
+        .values(password_hash=None)
+    )
+    _end_sessions(conn, community_id, account_uuid)
+    conn.execute(
+        delete(account_invites).where(
+            account_invites.c.community_id == community_id, account_invites.c.account_uuid == account_uuid
+        )
+    )
+    return _issue(
+        conn,
+        community_id=community_id,
+        account_uuid=account_uuid,
+        roles="",
+        created_by=created_by,
+        now=now,
+        ttl_ms=ttl_ms,
+    )
+
+
+def list_invites(conn: Connection, *, community_id: str, now: int) -> list[Invite]:
+    """The community's invite and reset links that can still be used, newest first."""
+    rows = conn.execute(
+        _invites_query(community_id)
+        .where(account_invites.c.expires_at > now)
+        .order_by(account_invites.c.invite_id.desc())
+    ).all()
+    return [_invite(row) for row in rows]
+
+
+def revoke_invite(conn: Connection, *, community_id: str, invite_id: int) -> Invite:
+    """Make an invite or reset link dead before it expires; answers what it was."""
+    row = conn.execute(_invites_query(community_id).where(account_invites.c.invite_id == invite_id)).first()
+    if row is None:
+        raise NotFound(f"Invite {invite_id} does not exist.")
+    conn.execute(
+        delete(account_invites).where(
+            account_invites.c.community_id == community_id, account_invites.c.invite_id == invite_id
+        )
+    )
+    return _invite(row)
+
+
+def _live_invite(conn: Connection, token: str, now: int) -> Any:
+    row = conn.execute(
+        select(account_invites, accounts.c.username, communities.c.name.label("community_name"))
+        .select_from(
+            account_invites.join(
+                communities, communities.c.community_id == account_invites.c.community_id
+            ).outerjoin(accounts, accounts.c.account_uuid == account_invites.c.account_uuid)
+        )
+        .where(account_invites.c.token_hash == hash_secret(token), account_invites.c.expires_at > now)
+    ).first()
+    if row is None:
+        raise NotFound(DEAD_LINK)
+    return row
+
+
+def invite_info(conn: Connection, *, token: str, now: int) -> InviteInfo:
+    """What an invite or reset link is for (its community, the account of a reset, the roles of a join)."""
+    row = _live_invite(conn, token, now)
+    return InviteInfo(
+        kind=InviteKind.RESET if row.account_uuid is not None else InviteKind.JOIN,
+        communityId=row.community_id,
+        communityName=row.community_name,
+        username=row.username,
+        roles=[role for role in row.roles.split(",") if role],
+        expires=iso_utc(row.expires_at),
+    )
+
+
+def accept_invite(
+    conn: Connection, *, token: str, username: str, password_hash: str, now: int
+) -> InviteAccepted:
+    """Use a link once: a join makes the account (username as given) with its roles and password, a reset
+    sets the account's password. The link is dead afterwards."""
+    row = _live_invite(conn, token, now)
+    used = conn.execute(delete(account_invites).where(account_invites.c.invite_id == row.invite_id))
+    if used.rowcount != 1:  # another answer of the same link won the race
+        raise NotFound(DEAD_LINK)
+    community_id = row.community_id
+    if row.account_uuid is None:
+        if not username.strip():
+            raise InvalidInput("Pick a username.", {"username": "1 to 255 characters"})
+        roles = [role for role in row.roles.split(",") if role]
+        account_uuid = units.create_account(
+            conn, community_id=community_id, username=username, now=now, roles=roles
+        ).account_uuid
+    else:
+        account_uuid = row.account_uuid
+    conn.execute(
+        update(accounts)
+        .where(accounts.c.community_id == community_id, accounts.c.account_uuid == account_uuid)
+        .values(password_hash=password_hash)
+    )
+    _end_sessions(conn, community_id, account_uuid)
+    summary = _summaries(conn, community_id, account_uuid)[0]
+    return InviteAccepted(
+        kind=InviteKind.RESET if row.account_uuid is not None else InviteKind.JOIN,
+        accountUuid=account_uuid,
+        username=summary.username,
+        communityId=community_id,
+        roles=summary.roles,
+    )

@@ -103,9 +103,10 @@ async def bearer_key(request: Request) -> Principal:
 class ApiCaller(HTTPBearer):
     """The caller of a v2 operation: an API key, charged against ``operation``'s per-key limit if named.
 
-    With ``console=True`` a console session may call it too (no key sent, the session cookie instead):
-    the console's buttons go through the very routes the API documents. Being an ``HTTPBearer`` keeps
-    the scheme in the OpenAPI document; being one dependency (not a chain) keeps it cheap.
+    With ``console=True`` a dispatcher's console session may call it too (no key sent, the session cookie
+    instead): the console's buttons go through the very routes the API documents. Being an
+    ``HTTPBearer`` keeps the scheme in the OpenAPI document; being one dependency (not a chain) keeps it
+    cheap.
     """
 
     def __init__(self, operation: str | None = None, *, console: bool = False) -> None:
@@ -117,7 +118,8 @@ class ApiCaller(HTTPBearer):
 
     async def __call__(self, request: Request) -> Caller:  # type: ignore[override]
         if self.console and "authorization" not in request.headers and SESSION_COOKIE in request.cookies:
-            return await console_caller(request)
+            # The console's buttons: a dispatcher's (a member's session reaches only its own page).
+            return require_role(await console_caller(request), "dispatcher")
         principal = await bearer_key(request)
         if not principal.api_enabled:
             raise Forbidden(API_NOT_ENABLED)
@@ -138,11 +140,15 @@ class ConsoleSession:
 
     async def __call__(self, request: Request) -> Caller:
         caller = await console_caller(request)
-        if self.role is not None:
-            assert caller.session is not None
-            if self.role not in caller.session.roles:
-                raise Forbidden(f"This needs the {self.role} role.")
-        return caller
+        return caller if self.role is None else require_role(caller, self.role)
+
+
+def require_role(caller: Caller, role: str) -> Caller:
+    """The console caller, if its account holds ``role``; a 403 otherwise."""
+    assert caller.session is not None
+    if role not in caller.session.roles:
+        raise Forbidden(f"This needs the {role} role.")
+    return caller
 
 
 async def console_caller(request: Request) -> Caller:

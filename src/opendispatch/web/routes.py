@@ -62,7 +62,10 @@ router = APIRouter(route_class=Operation)
 console = APIRouter(include_in_schema=False, route_class=Operation)
 CONSOLE = "/console/api/servers/{serverId}"
 V2 = "/v2/emergency/servers/{serverId}"
-Dispatcher = Annotated[Caller, console_session()]
+# The board and its operations need the dispatcher role; logging out and reading one's session do not
+# (a member logs in to its own page, an admin to the admin pages).
+Dispatcher = Annotated[Caller, console_session("dispatcher")]
+Session = Annotated[Caller, console_session()]
 
 
 class _Static(StaticFiles):
@@ -133,20 +136,25 @@ async def login(request: Request, body: Login) -> Response:
     state = app_state(request)
     opened = await sessions.log_in(state.db, state.clock, body)
     response = Response(opened.info.model_dump_json(), media_type="application/json")
+    set_session_cookie(request, response, opened)
+    return response
+
+
+def set_session_cookie(request: Request, response: Response, opened: sessions.NewSession) -> None:
+    """Give the browser a just-opened session: an HttpOnly, SameSite=Strict cookie."""
     response.set_cookie(
         SESSION_COOKIE,
         opened.token,
-        max_age=(opened.expires_at - state.clock.now_ms()) // 1000,
+        max_age=(opened.expires_at - app_state(request).clock.now_ms()) // 1000,
         path="/",
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
     )
-    return response
 
 
 @console.post("/console/api/logout", status_code=204)
-async def logout(caller: Dispatcher) -> Response:
+async def logout(caller: Session) -> Response:
     """End the session; the cookie is cleared."""
     assert caller.session is not None
     await caller.db.write(sessions.close_session, token_hash=caller.session.token_hash)
@@ -156,7 +164,7 @@ async def logout(caller: Dispatcher) -> Response:
 
 
 @console.get("/console/api/session", response_model=SessionInfo)
-async def session(request: Request, caller: Dispatcher) -> SessionInfo:
+async def session(request: Request, caller: Session) -> SessionInfo:
     """Who is logged in, their community's servers, and the CSRF token for changes."""
     assert caller.session is not None
     info = await caller.db.read(sessions.session_info, user=caller.session)

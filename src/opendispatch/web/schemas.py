@@ -44,7 +44,7 @@ class ConsoleUser:
 
 @dataclass(frozen=True, slots=True)
 class Dispatcher:
-    """An account that may log in to the console (a password, an admin or dispatcher role, enabled)."""
+    """An account that may log in to the console (a password, a role, enabled)."""
 
     account_uuid: str
     community_id: str
@@ -85,6 +85,7 @@ class SessionInfo(BaseModel):
     expires: str
     servers: list[Server]
     roles: list[str] = []  # admin, dispatcher, member: what the pages offer (the server checks each call)
+    accountUuid: str = ""  # the logged-in account's
     # A unit whose last position is older than this is drawn as stale (OPENDISPATCH_POSITION_STALE_SECONDS).
     staleAfterMs: int = 30_000
 

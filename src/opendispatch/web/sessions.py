@@ -123,8 +123,9 @@ def csrf_token(token: str) -> str:
 
 
 def find_dispatcher(conn: Connection, *, community_id: str, username: str) -> Dispatcher | None:
-    """The account that may log in with this username, or None: unknown, no password set, no admin or
-    dispatcher role, or the account or its community disabled."""
+    """The account that may log in with this username, or None: unknown, no password set, no role at all,
+    or the account or its community disabled. Each route then checks the role it needs (a member reaches
+    only its own page)."""
     row = conn.execute(
         select(
             accounts.c.account_uuid,
@@ -139,7 +140,7 @@ def find_dispatcher(conn: Connection, *, community_id: str, username: str) -> Di
             accounts.c.username == username.strip(),
             accounts.c.disabled_at.is_(None),
             communities.c.disabled_at.is_(None),
-            or_(accounts.c.is_admin, accounts.c.is_dispatcher),
+            or_(accounts.c.is_admin, accounts.c.is_dispatcher, accounts.c.is_member),
         )
     ).first()
     if row is None or row.password_hash is None:
@@ -240,6 +241,7 @@ def session_info(conn: Connection, *, user: ConsoleUser) -> SessionInfo:
         expires=iso_utc(user.expires_at),
         servers=list_servers(conn, user.community_id),
         roles=sorted(user.roles),
+        accountUuid=user.account_uuid,
     )
 
 

@@ -7,9 +7,15 @@
 import { ApiError, get, setCsrfToken } from "./api.js";
 import { $, h } from "./dom.js";
 import { loadAudit } from "./admin/audit.js";
+import { loadMembers } from "./admin/members.js";
+import { loadUnits } from "./admin/units.js";
 
 // Section modules register here: name → async function(session) that draws the section.
-export const sections = new Map([["audit", loadAudit]]);
+export const sections = new Map([
+  ["members", loadMembers],
+  ["units", loadUnits],
+  ["audit", loadAudit],
+]);
 
 export function toast(message) {
   const node = $("#admin-toast");

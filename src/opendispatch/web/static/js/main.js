@@ -144,6 +144,13 @@ async function login(event) {
 }
 
 function enter(session) {
+  // The board is a dispatcher's: an admin goes to the admin pages, a member to their own page.
+  const roles = session.roles || [];
+  if (!roles.includes("dispatcher")) {
+    location.assign(roles.includes("admin") ? "/console/admin" : "/console/me");
+    return;
+  }
+  $("#to-admin").hidden = !roles.includes("admin");
   state.session = session;
   setCsrfToken(session.csrfToken);
   $("#login-screen").hidden = true;
