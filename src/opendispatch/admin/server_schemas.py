@@ -17,8 +17,8 @@ PlanName = Annotated[str, Field(pattern="^(" + "|".join(plan.name for plan in Pl
 
 
 class _Body(BaseModel):
-    # The admin pages are our own: a field they do not know is a mistake worth a 400.
-    model_config = ConfigDict(extra="forbid")
+    # The admin pages are our own: a field they do not know, or "off" for false, is a mistake worth a 400.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 # -- servers ---------------------------------------------------------------------------------------------

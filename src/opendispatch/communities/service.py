@@ -359,7 +359,8 @@ def clear_rate_limit(conn: Connection, *, community_id: str, endpoint: str) -> b
 def rate_limit_overrides(conn: Connection, community_id: str) -> dict[str, int]:
     """The community's own per-minute limits, by endpoint (the defaults apply to the rest)."""
     require_community(conn, community_id)
-    return dict(conn.execute(_LIMIT_OVERRIDES, {"community_id": community_id}).tuples().all())
+    rows = conn.execute(_LIMIT_OVERRIDES, {"community_id": community_id})
+    return {endpoint: per_minute for endpoint, per_minute in rows}
 
 
 def effective_limits(conn: Connection, community_id: str | None) -> dict[str, int]:
