@@ -333,13 +333,19 @@ def change_community(
     """Change the community's plan or switch its API on or off."""
     if change.plan is None and change.apiEnabled is None:
         raise InvalidInput("Nothing to change: give plan or apiEnabled.", {"plan": "nothing to change"})
-    communities.change_community(
+    before = communities.community_summary(conn, community_id)
+    after = communities.change_community(
         conn,
         community_id=community_id,
         plan=Plan[change.plan] if change.plan is not None else None,
         api_enabled=change.apiEnabled,
     )
-    detail = change.model_dump(exclude_none=True)
+    # What changed, as the page sends both fields whichever the admin touched.
+    detail = {
+        field: getattr(after, field)
+        for field in ("plan", "apiEnabled")
+        if getattr(after, field) != getattr(before, field)
+    }
     _audit(conn, admin, "community.set", "community", now, detail)
     return plan_and_limits(conn, community_id=community_id)
 

@@ -7,9 +7,17 @@
 import { ApiError, get, setCsrfToken } from "./api.js";
 import { $, h } from "./dom.js";
 import { loadAudit } from "./admin/audit.js";
+import { loadKeys } from "./admin/keys.js";
+import { loadLimits } from "./admin/limits.js";
+import { loadServers } from "./admin/servers.js";
 
 // Section modules register here: name → async function(session) that draws the section.
-export const sections = new Map([["audit", loadAudit]]);
+export const sections = new Map([
+  ["servers", loadServers],
+  ["keys", loadKeys],
+  ["limits", loadLimits],
+  ["audit", loadAudit],
+]);
 
 export function toast(message) {
   const node = $("#admin-toast");
