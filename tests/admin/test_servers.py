@@ -403,3 +403,20 @@ def test_a_fivem_postal_file_replaces_the_postal_list(
         ]
     finally:
         console.close()
+
+
+def test_the_audit_log_keeps_a_push_url_without_its_credentials_or_query(
+    server: Server, provision: Provisioner, community: Community
+) -> None:
+    console = admin_console(server, provision, community)
+    try:
+        url = "http://hook:s3cret@[::1]:8080/sonorancad/event?token=tok3n-value"
+        assert console.http.put(ADMIN + "/servers/2/push", json={"url": url}).status_code == 200
+        assert console.get(ADMIN + "/servers").json()["servers"][1]["push"]["url"] == url
+        [entry] = audit(console)
+        assert (
+            entry["target"] == "server 2" and entry["detail"]["url"] == "http://[::1]:8080/sonorancad/event"
+        )
+        assert "s3cret" not in orjson.dumps(entry).decode() and "tok3n" not in orjson.dumps(entry).decode()
+    finally:
+        console.close()

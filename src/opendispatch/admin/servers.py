@@ -65,9 +65,7 @@ def _audit(
 def _shown_url(url: str) -> str:
     """A push URL as the audit log keeps it: without credentials or a query, which may hold a token."""
     parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
 
 
 # -- servers ---------------------------------------------------------------------------------------------
