@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sonoran import Instance, productEnums
 
 from opendispatch.settings import Settings
 from tests.support import Community, LiveServer, ManualClock, Provisioner, live_server
-from tests.web.conftest import browser  # noqa: F401  (the console tests' one Chromium)
-from tests.web.support import SAMPLE_MAP_BOUNDS, admin, sample_map_png
+from tests.web.support import CHROMIUM, CHROMIUM_ARGS, SAMPLE_MAP_BOUNDS, admin, sample_map_png
 from tests.web.test_browser import SCREENSHOT_START_MS, keep_or_write, log_in
 
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
@@ -31,10 +30,22 @@ def live(uncached_settings: Settings, provision: Provisioner, clock: ManualClock
         yield running
 
 
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium for this module only: Playwright's event loop must be gone before the tests after
+    it (tests/api runs asyncio.run, which refuses to start inside a running loop)."""
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
 @pytest.fixture
-def tab(browser: Browser, live: LiveServer) -> Iterator[Page]:  # noqa: F811
+def tab(chromium: Browser, live: LiveServer) -> Iterator[Page]:
     """A fresh page, as the console tests' (fixed size, time zone and locale: the screenshots are steady)."""
-    context = browser.new_context(viewport={"width": 1600, "height": 1000}, timezone_id="UTC", locale="en-GB")
+    context = chromium.new_context(
+        viewport={"width": 1600, "height": 1000}, timezone_id="UTC", locale="en-GB"
+    )
     opened = context.new_page()
     opened.set_default_timeout(5000)
     yield opened

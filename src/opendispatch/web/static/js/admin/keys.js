@@ -14,11 +14,11 @@ export async function loadKeys(session) {
     const form = h("form", { id: "key-create", class: "row" }, label, h("button", { type: "submit", class: "primary" }, "Create key"));
     form.onsubmit = async (event) => {
       event.preventDefault();
-      const made = await change(() => post(`${ADMIN}/keys`, { label: label.value }), "Key created.");
-      if (!made) return;
-      label.value = "";
-      showOnce($("#keys-once"), `API key "${made.key.label}"`, made.apiKey);
-      await draw();
+      await change(() => post(`${ADMIN}/keys`, { label: label.value }), "Key created.", async (made) => {
+        label.value = "";
+        await draw();
+        showOnce($("#keys-once"), `API key "${made.key.label}"`, made.apiKey);
+      });
     };
     const revoked = h("input", { id: "keys-revoked", type: "checkbox", onchange: () => draw() });
     section.append(
@@ -68,5 +68,5 @@ async function draw() {
 
 async function revoke(key) {
   if (!window.confirm(`Revoke the key ${key.prefix}… (${key.label || "no label"})? Whatever uses it is refused from now on.`)) return;
-  if (await change(() => del(`${ADMIN}/keys/${encodeURIComponent(key.prefix)}`), `Key ${key.prefix}… revoked.`)) await draw();
+  await change(() => del(`${ADMIN}/keys/${encodeURIComponent(key.prefix)}`), `Key ${key.prefix}… revoked.`, draw);
 }

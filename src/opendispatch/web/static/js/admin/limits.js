@@ -30,8 +30,7 @@ function draw(state) {
   form.onsubmit = async (event) => {
     event.preventDefault();
     const body = { plan: plan.value, apiEnabled: enabled.checked };
-    const answer = await change(() => patch(`${ADMIN}/community`, body), "Plan and API switch saved.");
-    if (answer) draw(answer);
+    await change(() => patch(`${ADMIN}/community`, body), "Plan and API switch saved.", draw);
   };
   fill(
     $("#limits-body"),
@@ -50,12 +49,10 @@ function limitRow(row, max) {
   const input = h("input", { type: "number", min: 1, max, value: row.override ?? "", placeholder: String(row.default), "aria-label": `Override of ${row.operation}` });
   const set = async () => {
     const perMinute = Number(input.value);
-    const answer = await change(() => api("PUT", `${ADMIN}/limits/${row.operation}`, { perMinute }), `${row.operation}: ${perMinute} per minute.`);
-    if (answer) draw(answer);
+    await change(() => api("PUT", `${ADMIN}/limits/${row.operation}`, { perMinute }), `${row.operation}: ${perMinute} per minute.`, draw);
   };
   const clear = async () => {
-    const answer = await change(() => del(`${ADMIN}/limits/${row.operation}`), `${row.operation}: back to ${row.default} per minute.`);
-    if (answer) draw(answer);
+    await change(() => del(`${ADMIN}/limits/${row.operation}`), `${row.operation}: back to ${row.default} per minute.`, draw);
   };
   return h(
     "tr",

@@ -32,7 +32,7 @@ function serverBlock(server) {
   const rename = h("form", { class: "row" }, name, h("button", { type: "submit" }, "Rename"));
   rename.onsubmit = async (event) => {
     event.preventDefault();
-    if (await change(() => patch(`${ADMIN}/servers/${id}`, { name: name.value }), `Server ${id} renamed.`)) await refresh();
+    await change(() => patch(`${ADMIN}/servers/${id}`, { name: name.value }), `Server ${id} renamed.`, refresh);
   };
   return h(
     "article",
@@ -73,16 +73,13 @@ function pushBlock(server) {
   );
   form.onsubmit = async (event) => {
     event.preventDefault();
-    const answer = await change(
-      () => api("PUT", `${ADMIN}/servers/${id}/push`, { url: url.value, shape: shape.value, enabled: enabled.checked }),
-      `Push target of server ${id} saved.`,
-    );
-    if (!answer) return;
-    await refresh();
-    if (answer.signingSecret) {
+    const body = { url: url.value, shape: shape.value, enabled: enabled.checked };
+    await change(() => api("PUT", `${ADMIN}/servers/${id}/push`, body), `Push target of server ${id} saved.`, async (answer) => {
+      await refresh();
+      if (!answer.signingSecret) return;
       const lines = `signing secret: ${answer.signingSecret}` + (answer.receiverKey ? `\nreceiver's API key: ${answer.receiverKey}` : "");
       showOnce($("#servers-once"), `Push target of server ${id}`, lines);
-    }
+    });
   };
   const log = h("div", { class: "delivery-log", hidden: true });
   const tools = push
@@ -98,8 +95,9 @@ function pushBlock(server) {
 }
 
 async function rotate(id) {
-  const answer = await change(() => post(`${ADMIN}/servers/${id}/push/rotate`), `New signing secret for server ${id}.`);
-  if (answer) showOnce($("#servers-once"), `Push target of server ${id}`, `signing secret: ${answer.signingSecret}`);
+  await change(() => post(`${ADMIN}/servers/${id}/push/rotate`), `New signing secret for server ${id}.`, (answer) =>
+    showOnce($("#servers-once"), `Push target of server ${id}`, `signing secret: ${answer.signingSecret}`),
+  );
 }
 
 async function showLog(id, box) {
@@ -110,7 +108,7 @@ async function showLog(id, box) {
     return note(problem.message, false);
   }
   const again = (body, message) => async () => {
-    if (await change(() => post(`${ADMIN}/servers/${id}/redeliver`, body), message)) await showLog(id, box);
+    await change(() => post(`${ADMIN}/servers/${id}/redeliver`, body), message, () => showLog(id, box));
   };
   fill(
     box,
@@ -155,7 +153,7 @@ function mapBlock(server) {
     const [file] = image.files;
     if (!file) return note("Choose an image file.", false);
     const query = `serverId=${id}&bounds=${encodeURIComponent(bounds.value)}`;
-    if (await change(() => upload(`${ADMIN}/map/image?${query}`, file, file.type), `Map of server ${id} set.`)) await refresh();
+    await change(() => upload(`${ADMIN}/map/image?${query}`, file, file.type), `Map of server ${id} set.`, refresh);
   };
   const tiles = h("input", { type: "file", name: "tiles", multiple: true, accept: ".png,.webp,.jpg,.jpeg,.dds", "aria-label": "The six minimap_sea tiles" });
   const tileBounds = h("input", { name: "tile-bounds", placeholder: "the game's tile grid", "aria-label": "Corners of the tile set (optional)", maxlength: 200 });
@@ -167,10 +165,10 @@ function mapBlock(server) {
     const listing = files.map((file) => `${file.name}:${file.size}`).join(",");
     let query = `serverId=${id}&files=${encodeURIComponent(listing)}`;
     if (tileBounds.value.trim()) query += `&bounds=${encodeURIComponent(tileBounds.value)}`;
-    if (await change(() => upload(`${ADMIN}/map/tiles?${query}`, new Blob(files)), `Map of server ${id} composed of its tiles.`)) await refresh();
+    await change(() => upload(`${ADMIN}/map/tiles?${query}`, new Blob(files)), `Map of server ${id} composed of its tiles.`, refresh);
   };
   const clear = async () => {
-    if (await change(() => del(`${ADMIN}/servers/${id}/map`), `Map of server ${id} cleared.`)) await refresh();
+    await change(() => del(`${ADMIN}/servers/${id}/map`), `Map of server ${id} cleared.`, refresh);
   };
   return h(
     "section",
@@ -191,11 +189,7 @@ function postalBlock(count) {
     event.preventDefault();
     const [chosen] = file.files;
     if (!chosen) return note("Choose the postal resource's JSON file.", false);
-    const answer = await change(() => upload(`${ADMIN}/postals`, chosen, "application/json"), null);
-    if (answer) {
-      note(`${answer.updated} postals stored.`);
-      await refresh();
-    }
+    await change(() => upload(`${ADMIN}/postals`, chosen, "application/json"), (answer) => `${answer.updated} postals stored.`, refresh);
   };
   return h(
     "article",

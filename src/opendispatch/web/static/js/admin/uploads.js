@@ -21,17 +21,20 @@ export function note(message, ok = true) {
   note.timer = setTimeout(() => (node.hidden = true), 5000);
 }
 
-/** Run a change, then say so and show the audit log's new entry; a refusal is said instead. */
-export async function change(work, message) {
+/** Run a change, then `redraw(answer)` the section, say so, and show the audit log's new entry (last:
+ * once it shows, the section is drawn anew too); a refusal is said instead. Answers null when refused. */
+export async function change(work, message, redraw) {
+  let answer;
   try {
-    const answer = await work();
-    if (message) note(message);
-    await loadAudit();
-    return answer;
+    answer = await work();
   } catch (problem) {
     note(problem.message, false);
     return null;
   }
+  if (redraw) await redraw(answer);
+  if (message) note(typeof message === "function" ? message(answer) : message);
+  await loadAudit();
+  return answer;
 }
 
 /** A secret (an API key, a signing secret) in `box`, with a warning that it will not be shown again. */
