@@ -192,10 +192,8 @@ def rotate_signing_secret(
     require_server(conn, community_id, server_id)
     where = and_(push_targets.c.community_id == community_id, push_targets.c.server_id == server_id)
     secret = new_signing_secret()
-    if (
-        conn.execute(update(push_targets).where(where).values(signing_secret=secret, updated_at=now)).rowcount
-        == 0
-    ):
+    changed = conn.execute(update(push_targets).where(where).values(signing_secret=secret, updated_at=now))
+    if changed.rowcount == 0:
         raise NotFound(f"Server {server_id} has no push target.")
     return _target(conn.execute(select(push_targets).where(where)).one()), secret
 
