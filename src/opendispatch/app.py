@@ -14,6 +14,7 @@ from opendispatch import __version__
 from opendispatch.accounts import routes as account_routes
 from opendispatch.admin import member_routes
 from opendispatch.admin import routes as admin_routes
+from opendispatch.admin import server_routes as admin_server_routes
 from opendispatch.api import redis_gcra
 from opendispatch.api.gcra import Limiter, RateLimiter
 from opendispatch.api.middleware import BodySizeLimit
@@ -200,7 +201,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     install_problem_handlers(app)
     # A community's whole postal list comes in one request (the in-game resource sends it at start).
     postal_bodies = {"/v2/general/postals": POSTAL_BODY_BYTES, "/general/set_postals": POSTAL_BODY_BYTES}
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, larger=postal_bodies)
+    # The admin pages' uploads (a map image, six map tiles, a postal file) are the request body itself.
+    uploads = {**postal_bodies, **admin_server_routes.UPLOAD_LIMITS}
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, larger=uploads)
     if metrics is not None:
         app.add_middleware(RequestTimer)  # outermost: it times the 413s too
     app.include_router(call_routes.router)
@@ -213,6 +216,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(web_routes.router)  # the console, its assets and its two v2 endpoints
     app.include_router(admin_routes.admin)  # the admin pages and their API
     app.include_router(member_routes.members)  # members and units (admin), invites, a member's own page
+    app.include_router(admin_server_routes.servers)  # their servers, API keys, plan and limits
     app.router.routes.extend(hub_routes.routes())  # the in-game resource's SignalR hub
     app.include_router(legacy_routes.router)  # last: its POST /{area}/{type} catch-all shadows nothing
     return app

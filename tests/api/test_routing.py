@@ -21,6 +21,7 @@ from fastapi.routing import APIRoute
 from opendispatch.accounts import routes as account_routes
 from opendispatch.admin import member_routes
 from opendispatch.admin import routes as admin_routes
+from opendispatch.admin import server_routes as admin_server_routes
 from opendispatch.api.routing import Operation, compile_handler
 from opendispatch.app import create_app
 from opendispatch.calls import routes as call_routes
@@ -45,6 +46,7 @@ ROUTERS = [
     web_routes.console,
     admin_routes.admin,
     member_routes.members,
+    admin_server_routes.servers,
 ]
 # Endless streams keep FastAPI's handler (header parameters); everything else is compiled.
 STREAMS = {"/v2/emergency/servers/{serverId}/events", "/console/api/servers/{serverId}/events"}

@@ -72,6 +72,7 @@ class ApiKeyInfo(BaseModel):
 
 
 MAX_KEY_LABEL = 64
+MAX_RATE_LIMIT = 1_000_000  # requests per minute per key: far above any real need, and fits the column
 
 
 class Version(BaseModel):

@@ -17,6 +17,7 @@ from opendispatch.clock import iso_utc
 from opendispatch.communities.models import api_keys, communities, rate_limits, server_configs, servers
 from opendispatch.communities.schemas import (
     MAX_KEY_LABEL,
+    MAX_RATE_LIMIT,
     ApiKeyInfo,
     Callouts,
     CalloutsSet,
@@ -315,13 +316,22 @@ def authenticate(conn: Connection, api_key: str) -> Principal | None:
     )
 
 
-def set_rate_limit(conn: Connection, *, community_id: str, endpoint: str, per_minute: int) -> None:
-    """Override one endpoint's per-key limit for a community."""
+def _require_endpoint(endpoint: str) -> None:
     if endpoint not in DEFAULT_LIMITS:
         names = ", ".join(sorted(DEFAULT_LIMITS))
         raise InvalidInput(f"Unknown endpoint {endpoint!r}; one of: {names}.", {"endpoint": "unknown"})
+
+
+def set_rate_limit(conn: Connection, *, community_id: str, endpoint: str, per_minute: int) -> None:
+    """Override one endpoint's per-key limit for a community."""
+    _require_endpoint(endpoint)
     if per_minute < 1:
         raise InvalidInput("A limit is at least 1 request per minute.", {"perMinute": "must be 1 or more"})
+    if per_minute > MAX_RATE_LIMIT:
+        raise InvalidInput(
+            f"A limit is at most {MAX_RATE_LIMIT} requests per minute.",
+            {"perMinute": f"at most {MAX_RATE_LIMIT}"},
+        )
     require_community(conn, community_id)
     changed = conn.execute(
         update(rate_limits)
@@ -332,6 +342,25 @@ def set_rate_limit(conn: Connection, *, community_id: str, endpoint: str, per_mi
         conn.execute(
             insert(rate_limits).values(community_id=community_id, endpoint=endpoint, per_minute=per_minute)
         )
+
+
+def clear_rate_limit(conn: Connection, *, community_id: str, endpoint: str) -> bool:
+    """Drop a community's override of one endpoint's limit (the default applies again); False if none."""
+    _require_endpoint(endpoint)
+    require_community(conn, community_id)
+    dropped = conn.execute(
+        delete(rate_limits).where(
+            rate_limits.c.community_id == community_id, rate_limits.c.endpoint == endpoint
+        )
+    )
+    return dropped.rowcount > 0
+
+
+def rate_limit_overrides(conn: Connection, community_id: str) -> dict[str, int]:
+    """The community's own per-minute limits, by endpoint (the defaults apply to the rest)."""
+    require_community(conn, community_id)
+    rows = conn.execute(_LIMIT_OVERRIDES, {"community_id": community_id})
+    return {endpoint: per_minute for endpoint, per_minute in rows}
 
 
 def effective_limits(conn: Connection, community_id: str | None) -> dict[str, int]:

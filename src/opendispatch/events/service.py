@@ -185,6 +185,19 @@ def set_push_target(
     return _target(row), row.signing_secret
 
 
+def rotate_signing_secret(
+    conn: Connection, *, community_id: str, server_id: int, now: int
+) -> tuple[PushTarget, str]:
+    """Give a server's push target a new signing secret (the old one stops verifying); 404 without one."""
+    require_server(conn, community_id, server_id)
+    where = and_(push_targets.c.community_id == community_id, push_targets.c.server_id == server_id)
+    secret = new_signing_secret()
+    changed = conn.execute(update(push_targets).where(where).values(signing_secret=secret, updated_at=now))
+    if changed.rowcount == 0:
+        raise NotFound(f"Server {server_id} has no push target.")
+    return _target(conn.execute(select(push_targets).where(where)).one()), secret
+
+
 def _has_push_target(conn: Connection, community_id: str, server_id: int) -> bool:
     found = conn.execute(
         select(push_targets.c.server_id).where(
@@ -683,10 +696,13 @@ def redeliver(
     event_id: int | None = None,
     server_id: int | None = None,
 ) -> list[int]:
-    """Queue one event again, or every dead event of a server; they get a fresh maximum age."""
+    """Queue one event again (of ``server_id`` when given too), or every dead event of a server; they get
+    a fresh maximum age."""
     query = select(events.c.event_id).where(events.c.community_id == community_id)
     if event_id is not None:
         query = query.where(events.c.event_id == event_id)
+        if server_id is not None:
+            query = query.where(events.c.server_id == server_id)
     elif server_id is not None:
         require_server(conn, community_id, server_id)
         query = query.where(events.c.server_id == server_id, events.c.state == "dead")

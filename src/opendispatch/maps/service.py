@@ -51,6 +51,15 @@ def set_postals(conn: Connection, *, community_id: str, postal_list: Sequence[Po
     return PostalsSet(updated=len(first))
 
 
+def postal_count(conn: Connection, *, community_id: str) -> int:
+    """How many postals the community's list holds."""
+    return int(
+        conn.execute(
+            select(func.count()).select_from(postals).where(postals.c.community_id == community_id)
+        ).scalar_one()
+    )
+
+
 def postal_positions(
     conn: Connection, community_id: str, codes: Iterable[str]
 ) -> dict[str, tuple[float, float]]:

@@ -7,13 +7,19 @@
 import { ApiError, get, setCsrfToken } from "./api.js";
 import { $, h } from "./dom.js";
 import { loadAudit } from "./admin/audit.js";
+import { loadKeys } from "./admin/keys.js";
+import { loadLimits } from "./admin/limits.js";
 import { loadMembers } from "./admin/members.js";
+import { loadServers } from "./admin/servers.js";
 import { loadUnits } from "./admin/units.js";
 
 // Section modules register here: name → async function(session) that draws the section.
 export const sections = new Map([
   ["members", loadMembers],
   ["units", loadUnits],
+  ["servers", loadServers],
+  ["keys", loadKeys],
+  ["limits", loadLimits],
   ["audit", loadAudit],
 ]);
 
