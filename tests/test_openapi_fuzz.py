@@ -29,8 +29,10 @@ from tests.support import LiveServer, Provisioner, lift_limits
 pytestmark = [pytest.mark.sqlite_only, pytest.mark.timeout(360)]
 
 SEED = 14
-MAX_EXAMPLES = 20  # per operation and phase: the whole run takes about two minutes on two cores
-STATEFUL_STEPS = 12
+# The run's bounds: about two minutes on two cores.
+MAX_EXAMPLES = 15  # per operation, in each of the coverage and fuzzing phases
+STATEFUL_SCENARIOS = 100  # chains of calls that follow the links...
+STATEFUL_STEPS = 20  # ...of at most this many calls each
 CHECKS = [
     "not_a_server_error",
     "status_code_conformance",
@@ -67,6 +69,9 @@ enabled = false
 {CHECK_LINES}
 [phases.stateful]
 max-steps = {STATEFUL_STEPS}
+
+[phases.stateful.generation]
+max-examples = {STATEFUL_SCENARIOS}
 
 # A server and an account that exist, so most requests reach the service rather than a 404; the ids of
 # calls, identifiers and blips come from the create operations, through the document's links.

@@ -98,6 +98,7 @@ def _http_problem(request: Request, exc: Exception) -> Response:
     if exc.status_code == 405:
         # Starlette names the methods of the first route at the path; the path may have several.
         headers["Allow"] = ", ".join(allowed_methods(request.scope, request.app.router.routes))
+        detail = f"{request.url.path} does not take {request.method}; it takes {headers['Allow']}."
     return problem(request, exc.status_code, detail, headers=headers)
 
 

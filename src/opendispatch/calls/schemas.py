@@ -37,8 +37,9 @@ from opendispatch.units.schemas import (
 META_MAX_KEYS = 64
 META_MAX_KEY_LENGTH = 64
 META_MAX_VALUE_LENGTH = 1024
-# The whole object, as compact UTF-8 JSON: what makes a metaData at its bound fit a request body
-# (OPENDISPATCH_MAX_BODY_BYTES, 64 KiB) with the rest of a call, even with every character escaped.
+# The whole object, as compact UTF-8 JSON (as clients send it): 64 keys of 1024 characters would not fit
+# a request body (OPENDISPATCH_MAX_BODY_BYTES, 64 KiB); this does, with every other field of a call at
+# its own bound.
 META_MAX_BYTES = 16 * 1024
 MAX_DELETE_AFTER_MINUTES = 525_600  # one year
 
