@@ -144,3 +144,11 @@ def test_each_link_names_an_operation_and_its_parameters(server: Server) -> None
         assert set(link["parameters"]) <= names, where
     create_911 = spec["paths"][SERVER.replace("1", "{serverId}") + "/calls/911"]["post"]
     assert {"RemoveCall", "GetCalls"} <= set(create_911["responses"]["200"]["links"])
+
+
+def test_the_rules_naming_one_field_among_several_are_in_the_schema(server: Server) -> None:
+    schemas = document(server)["components"]["schemas"]
+    one_account = {name for form in schemas["ApiIdsChange"]["oneOf"] for name in form["required"]}
+    assert one_account == {"username", "accountUuid", "communityUserId", "discord", "roblox"}
+    some_change = {name for form in schemas["BlipChanges"]["anyOf"] for name in form["required"]}
+    assert {"coordinates", "tooltip", "radius", "data"} <= some_change
