@@ -15,6 +15,7 @@ report and schemathesis's own output are printed when it fails.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -123,7 +124,11 @@ def test_every_answer_is_as_the_openapi_document_says(
         {key: report.get(key) for key in ("failures", "errors", "test_cases", "operations", "phases")},
         indent=1,
     )
-    print(f"schemathesis: {report['test_cases']['generated']} test cases, {report['running_time']:.0f} s")
+    links = re.search(r"API Links:\s+(\d+) covered", output)
+    print(
+        f"schemathesis: {report['test_cases']['generated']} test cases in {report['running_time']:.0f} s, "
+        f"{links.group(1) if links else '?'} links followed"
+    )
     assert report["failures"] == [], f"{summary}\n{output[-30_000:]}"
     assert report["errors"] == [], f"{summary}\n{output[-30_000:]}"
     # Every documented operation but the stream was tested, in every phase, stateful chains included.
