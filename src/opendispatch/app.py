@@ -18,7 +18,9 @@ from opendispatch.admin import server_routes as admin_server_routes
 from opendispatch.api import redis_gcra
 from opendispatch.api.gcra import Limiter, RateLimiter
 from opendispatch.api.middleware import BodySizeLimit
+from opendispatch.api.openapi import install_openapi
 from opendispatch.api.problems import install_problem_handlers
+from opendispatch.api.routing import prefer_literal_segments
 from opendispatch.api.state import AppState
 from opendispatch.calls import routes as call_routes
 from opendispatch.calls.service import remove_due_calls
@@ -219,4 +221,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(admin_server_routes.servers)  # their servers, API keys, plan and limits
     app.router.routes.extend(hub_routes.routes())  # the in-game resource's SignalR hub
     app.include_router(legacy_routes.router)  # last: its POST /{area}/{type} catch-all shadows nothing
+    prefer_literal_segments(app.router.routes)  # PATCH .../dispatch-calls/close is a 405, not callId "close"
+    install_openapi(app)
     return app

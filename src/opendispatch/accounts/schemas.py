@@ -172,6 +172,18 @@ class ApiIdsChange(_Request):
     pushNew: bool = False
     sessionId: Annotated[str, Field(max_length=255)] | None = None  # the hosted product's; unused here
 
+    # resolve_account's rule in the OpenAPI document: exactly one identifier names the account.
+    model_config = ConfigDict(
+        strict=True,
+        extra="ignore",
+        json_schema_extra={
+            "oneOf": [
+                {"required": [name], "properties": {name: {"type": "string"}}}
+                for name in ("username", "accountUuid", "communityUserId", "discord", "roblox")
+            ]
+        },
+    )
+
     _roblox = field_validator("roblox", mode="before")(_number_as_text)
     _no_empty_table = field_validator("apiIds", mode="before")(_empty_table_as_list)
 

@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from opendispatch.api.gcra import LimiterUnavailable
 from opendispatch.api.limits import RateLimited
+from opendispatch.api.routing import allowed_methods
 from opendispatch.errors import DomainError, InvalidInput
 from opendispatch.storage.database import StorageUnavailable
 
@@ -93,7 +94,12 @@ def _http_problem(request: Request, exc: Exception) -> Response:
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"There is no route {request.method} {request.url.path}."
-    return problem(request, exc.status_code, detail, headers=dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # Starlette names the methods of the first route at the path; the path may have several.
+        headers["Allow"] = ", ".join(allowed_methods(request.scope, request.app.router.routes))
+        detail = f"{request.url.path} does not take {request.method}; it takes {headers['Allow']}."
+    return problem(request, exc.status_code, detail, headers=headers)
 
 
 def _rate_limited(request: Request, exc: Exception) -> Response:

@@ -13,16 +13,20 @@ A route of any other shape (a header parameter, a streaming answer) keeps FastAP
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Coroutine
+import re
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import request_params_to_args
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel
+from starlette._utils import get_route_path
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import Scope
 
 from opendispatch.api.bodies import read_body
 
@@ -32,9 +36,66 @@ Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 class Operation(APIRoute):
     """An ``APIRoute`` served by a handler compiled for its parameters when they are of the plain shape."""
 
+    # Paths of the routes that have a literal segment where this one has a parameter (set by
+    # ``prefer_literal_segments``): a request for one of them is never this route's.
+    literal_siblings: tuple[re.Pattern[str], ...] = ()
+
     def get_route_handler(self) -> Handler:
         """The compiled handler, or FastAPI's own when the route is of another shape."""
         return compile_handler(self.dependant, self.status_code) or super().get_route_handler()
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        """Starlette's match, but no match at all for a path a route with a literal segment there owns."""
+        match, child = super().matches(scope)
+        if match is not Match.NONE and self.literal_siblings:
+            path = get_route_path(scope)
+            if any(sibling.match(path) for sibling in self.literal_siblings):
+                return Match.NONE, {}
+        return match, child
+
+
+def prefer_literal_segments(routes: Iterable[BaseRoute]) -> None:
+    """Give each path to its most literal route, whatever the method.
+
+    ``PATCH .../dispatch-calls/close`` is a 405 (the path is Close Dispatch Calls', POST only), not a
+    400 about the call id ``close`` of ``PATCH .../dispatch-calls/{callId}``.
+    """
+    plain = _plain_routes(routes)
+    for route in plain:
+        if isinstance(route, Operation):
+            route.literal_siblings = tuple(
+                other.path_regex for other in plain if _more_literal(other.path, route.path)
+            )
+
+
+def _more_literal(path: str, than: str) -> bool:
+    """Whether ``path`` has the segments of ``than`` with a literal in place of at least one parameter."""
+    mine, theirs = path.split("/"), than.split("/")
+    if len(mine) != len(theirs) or path == than:
+        return False
+    literal_for_param = False
+    for segment, other in zip(mine, theirs, strict=True):
+        if segment == other:
+            continue
+        if not other.startswith("{") or segment.startswith("{"):
+            return False
+        literal_for_param = True
+    return literal_for_param
+
+
+def allowed_methods(scope: Scope, routes: Iterable[BaseRoute]) -> list[str]:
+    """Every method some route serves at the scope's path (the ``Allow`` of a 405)."""
+    allowed: set[str] = set()
+    for route in _plain_routes(routes):
+        if route.methods and route.matches(scope)[0] is not Match.NONE:
+            allowed |= route.methods
+    return sorted(allowed)
+
+
+def _plain_routes(routes: Iterable[BaseRoute]) -> list[Route]:
+    """The HTTP routes, those of included routers too (FastAPI keeps an included router whole)."""
+    found = (context.original_route for context in iter_route_contexts(list(routes)))
+    return [route for route in found if isinstance(route, Route)]
 
 
 def compile_handler(dependant: Dependant, status_code: int | None) -> Handler | None:

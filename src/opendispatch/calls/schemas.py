@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -36,6 +37,10 @@ from opendispatch.units.schemas import (
 META_MAX_KEYS = 64
 META_MAX_KEY_LENGTH = 64
 META_MAX_VALUE_LENGTH = 1024
+# The whole object, as compact UTF-8 JSON (as clients send it): 64 keys of 1024 characters would not fit
+# a request body (OPENDISPATCH_MAX_BODY_BYTES, 64 KiB); this does, with every other field of a call at
+# its own bound.
+META_MAX_BYTES = 16 * 1024
 MAX_DELETE_AFTER_MINUTES = 525_600  # one year
 
 
@@ -85,7 +90,29 @@ def normalize_metadata(value: Any) -> dict[str, str]:
         if not 0 < len(key) <= META_MAX_KEY_LENGTH:
             raise ValueError(f"keys are 1 to {META_MAX_KEY_LENGTH} characters")
         normalized[key] = scalar_text(key, item, META_MAX_VALUE_LENGTH)
+    if len(orjson.dumps(normalized)) > META_MAX_BYTES:
+        raise ValueError(f"at most {META_MAX_BYTES} bytes as JSON")
     return normalized
+
+
+# What normalize_metadata takes, for the OpenAPI document (a plain validator declares no type of its own).
+MetaDataInput = (
+    Annotated[
+        dict[
+            Annotated[str, Field(min_length=1, max_length=META_MAX_KEY_LENGTH)],
+            Annotated[str, Field(max_length=META_MAX_VALUE_LENGTH)] | int | float | bool,
+        ],
+        Field(
+            max_length=META_MAX_KEYS,
+            description=(
+                f"String keys to strings (numbers and booleans are kept as their JSON text), at most "
+                f"{META_MAX_BYTES} bytes as JSON; [] or null is an empty object."
+            ),
+        ),
+    ]
+    | Annotated[list[Any], Field(max_length=0)]
+    | None
+)
 
 
 def scalar_text(key: str, item: Any, max_length: int) -> str:
@@ -126,7 +153,9 @@ class NewEmergencyCall(_Request):
     deleteAfterMinutes: DeleteAfter | None = None
     metaData: dict[str, str] = Field(default_factory=dict)
 
-    _metadata = field_validator("metaData", mode="plain")(normalize_metadata)
+    _metadata = field_validator("metaData", mode="plain", json_schema_input_type=MetaDataInput)(
+        normalize_metadata
+    )
 
     model_config = ConfigDict(
         strict=True,
@@ -220,7 +249,9 @@ class NewDispatchCall(_Request):
     metaData: dict[str, str] = Field(default_factory=dict)
     deleteAfterMinutes: DeleteAfter | None = None
 
-    _metadata = field_validator("metaData", mode="plain")(normalize_metadata)
+    _metadata = field_validator("metaData", mode="plain", json_schema_input_type=MetaDataInput)(
+        normalize_metadata
+    )
     _lists = field_validator("communityUserIds", "accounts", "units", "apiIds", mode="before")(as_target_list)
     _ones = field_validator("communityUserId", "apiId", "accountUuid", mode="before")(as_target)
     _external = field_validator("discord", "roblox", mode="before")(as_external_id)
@@ -254,7 +285,9 @@ class NewDispatchCall(_Request):
                     "communityUserIds": ["player-1234"],
                     "metaData": {"source": "integration", "x": "425.1", "y": "-979.2", "radius": "75"},
                 }
-            ]
+            ],
+            # The rule of _needs_targets: some target field present, an empty array will do.
+            "anyOf": [{"required": [name]} for name in _CALL_TARGETS],
         },
     )
 
@@ -403,7 +436,9 @@ class DispatchCallChanges(_Request):
     primary: Annotated[int, Field(ge=-1, le=MAX_ID)] | None = None
     trackPrimary: bool | None = None
 
-    _metadata = field_validator("metaData", mode="plain")(normalize_metadata)
+    _metadata = field_validator("metaData", mode="plain", json_schema_input_type=MetaDataInput)(
+        normalize_metadata
+    )
 
     def changes(self) -> dict[str, Any]:
         """The call's fields the client sent, by wire name (null counts as not sent), its primary aside."""
@@ -639,7 +674,9 @@ class NewCustomDispatchCall(Targets):
     deleteAfterMinutes: Annotated[int, Field(ge=0, le=MAX_DELETE_AFTER_MINUTES)] | None = None
 
     _values = field_validator("values", mode="plain")(normalize_values)
-    _metadata = field_validator("metaData", mode="plain")(normalize_metadata)
+    _metadata = field_validator("metaData", mode="plain", json_schema_input_type=MetaDataInput)(
+        normalize_metadata
+    )
 
 
 class CustomDispatchCall(DispatchCall):

@@ -54,14 +54,33 @@ _EXAMPLE = {
         }
     ],
 }
+_TEXT = {"text/plain": {"schema": {"type": "string"}}}
+# Documented by hand: the handler reads the raw body and answers text, so FastAPI sees neither.
 _OPENAPI: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {"application/json": {"schema": {"type": "object"}, "example": _EXAMPLE}},
     },
     "responses": {
-        "200": {"description": "One line per item, e.g. `EMERGENCY CALL ADDED ID: 12`.", "content": {}},
-        "400": {"description": "`INVALID REQUEST TYPE`, `INVALID COMMUNITY ID`, `INVALID API KEY`, ..."},
+        "200": {
+            "description": "One line per item, e.g. `EMERGENCY CALL ADDED ID: 12` (the GET types: JSON).",
+            "content": {"text/plain": {"schema": {"type": "string"}}, "application/json": {"schema": {}}},
+        },
+        "400": {
+            "description": "`INVALID REQUEST TYPE`, `INVALID COMMUNITY ID`, `INVALID API KEY`, ...",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+        "401": {"description": "An item's account secret is wrong.", "content": _TEXT},
+        "404": {
+            "description": "An item names nothing of the community; or the path's area is not a v1 one "
+            "(general, emergency, civilian), answered as any unknown route is.",
+            "content": {
+                **_TEXT,
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}},
+            },
+        },
+        "429": {"description": "`API RATE LIMIT EXCEEDED`, with `Retry-After`.", "content": _TEXT},
+        "503": {"description": "`STORAGE UNAVAILABLE`: nothing was saved.", "content": _TEXT},
     },
 }
 

@@ -201,7 +201,14 @@ class BlipChanges(_Lenient):
     model_config = ConfigDict(
         extra="ignore",
         allow_inf_nan=False,
-        json_schema_extra={"examples": [{"tooltip": "Updated perimeter", "color": "#00a3ff", "radius": 150}]},
+        json_schema_extra={
+            "examples": [{"tooltip": "Updated perimeter", "color": "#00a3ff", "radius": 150}],
+            # The rule of update_blip in the OpenAPI document: at least one field to change.
+            "anyOf": [
+                {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+                for name in ("coordinates", "subType", "icon", "color", "tooltip", "radius", "data")
+            ],
+        },
     )
 
     def changed(self) -> dict[str, Any]:

@@ -93,6 +93,23 @@ TARGET_FIELDS = (
 )
 
 
+_NAMED_ONE: dict[str, Any] = {"type": "string", "minLength": 1}
+_NAMED_SOME: dict[str, Any] = {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}}
+# ``Targets.named()`` (which ``resolve_target_units`` requires) in the OpenAPI document: some target names
+# something. (An empty id names nothing and is left out, so a list of empty ids names nothing either.)
+ONE_TARGET_NAMED: dict[str, Any] = {
+    "anyOf": [
+        {"required": [name], "properties": {name: _NAMED_ONE}}
+        for name in ("communityUserId", "apiId", "accountUuid", "discord", "roblox", "groupName")
+    ]
+    + [
+        {"required": [name], "properties": {name: _NAMED_SOME}}
+        for name in ("communityUserIds", "units", "apiIds", "accounts")
+    ]
+    + [{"required": ["identIds"], "properties": {"identIds": {"type": "array", "minItems": 1}}}]
+}
+
+
 class Targets(_Request):
     """Units named by in-game ids, accounts, Discord or Roblox ids, a group, or identifier ids.
 
@@ -101,6 +118,8 @@ class Targets(_Request):
     selected identifier on the server; ``groupName`` the units of that group on it; ``identIds`` units
     directly.
     """
+
+    model_config = ConfigDict(strict=True, extra="ignore", json_schema_extra=ONE_TARGET_NAMED)
 
     communityUserId: UserId | None = None
     communityUserIds: list[UserId] | None = Field(None, max_length=MAX_TARGETS)
@@ -210,7 +229,8 @@ Ordinate = Annotated[float, Field(ge=-1e7, le=1e7)]
 class LocationUpdate(Targets):
     """One unit's reported location: any target, and ``coordinates`` or the flat ``x, y, z, heading``."""
 
-    model_config = ConfigDict(strict=True, extra="ignore", allow_inf_nan=False)
+    # A report that names no unit is skipped, not refused: no target rule here.
+    model_config = ConfigDict(strict=True, extra="ignore", allow_inf_nan=False, json_schema_extra=None)
 
     identId: Id | None = None
     location: Annotated[str, Field(max_length=255)] = ""

@@ -314,6 +314,7 @@ async def console_events(
     V2 + "/calls/{callId}/snapshot.png",
     summary="Call Location Snapshot",
     tags=["console"],
+    response_class=Response,  # a PNG only: FastAPI's default would also document a JSON answer
     responses={
         **PROBLEM_RESPONSES,
         200: {"content": {"image/png": {}}, "description": "A PNG of the map around the call."},
