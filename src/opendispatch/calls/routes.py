@@ -16,6 +16,7 @@ from opendispatch.api.problems import PROBLEM_RESPONSES
 from opendispatch.api.routing import Operation
 from opendispatch.calls import service
 from opendispatch.calls.schemas import (
+    MAX_CLOSED_PAGE,
     CallListing,
     CallTableType,
     CloseCalls,
@@ -76,7 +77,9 @@ async def create_dispatch_call(
 async def get_calls(
     serverId: ServerId,
     caller: Annotated[Caller, api_caller("get_calls")],
-    closedLimit: Annotated[int, Query(ge=0, le=100, description="Most closed dispatch calls returned.")] = 10,
+    closedLimit: Annotated[
+        int, Query(ge=0, le=MAX_CLOSED_PAGE, description="Most closed dispatch calls returned.")
+    ] = 10,
     closedOffset: Annotated[
         int, Query(ge=0, le=MAX_ID, description="Closed calls to skip, newest first.")
     ] = 0,
