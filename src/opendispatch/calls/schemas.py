@@ -49,6 +49,9 @@ MAX_CALL_UNITS = 100  # units attached to one dispatch call at once (one request
 MAX_OPEN_EMERGENCY_CALLS = 100  # 911 calls in a server's queue at once
 MAX_OPEN_DISPATCH_CALLS = 100  # pending and active dispatch calls of a server at once
 MAX_CLOSED_PAGE = 100  # closed calls in one answer of Get Calls (closedLimit)
+# What one event about a call may carry: the call (EVENT_911 carries its metaData twice), the ids of
+# its units and the envelope. A dispatch edit carries the call as it is, so it is bounded by the call.
+MAX_CALL_EVENT_BYTES = 2 * MAX_CALL_BYTES + 2 * 1024
 
 
 class CallStatus(IntEnum):
