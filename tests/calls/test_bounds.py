@@ -1,4 +1,4 @@
-"""The bounds of what a server's calls store: at the bound stored, one over refused naming it, nothing kept."""
+"""The bounds of what a server's calls store: at the bound stored, one over refused, nothing kept."""
 
 from __future__ import annotations
 
@@ -116,7 +116,9 @@ def test_a_server_holds_at_most_its_bound_of_open_dispatch_calls(
     refused(reopened, "open dispatch calls per server")
     assert dispatch_call(http, closed.json()["callId"])["status"] == 2
     # Closing one makes room.
-    assert http.post(f"{S1}/dispatch-calls/close", json={"callIds": [last.json()["callId"]]}).status_code == 200
+    assert (
+        http.post(f"{S1}/dispatch-calls/close", json={"callIds": [last.json()["callId"]]}).status_code == 200
+    )
     assert http.patch(f"{S1}/dispatch-calls/{closed.json()['callId']}", json={"status": 1}).status_code == 200
 
 
@@ -143,7 +145,9 @@ def fattest_call(http: httpx.Client) -> dict[str, Any]:
     call = http.post(f"{S1}/dispatch-calls", json=new_dispatch(description="d" * 10_000)).json()
     call_id = call["callId"]
     for _ in range(2):
-        assert http.post(f"{S1}/dispatch-calls/{call_id}/notes", json={"note": "n" * 9_000}).status_code == 200
+        assert (
+            http.post(f"{S1}/dispatch-calls/{call_id}/notes", json={"note": "n" * 9_000}).status_code == 200
+        )
     before = weight(dispatch_call(http, call_id))
     assert http.post(f"{S1}/dispatch-calls/{call_id}/notes", json={"note": "x"}).status_code == 200
     overhead = weight(dispatch_call(http, call_id)) - before - 1  # what a note weighs besides its text
@@ -197,7 +201,9 @@ def test_an_edit_event_of_the_fattest_call_stays_under_the_documented_size(
 ) -> None:
     call = fattest_call(http)
     units = officers(provision, community, MAX_CALL_UNITS)
-    attached = http.post(f"{S1}/dispatch-calls/{call['callId']}/attachments", json={"communityUserIds": units})
+    attached = http.post(
+        f"{S1}/dispatch-calls/{call['callId']}/attachments", json={"communityUserIds": units}
+    )
     assert attached.status_code == 200, attached.text
     edited = http.patch(f"{S1}/dispatch-calls/{call['callId']}", json={"priority": 3})
     assert edited.status_code == 200, edited.text
@@ -218,11 +224,15 @@ def test_a_call_holds_at_most_its_bound_of_units(
         f"{S1}/dispatch-calls/{call['callId']}/attachments", json={"communityUserIds": units[:-1]}
     )
     assert full.status_code == 200 and len(full.json()["identIds"]) == MAX_CALL_UNITS
-    over = http.post(f"{S1}/dispatch-calls/{call['callId']}/attachments", json={"communityUserIds": units[-1:]})
+    over = http.post(
+        f"{S1}/dispatch-calls/{call['callId']}/attachments", json={"communityUserIds": units[-1:]}
+    )
     refused(over, f"units per call ({MAX_CALL_UNITS})")
     assert len(dispatch_call(http, call["callId"])["idents"]) == MAX_CALL_UNITS
     # Made with more units than a call holds: refused whole.
     crowded = http.post(f"{S1}/dispatch-calls", json=new_dispatch(communityUserIds=units[:-1]))
     assert crowded.status_code == 200  # the units move from the first call: 100, at the bound
-    another = http.post(f"{S1}/dispatch-calls/{crowded.json()['callId']}/attachments", json={"units": units[-1:]})
+    another = http.post(
+        f"{S1}/dispatch-calls/{crowded.json()['callId']}/attachments", json={"units": units[-1:]}
+    )
     refused(another, "units per call")

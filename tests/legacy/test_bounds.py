@@ -108,7 +108,10 @@ def test_edit_dispatch_past_the_size_of_a_call(world: World) -> None:
     over(v1(world, "emergency", "EDIT_DISPATCH", [edit]), "size of a call")
     assert world.dispatch() == before
     fits = {"serverId": 1, "callId": world.dispatch_id, "description": "d" * 4_000}
-    assert v1(world, "emergency", "EDIT_DISPATCH", [fits]) == (200, f"DISPATCH CALL {world.dispatch_id} UPDATED")
+    assert v1(world, "emergency", "EDIT_DISPATCH", [fits]) == (
+        200,
+        f"DISPATCH CALL {world.dispatch_id} UPDATED",
+    )
 
 
 def test_attach_unit_past_the_units_of_a_call(world: World) -> None:

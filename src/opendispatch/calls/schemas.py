@@ -52,6 +52,18 @@ MAX_CLOSED_PAGE = 100  # closed calls in one answer of Get Calls (closedLimit)
 # What one event about a call may carry: the call (EVENT_911 carries its metaData twice), the ids of
 # its units and the envelope. A dispatch edit carries the call as it is, so it is bounded by the call.
 MAX_CALL_EVENT_BYTES = 2 * MAX_CALL_BYTES + 2 * 1024
+# What ``idents`` adds to a call at most (MAX_CALL_UNITS ids of up to ten digits and a comma).
+MAX_IDENTS_BYTES = MAX_CALL_UNITS * 11
+# Get Calls (type 100) at its largest: every open call and a full page of closed ones, each list twice
+# (camelCase and PascalCase), plus the counts.
+MAX_CALL_LISTING_BYTES = (
+    2
+    * (
+        (MAX_OPEN_DISPATCH_CALLS + MAX_CLOSED_PAGE) * (MAX_CALL_BYTES + MAX_IDENTS_BYTES)
+        + MAX_OPEN_EMERGENCY_CALLS * MAX_CALL_BYTES
+    )
+    + 1024
+)
 
 
 class CallStatus(IntEnum):

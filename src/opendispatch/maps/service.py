@@ -16,6 +16,7 @@ from opendispatch.events import service as events
 from opendispatch.events.schemas import EventType
 from opendispatch.maps.models import blip_counters, blips, postals
 from opendispatch.maps.schemas import (
+    MAX_BLIP_BYTES,
     MAX_BLIPS_PER_SERVER,
     MAX_COORDINATE,
     Blip,
@@ -174,6 +175,16 @@ def _next_blip_ids(conn: Connection, community_id: str, count: int) -> list[int]
     return list(range(int(last) - count + 1, int(last) + 1))
 
 
+def _require_blip_size(blip: Blip | NewBlip, where: str) -> None:
+    size = len(orjson.dumps(blip.model_dump()))
+    if size > MAX_BLIP_BYTES:
+        raise LimitReached(
+            f"{where} would weigh {size} bytes; the size of a blip is at most {MAX_BLIP_BYTES} bytes. "
+            "Nothing was stored.",
+            "size of a blip",
+        )
+
+
 def _blip(row: Row[Any]) -> Blip:
     return Blip(
         id=row.blip_id,
@@ -220,6 +231,8 @@ def create_blips(
             "server). Delete some first. Nothing was stored.",
             "blips per server",
         )
+    for number, blip in enumerate(new):
+        _require_blip_size(blip, f"Blip {number + 1} of the request")
     ids = _next_blip_ids(conn, community_id, len(new)) if new else []
     conn.execute(
         insert(blips),
@@ -316,6 +329,7 @@ def update_blip(
     conn.execute(
         update(blips).where(blips.c.community_id == community_id, blips.c.blip_id == blip_id).values(**values)
     )
+    _require_blip_size(_blip(_find_blip(conn, community_id, server_id, blip_id)), f"Blip {blip_id}")
     _announce(conn, community_id, row.server_id, [blip_id], now)
     return BlipUpdated(id=blip_id)
 
