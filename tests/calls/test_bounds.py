@@ -12,15 +12,17 @@ from opendispatch.calls import service as calls
 from opendispatch.calls.schemas import (
     MAX_CALL_BYTES,
     MAX_CALL_EVENT_BYTES,
+    MAX_CALL_LISTING_BYTES,
     MAX_CALL_NOTES,
     MAX_CALL_UNITS,
+    MAX_CLOSED_PAGE,
     MAX_OPEN_DISPATCH_CALLS,
     MAX_OPEN_EMERGENCY_CALLS,
     DispatchCall,
     NewDispatchCall,
     NewEmergencyCall,
 )
-from opendispatch.history.schemas import Actor
+from opendispatch.history.schemas import MAX_HISTORY_PAGE, Actor
 from tests.support import Community, Provisioner, Server, lift_limits, new_911, new_dispatch
 
 S1 = "/v2/emergency/servers/1"
@@ -236,3 +238,60 @@ def test_a_call_holds_at_most_its_bound_of_units(
         f"{S1}/dispatch-calls/{crowded.json()['callId']}/attachments", json={"units": units[-1:]}
     )
     refused(another, "units per call")
+
+
+def test_get_calls_of_a_full_server_stays_under_its_documented_size(
+    http: httpx.Client, provision: Provisioner, community: Community
+) -> None:
+    """Every open call and a full page of closed ones, each near the size of a call: within the bound."""
+    notes = [{"label": "", "type": "text", "content": "n" * 5_000} for _ in range(4)]
+    fat_call = new_dispatch(description="d" * 10_000, notes=notes)
+    fat_911 = new_911(description="d" * 10_000, metaData={f"k{n}": "m" * 1000 for n in range(20)})
+    with provision.db.transaction() as conn:
+        for _ in range(MAX_OPEN_EMERGENCY_CALLS):
+            calls.open_emergency_call(
+                conn,
+                community_id=community.community_id,
+                server_id=1,
+                call=NewEmergencyCall.model_validate(fat_911),
+                now=provision.now(),
+                actor=SEEDER,
+            )
+        for status in (1, 2):
+            for _ in range(MAX_OPEN_DISPATCH_CALLS):
+                calls.open_dispatch_call(
+                    conn,
+                    community_id=community.community_id,
+                    server_id=1,
+                    call=NewDispatchCall.model_validate({**fat_call, "status": status}),
+                    now=provision.now(),
+                    actor=SEEDER,
+                )
+    answer = http.get(f"{S1}/calls", params={"type": 100, "closedLimit": MAX_CLOSED_PAGE})
+    assert answer.status_code == 200
+    found = answer.json()
+    assert len(found["activeCalls"]) == MAX_OPEN_DISPATCH_CALLS == len(found["closedCalls"])
+    assert len(found["EmergencyCalls"]) == MAX_OPEN_EMERGENCY_CALLS
+    assert MAX_CALL_LISTING_BYTES // 2 < len(answer.content) <= MAX_CALL_LISTING_BYTES
+
+
+def test_a_call_history_is_read_in_pages_with_every_stint(
+    http: httpx.Client, provision: Provisioner, community: Community
+) -> None:
+    [unit] = officers(provision, community, 1)
+    call = http.post(f"{S1}/dispatch-calls", json=new_dispatch(communityUserIds=[unit])).json()
+    path = f"{S1}/dispatch-calls/{call['callId']}/history"
+    for number in range(5):
+        edited = http.patch(f"{S1}/dispatch-calls/{call['callId']}", json={"title": f"T{number}"})
+        assert edited.status_code == 200
+    whole = http.get(path).json()
+    total = whole["entryCount"]
+    assert total == len(whole["entries"]) >= 7
+    first = http.get(path, params={"limit": 2}).json()
+    rest = http.get(path, params={"limit": MAX_HISTORY_PAGE, "offset": 2}).json()
+    assert first["entries"] + rest["entries"] == whole["entries"]
+    assert first["entryCount"] == rest["entryCount"] == total
+    # The units' stints come whole with every page.
+    assert first["units"] == rest["units"] == whole["units"] and len(whole["units"]) == 1
+    too_long = http.get(path, params={"limit": MAX_HISTORY_PAGE + 1})
+    assert too_long.status_code == 400 and too_long.json()["errors"][0]["field"] == "limit"

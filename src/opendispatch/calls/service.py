@@ -59,7 +59,7 @@ from opendispatch.errors import Conflict, InvalidInput, LimitReached, NotFound
 from opendispatch.events import service as events
 from opendispatch.events.schemas import EventType
 from opendispatch.history import service as history
-from opendispatch.history.schemas import Actor, CallHistory
+from opendispatch.history.schemas import MAX_HISTORY_PAGE, Actor, CallHistory
 from opendispatch.maps import service as maps
 from opendispatch.storage.database import Prepared
 from opendispatch.units.models import selected_identifiers
@@ -1089,11 +1089,17 @@ def _apply_primary(
 
 
 def dispatch_call_history(
-    conn: Connection, *, community_id: str, server_id: int, call_id: int
+    conn: Connection,
+    *,
+    community_id: str,
+    server_id: int,
+    call_id: int,
+    limit: int = MAX_HISTORY_PAGE,
+    offset: int = 0,
 ) -> CallHistory:
-    """Every change to a dispatch call in order, and each unit's stints on it."""
+    """A page of the changes to a dispatch call in order, and each unit's stints on it."""
     require_call(conn, community_id, server_id, call_id, kind=DISPATCH, removed=True)
-    return history.read_history(conn, community_id=community_id, call_id=call_id)
+    return history.read_history(conn, community_id=community_id, call_id=call_id, limit=limit, offset=offset)
 
 
 # -- the current call of an account ----------------------------------------------------------------------

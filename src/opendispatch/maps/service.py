@@ -175,7 +175,7 @@ def _next_blip_ids(conn: Connection, community_id: str, count: int) -> list[int]
     return list(range(int(last) - count + 1, int(last) + 1))
 
 
-def _require_blip_size(blip: Blip | NewBlip, where: str) -> None:
+def _require_blip_size(blip: Blip, where: str) -> None:
     size = len(orjson.dumps(blip.model_dump()))
     if size > MAX_BLIP_BYTES:
         raise LimitReached(
@@ -231,9 +231,10 @@ def create_blips(
             "server). Delete some first. Nothing was stored.",
             "blips per server",
         )
-    for number, blip in enumerate(new):
-        _require_blip_size(blip, f"Blip {number + 1} of the request")
     ids = _next_blip_ids(conn, community_id, len(new)) if new else []
+    made = [Blip(id=blip_id, **blip.model_dump()) for blip_id, blip in zip(ids, new, strict=True)]
+    for number, blip in enumerate(made):
+        _require_blip_size(blip, f"Blip {number + 1} of the request")
     conn.execute(
         insert(blips),
         [
@@ -257,7 +258,7 @@ def create_blips(
         ],
     )
     _announce(conn, community_id, server_id, ids, now)
-    return [Blip(id=blip_id, **blip.model_dump()) for blip_id, blip in zip(ids, new, strict=True)]
+    return made
 
 
 def create_blip(conn: Connection, *, community_id: str, server_id: int, blip: NewBlip, now: int) -> Blip:
