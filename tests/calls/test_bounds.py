@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ from opendispatch.calls.schemas import (
     MAX_CALL_NOTES,
     MAX_CALL_UNITS,
     MAX_CLOSED_PAGE,
+    MAX_EMERGENCY_CALL_BYTES,
     MAX_OPEN_DISPATCH_CALLS,
     MAX_OPEN_EMERGENCY_CALLS,
     DispatchCall,
@@ -23,7 +25,18 @@ from opendispatch.calls.schemas import (
     NewEmergencyCall,
 )
 from opendispatch.history.schemas import MAX_HISTORY_PAGE, Actor
-from tests.support import Community, Provisioner, Server, lift_limits, new_911, new_dispatch
+from opendispatch.settings import Settings
+from opendispatch.web import board
+from tests.support import (
+    Community,
+    ManualClock,
+    Provisioner,
+    Server,
+    in_process_server,
+    lift_limits,
+    new_911,
+    new_dispatch,
+)
 
 S1 = "/v2/emergency/servers/1"
 SEEDER = Actor("apiKey", "key#seed")
@@ -178,9 +191,9 @@ def test_a_call_weighs_at_most_its_bound_with_its_notes_and_metadata(http: httpx
 
 
 def test_a_new_call_over_the_size_is_refused_and_not_stored(http: httpx.Client) -> None:
-    meta = {f"key{n}": "m" * 1000 for n in range(30)}
+    meta = {f"key{n}": "m" * 1000 for n in range(7)}
     fat_911 = http.post(f"{S1}/calls/911", json=new_911(description="d" * 10_000, metaData=meta))
-    refused(fat_911, "size of a call")
+    refused(fat_911, f"the size of a 911 call is at most {MAX_EMERGENCY_CALL_BYTES} bytes")
     notes = [{"label": "", "type": "text", "content": "n" * 10_000} for _ in range(4)]
     fat_dispatch = http.post(f"{S1}/dispatch-calls", json=new_dispatch(notes=notes))
     refused(fat_dispatch, "size of a call")
@@ -246,7 +259,7 @@ def test_get_calls_of_a_full_server_stays_under_its_documented_size(
     """Every open call and a full page of closed ones, each near the size of a call: within the bound."""
     notes = [{"label": "", "type": "text", "content": "n" * 5_000} for _ in range(4)]
     fat_call = new_dispatch(description="d" * 10_000, notes=notes)
-    fat_911 = new_911(description="d" * 10_000, metaData={f"k{n}": "m" * 1000 for n in range(20)})
+    fat_911 = new_911(description="d" * 10_000, metaData={f"k{n}": "m" * 1000 for n in range(5)})
     with provision.db.transaction() as conn:
         for _ in range(MAX_OPEN_EMERGENCY_CALLS):
             calls.open_emergency_call(
@@ -295,3 +308,28 @@ def test_a_call_history_is_read_in_pages_with_every_stint(
     assert first["units"] == rest["units"] == whole["units"] and len(whole["units"]) == 1
     too_long = http.get(path, params={"limit": MAX_HISTORY_PAGE + 1})
     assert too_long.status_code == 400 and too_long.json()["errors"][0]["field"] == "limit"
+
+
+def test_the_bounds_on_open_calls_are_off_only_when_the_settings_say_so(
+    settings: Settings,
+    provision: Provisioner,
+    community: Community,
+    clock: ManualClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(calls, "MAX_OPEN_EMERGENCY_CALLS", 1)
+    monkeypatch.setattr(calls, "MAX_OPEN_DISPATCH_CALLS", 1)
+    unbounded = settings.model_copy(update={"open_call_bounds": False})
+    with in_process_server(unbounded, clock) as bench, bench.client(community.api_key) as http:
+        for _ in range(3):
+            assert http.post(f"{S1}/calls/911", json=new_911()).status_code == 200
+            assert http.post(f"{S1}/dispatch-calls", json=new_dispatch()).status_code == 200
+    with in_process_server(settings, clock) as server, server.client(community.api_key) as http:
+        refused(http.post(f"{S1}/calls/911", json=new_911()), "open 911 calls per server")
+        refused(http.post(f"{S1}/dispatch-calls", json=new_dispatch()), "open dispatch calls per server")
+
+
+def test_the_limits_table_states_the_computed_maxima() -> None:
+    api = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    for value in (MAX_CALL_EVENT_BYTES, MAX_CALL_LISTING_BYTES, board.MAX_BOARD_BYTES):
+        assert f"{value:,}".replace(",", " ") in api, value

@@ -45,13 +45,17 @@ MAX_CALL_NOTES = 100  # notes on one dispatch call: a long pursuit's log, with r
 # UTF-8 JSON bytes: what every answer and event carrying the call may weigh. A 10 000-character
 # description and fifty notes of 300 characters fit.
 MAX_CALL_BYTES = 32 * 1024
+# A 911 call the same way: its 10 000-character description and a few kilobytes of metaData fit.
+MAX_EMERGENCY_CALL_BYTES = 16 * 1024
 MAX_CALL_UNITS = 100  # units attached to one dispatch call at once (one request's targets)
-MAX_OPEN_EMERGENCY_CALLS = 100  # 911 calls in a server's queue at once
+# 911 calls in a server's queue at once: alert scripts (shots fired, a stolen car) open one per alert
+# with a deleteAfterMinutes of a few minutes, so a busy server holds hundreds; a person reads 50.
+MAX_OPEN_EMERGENCY_CALLS = 500
 MAX_OPEN_DISPATCH_CALLS = 100  # pending and active dispatch calls of a server at once
 MAX_CLOSED_PAGE = 100  # closed calls in one answer of Get Calls (closedLimit)
-# What one event about a call may carry: the call (EVENT_911 carries its metaData twice), the ids of
-# its units and the envelope. A dispatch edit carries the call as it is, so it is bounded by the call.
-MAX_CALL_EVENT_BYTES = 2 * MAX_CALL_BYTES + 2 * 1024
+# What one event about a call may carry: a dispatch call with the ids of its units (a dispatch edit
+# carries the call as it is, so it is bounded by the call), or a 911 call, which carries its metaData twice.
+MAX_CALL_EVENT_BYTES = max(MAX_CALL_BYTES + MAX_CALL_UNITS * 11, 2 * MAX_EMERGENCY_CALL_BYTES) + 1024
 # What ``idents`` adds to a call at most (MAX_CALL_UNITS ids of up to ten digits and a comma).
 MAX_IDENTS_BYTES = MAX_CALL_UNITS * 11
 # Get Calls (type 100) at its largest: every open call and a full page of closed ones, each list twice
@@ -60,7 +64,7 @@ MAX_CALL_LISTING_BYTES = (
     2
     * (
         (MAX_OPEN_DISPATCH_CALLS + MAX_CLOSED_PAGE) * (MAX_CALL_BYTES + MAX_IDENTS_BYTES)
-        + MAX_OPEN_EMERGENCY_CALLS * MAX_CALL_BYTES
+        + MAX_OPEN_EMERGENCY_CALLS * MAX_EMERGENCY_CALL_BYTES
     )
     + 1024
 )
