@@ -123,6 +123,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     """The OpenDispatch application: migrations applied on start, writer thread and expiry running."""
     settings = settings or Settings()
     database = Database(settings.database_url, write_batch_size=settings.write_batch_size)
+    if not settings.open_call_bounds:
+        # Read by calls.service on the connection it is given: every door shares this database.
+        database.engine.update_execution_options(open_call_bounds=False)
     redis = redis_gcra.connect(settings.redis_url) if settings.redis_url else None
     # An injected clock (tests move it by hand) is obeyed; the real one is the Redis server's own.
     limiter, login_limiter = rate_limiters(settings, redis, server_time=clock is None)

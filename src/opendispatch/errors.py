@@ -45,3 +45,11 @@ class Conflict(DomainError):
     """The request is valid but the current state forbids it."""
 
     status = 409
+
+
+class LimitReached(Conflict):
+    """Storing this would pass one of the documented bounds (docs/api.md, "Limits"); ``limit`` names it."""
+
+    def __init__(self, detail: str, limit: str) -> None:
+        super().__init__(detail)
+        self.limit = limit

@@ -31,6 +31,13 @@ class Settings(BaseSettings):
     rate_limits_enabled: bool = Field(
         True, description="Turn per-key rate limits off (benchmarks only; never in production)."
     )
+    open_call_bounds: bool = Field(
+        True,
+        description=(
+            "Turn off the bounds on open 911 and dispatch calls per server (benchmarks only, which create "
+            "thousands a second on one server; never in production)."
+        ),
+    )
     expiry_interval_seconds: float = Field(
         5.0, gt=0, description="How often calls past their deleteAfterMinutes deadline are removed."
     )

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, create_engine, event, insert, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import NullPool
 
+from opendispatch.calls import service as calls_service
 from opendispatch.communities.models import communities
 from opendispatch.settings import Settings
 from opendispatch.storage.database import Database, StorageUnavailable
@@ -282,11 +283,19 @@ def test_another_process_holding_the_write_lock_delays_writes_only(
 
 @pytest.mark.parametrize("clients", [256, 1024])
 def test_a_burst_larger_than_the_pool_queues_and_every_request_finishes(
-    settings: Settings, provision: Provisioner, community: Community, database_url: str, clients: int
+    settings: Settings,
+    provision: Provisioner,
+    community: Community,
+    database_url: str,
+    clients: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # On PostgreSQL the pool has 10 connections: a thousand requests at once must wait their turn, never
     # deadlock; on SQLite they queue for the writer thread.
     lift_limits(provision, community, per_minute=100_000)
+    # A queue of a thousand 911 calls is past the bound on one server's (calls.schemas); the burst is
+    # about queueing for the database, so the bound is lifted for it.
+    monkeypatch.setattr(calls_service, "MAX_OPEN_EMERGENCY_CALLS", clients)
 
     async def burst() -> list[httpx.Response]:
         async with running(settings) as (_app, http):

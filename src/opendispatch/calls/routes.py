@@ -16,6 +16,7 @@ from opendispatch.api.problems import PROBLEM_RESPONSES
 from opendispatch.api.routing import Operation
 from opendispatch.calls import service
 from opendispatch.calls.schemas import (
+    MAX_CLOSED_PAGE,
     CallListing,
     CallTableType,
     CloseCalls,
@@ -40,7 +41,7 @@ from opendispatch.calls.schemas import (
     TableTypeParam,
     UnitsAttached,
 )
-from opendispatch.history.schemas import CallHistory
+from opendispatch.history.schemas import MAX_HISTORY_PAGE, CallHistory
 from opendispatch.schemas import MAX_ID
 from opendispatch.units.schemas import AffectedUnits, Targets
 
@@ -76,7 +77,9 @@ async def create_dispatch_call(
 async def get_calls(
     serverId: ServerId,
     caller: Annotated[Caller, api_caller("get_calls")],
-    closedLimit: Annotated[int, Query(ge=0, le=100, description="Most closed dispatch calls returned.")] = 10,
+    closedLimit: Annotated[
+        int, Query(ge=0, le=MAX_CLOSED_PAGE, description="Most closed dispatch calls returned.")
+    ] = 10,
     closedOffset: Annotated[
         int, Query(ge=0, le=MAX_ID, description="Closed calls to skip, newest first.")
     ] = 0,
@@ -283,7 +286,16 @@ async def set_dispatch_primary(
     SERVER + "/dispatch-calls/{callId}/history", response_model=CallHistory, summary="Dispatch Call History"
 )
 async def dispatch_call_history(
-    serverId: ServerId, callId: CallId, caller: Annotated[Caller, api_caller("call_history")]
+    serverId: ServerId,
+    callId: CallId,
+    caller: Annotated[Caller, api_caller("call_history")],
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_HISTORY_PAGE, description="Most entries listed, oldest first.")
+    ] = MAX_HISTORY_PAGE,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID, description="Entries skipped.")] = 0,
 ) -> CallHistory:
-    """Every change to the call with its time and author, and each unit's attach/en route/on scene/clear."""
-    return await caller.read(service.dispatch_call_history, server_id=serverId, call_id=callId)
+    """A page of the changes to the call with their time and author (``entryCount`` counts them all), and
+    each unit's attach/en route/on scene/clear."""
+    return await caller.read(
+        service.dispatch_call_history, server_id=serverId, call_id=callId, limit=limit, offset=offset
+    )

@@ -43,6 +43,37 @@ META_MAX_VALUE_LENGTH = 1024
 META_MAX_BYTES = 16 * 1024
 MAX_DELETE_AFTER_MINUTES = 525_600  # one year
 
+# Bounds of what a server's calls store; docs/api.md ("Limits") lists them with the answer over each.
+MAX_TEXT_LENGTH = 10_000  # a description, a note's content
+MAX_CALL_NOTES = 100  # notes on one dispatch call: a long pursuit's log, with room to spare
+# A call as answered, its notes and metaData included and its ``idents`` aside (bounded on their own), in
+# UTF-8 JSON bytes: what every answer and event carrying the call may weigh. A 10 000-character
+# description and fifty notes of 300 characters fit.
+MAX_CALL_BYTES = 32 * 1024
+# A 911 call the same way: its 10 000-character description and a few kilobytes of metaData fit.
+MAX_EMERGENCY_CALL_BYTES = 16 * 1024
+MAX_CALL_UNITS = 100  # units attached to one dispatch call at once (one request's targets)
+# 911 calls in a server's queue at once: alert scripts (shots fired, a stolen car) open one per alert
+# with a deleteAfterMinutes of a few minutes, so a busy server holds hundreds; a person reads 50.
+MAX_OPEN_EMERGENCY_CALLS = 500
+MAX_OPEN_DISPATCH_CALLS = 100  # pending and active dispatch calls of a server at once
+MAX_CLOSED_PAGE = 100  # closed calls in one answer of Get Calls (closedLimit)
+# What one event about a call may carry: a dispatch call with the ids of its units (a dispatch edit
+# carries the call as it is, so it is bounded by the call), or a 911 call, which carries its metaData twice.
+MAX_CALL_EVENT_BYTES = max(MAX_CALL_BYTES + MAX_CALL_UNITS * 11, 2 * MAX_EMERGENCY_CALL_BYTES) + 1024
+# What ``idents`` adds to a call at most (MAX_CALL_UNITS ids of up to ten digits and a comma).
+MAX_IDENTS_BYTES = MAX_CALL_UNITS * 11
+# Get Calls (type 100) at its largest: every open call and a full page of closed ones, each list twice
+# (camelCase and PascalCase), plus the counts.
+MAX_CALL_LISTING_BYTES = (
+    2
+    * (
+        (MAX_OPEN_DISPATCH_CALLS + MAX_CLOSED_PAGE) * (MAX_CALL_BYTES + MAX_IDENTS_BYTES)
+        + MAX_OPEN_EMERGENCY_CALLS * MAX_EMERGENCY_CALL_BYTES
+    )
+    + 1024
+)
+
 
 class CallStatus(IntEnum):
     """CALL_STATUS of the reference."""
@@ -134,7 +165,7 @@ def scalar_text(key: str, item: Any, max_length: int) -> str:
 
 Text255 = Annotated[str, Field(max_length=255)]
 Text1024 = Annotated[str, Field(max_length=1024)]
-LongText = Annotated[str, Field(max_length=10_000)]
+LongText = Annotated[str, Field(max_length=MAX_TEXT_LENGTH)]
 DeleteAfter = Annotated[int, Field(gt=0, le=MAX_DELETE_AFTER_MINUTES)]
 
 
@@ -235,7 +266,7 @@ class NewDispatchCall(_Request):
     code: Annotated[str, Field(max_length=64)]
     description: LongText
     # Required, but the reference's example sends null: that means no notes.
-    notes: list[NewNote] | None = Field(max_length=100)
+    notes: list[NewNote] | None = Field(max_length=MAX_CALL_NOTES)
     # The units to attach: any target of Set Unit Status but identIds (units.schemas.Targets).
     communityUserIds: list[UserId] | None = Field(None, max_length=MAX_TARGETS)
     accounts: list[AccountRef] | None = Field(None, max_length=MAX_TARGETS)
@@ -455,7 +486,7 @@ _PRIMARY_FIELDS = frozenset({"primary", "trackPrimary"})
 class NewCallNote(_Request):
     """Body of ``POST .../dispatch-calls/{callId}/notes``."""
 
-    note: Annotated[str, Field(min_length=1, max_length=10_000)]
+    note: Annotated[str, Field(min_length=1, max_length=MAX_TEXT_LENGTH)]
     # "text" and "link" in the docs' examples; the .NET SDK's sends "INFO": any short word is kept.
     noteType: Annotated[str, Field(min_length=1, max_length=32)] = "text"
     label: Text255 = ""
@@ -549,6 +580,8 @@ MAX_FIELD_OPTIONS = 100
 MAX_STATUS_OPTIONS = 20
 MAX_TEMPLATE_VALUES = 200
 MAX_VALUE_LENGTH = 10_000
+# A template's status options and sections as stored, in UTF-8 JSON bytes: each custom call keeps a copy.
+MAX_TEMPLATE_BYTES = 32 * 1024
 
 # What a field may be bound to: the canonical dispatch-call field it fills. The first three are locked
 # and required in every template, as the docs page says.
@@ -619,6 +652,9 @@ class TemplateLayout(_Request):
                 field.required = field.locked = True
             if (field.type == "select" or field.binding == "priority") and not field.options:
                 raise ValueError(f"field {field.uid!r} is a select field and needs options")
+        size = len(TemplateLayout.model_dump_json(self).encode())
+        if size > MAX_TEMPLATE_BYTES:
+            raise ValueError(f"the template weighs {size} bytes; a template is at most {MAX_TEMPLATE_BYTES}")
         return self
 
     def fields(self) -> list[TemplateField]:
@@ -669,7 +705,7 @@ class NewCustomDispatchCall(Targets):
 
     templateId: Annotated[int, Field(ge=1, le=MAX_ID)]
     values: dict[str, str]
-    notes: list[NewNote] | None = Field(None, max_length=100)
+    notes: list[NewNote] | None = Field(None, max_length=MAX_CALL_NOTES)
     metaData: dict[str, str] = Field(default_factory=dict)
     deleteAfterMinutes: Annotated[int, Field(ge=0, le=MAX_DELETE_AFTER_MINUTES)] | None = None
 

@@ -18,6 +18,12 @@ from opendispatch.calls.models import (
     emergency_calls,
 )
 from opendispatch.calls.schemas import (
+    MAX_CALL_BYTES,
+    MAX_CALL_NOTES,
+    MAX_CALL_UNITS,
+    MAX_EMERGENCY_CALL_BYTES,
+    MAX_OPEN_DISPATCH_CALLS,
+    MAX_OPEN_EMERGENCY_CALLS,
     MAX_TEMPLATES,
     CallListing,
     CallNoteAdded,
@@ -50,11 +56,11 @@ from opendispatch.communities.service import (
     require_community,
     require_server,
 )
-from opendispatch.errors import Conflict, InvalidInput, NotFound
+from opendispatch.errors import Conflict, InvalidInput, LimitReached, NotFound
 from opendispatch.events import service as events
 from opendispatch.events.schemas import EventType
 from opendispatch.history import service as history
-from opendispatch.history.schemas import Actor, CallHistory
+from opendispatch.history.schemas import MAX_HISTORY_PAGE, Actor, CallHistory
 from opendispatch.maps import service as maps
 from opendispatch.storage.database import Prepared
 from opendispatch.units.models import selected_identifiers
@@ -119,6 +125,51 @@ def _emergency_call(row: Row[tuple[object, ...]]) -> EmergencyCall:
     )
 
 
+def call_bytes(call: EmergencyCall | DispatchCall) -> int:
+    """What a call weighs against MAX_CALL_BYTES: its UTF-8 JSON as answered, ``idents`` aside."""
+    return len(orjson.dumps(call.model_dump(exclude={"idents"})))
+
+
+def _require_call_size(call: EmergencyCall | DispatchCall, call_id: int | None = None) -> None:
+    size = call_bytes(call)
+    bound = MAX_EMERGENCY_CALL_BYTES if isinstance(call, EmergencyCall) else MAX_CALL_BYTES
+    if size > bound:
+        named = "The call" if call_id is None else f"Dispatch call {call_id}"
+        kind = "a 911 call" if isinstance(call, EmergencyCall) else "a call"
+        raise LimitReached(
+            f"{named} would weigh {size} bytes with its notes and metaData; the size of {kind} is at most "
+            f"{bound} bytes. Nothing was stored.",
+            "size of a call",
+        )
+
+
+def _require_room(conn: Connection, community_id: str, server_id: int, kind: str) -> None:
+    """Refuse one more open call of ``kind`` on a server that holds its bound of them already.
+
+    Unless the application's settings turned the bound off (``open_call_bounds``: benchmarks only).
+    """
+    if not conn.get_execution_options().get("open_call_bounds", True):
+        return
+    if kind == EMERGENCY:
+        table, bound, named = emergency_calls, MAX_OPEN_EMERGENCY_CALLS, "open 911 calls per server"
+        where = [emergency_calls.c.removed_at.is_(None)]
+    else:
+        table, bound, named = dispatch_calls, MAX_OPEN_DISPATCH_CALLS, "open dispatch calls per server"
+        where = [dispatch_calls.c.removed_at.is_(None), dispatch_calls.c.status.in_(OPEN_STATUSES)]
+    # Counted no further than the bound: the cost stays that of the bound however the rows are kept.
+    held = select(table.c.call_id).where(
+        table.c.community_id == community_id, table.c.server_id == server_id, *where
+    )
+    count = conn.execute(select(func.count()).select_from(held.limit(bound).subquery())).scalar_one()
+    if count >= bound:
+        what = "911 calls in its queue" if kind == EMERGENCY else "open dispatch calls"
+        raise LimitReached(
+            f"Server {server_id} holds {bound} {what}, the most it may ({named}: {bound}); "
+            "remove or close some first. Nothing was stored.",
+            named,
+        )
+
+
 def open_emergency_call(
     conn: Connection,
     *,
@@ -134,9 +185,20 @@ def open_emergency_call(
     numbered = events.ask_number(conn, community_id=community_id, server_id=server_id)
     numbered.row()  # read before a NotFound, so no statement is left half-read
     call_id = call_id_taken(asked, server_id)
+    _require_room(conn, community_id, server_id, EMERGENCY)
     meta = maps.with_postal(conn, community_id, call.metaData)  # x/y and no postal: the nearest one
     meta_data = orjson.dumps(meta).decode()
     delete_at = now + call.deleteAfterMinutes * MINUTE_MS if call.deleteAfterMinutes else None
+    created = EmergencyCall(
+        callId=call_id,
+        isEmergency=call.isEmergency,
+        caller=call.caller,
+        location=call.location,
+        description=call.description,
+        metaData=meta,
+        updated=iso_utc(now),
+    )
+    _require_call_size(created)
     _INSERT_EMERGENCY_CALL.run(
         conn,
         {
@@ -155,15 +217,6 @@ def open_emergency_call(
         },
     )
     _log(conn, community_id, call_id, now, actor, "created", kind=EMERGENCY, serverId=server_id)
-    created = EmergencyCall(
-        callId=call_id,
-        isEmergency=call.isEmergency,
-        caller=call.caller,
-        location=call.location,
-        description=call.description,
-        metaData=meta,
-        updated=iso_utc(now),
-    )
     # metaData beside the call, as the docs show it, and inside it, where the in-game resource reads it.
     pushed_call = created.model_dump(include={"callId", "isEmergency", "caller", "location", "description"})
     announcement: dict[str, Any] = {
@@ -218,6 +271,8 @@ def open_dispatch_call(
         require_call(conn, community_id, server_id, source_call_id, kind=EMERGENCY, removed=True)
     call_id = next_call_id(conn, community_id)
     closed = call.status == CallStatus.CLOSED
+    if not closed:
+        _require_room(conn, community_id, server_id, DISPATCH)
     conn.execute(
         insert(dispatch_calls).values(
             community_id=community_id,
@@ -288,6 +343,7 @@ def open_dispatch_call(
         announce=False,  # the new call's event already lists its units
     )
     created = load_dispatch_calls(conn, community_id, [call_id])[0]
+    _require_call_size(created)
     _announce(
         conn, community_id, server_id, now, EventType.EVENT_DISPATCH_NEW, {"dispatch": created.model_dump()}
     )
@@ -321,6 +377,12 @@ def attach_units(
     fresh = [ident for ident in dict.fromkeys(ident_ids) if ident not in on_call]
     if not fresh:
         return []
+    if len(on_call) + len(fresh) > MAX_CALL_UNITS:
+        raise LimitReached(
+            f"Dispatch call {call_id} has {len(on_call)} units attached; {len(fresh)} more would pass the "
+            f"units per call ({MAX_CALL_UNITS}). Nothing was stored.",
+            "units per call",
+        )
     _leave_other_open_calls(
         conn, community_id=community_id, call_id=call_id, ident_ids=fresh, now=now, actor=actor
     )
@@ -752,6 +814,7 @@ def update_dispatch_call(
         )
         changed = moved or changed
     updated = load_dispatch_calls(conn, community_id, [call_id])[0]
+    _require_call_size(updated, call_id)
     if changed:
         _announce(
             conn,
@@ -798,6 +861,8 @@ def _apply_changes(
         )
     if "status" in values and (row.status == CallStatus.CLOSED) != (values["status"] == CallStatus.CLOSED):
         closing = closed = values["status"] == CallStatus.CLOSED
+        if not closing:
+            _require_room(conn, community_id, server_id, DISPATCH)
         values["closed_at"] = now if closing else None
         _count_closed(conn, community_id, server_id, +1 if closing else -1)
         _log(conn, community_id, call_id, now, actor, "closed" if closing else "reopened")
@@ -891,6 +956,15 @@ def add_note(
 ) -> CallNoteAdded:
     """Add a note to a call (closed calls take notes too, for the after-action record)."""
     require_call(conn, community_id, server_id, call_id, kind=DISPATCH)
+    held = conn.execute(
+        select(func.count()).where(call_notes.c.community_id == community_id, call_notes.c.call_id == call_id)
+    ).scalar_one()
+    if held >= MAX_CALL_NOTES:
+        raise LimitReached(
+            f"Dispatch call {call_id} holds {held} notes, the most a call may (notes per call: "
+            f"{MAX_CALL_NOTES}). Nothing was stored.",
+            "notes per call",
+        )
     conn.execute(
         insert(call_notes).values(
             community_id=community_id,
@@ -906,6 +980,7 @@ def add_note(
         .where(dispatch_calls.c.community_id == community_id, dispatch_calls.c.call_id == call_id)
         .values(updated_at=now)
     )
+    _require_call_size(load_dispatch_calls(conn, community_id, [call_id])[0], call_id)
     _log(
         conn,
         community_id,
@@ -1022,11 +1097,17 @@ def _apply_primary(
 
 
 def dispatch_call_history(
-    conn: Connection, *, community_id: str, server_id: int, call_id: int
+    conn: Connection,
+    *,
+    community_id: str,
+    server_id: int,
+    call_id: int,
+    limit: int = MAX_HISTORY_PAGE,
+    offset: int = 0,
 ) -> CallHistory:
-    """Every change to a dispatch call in order, and each unit's stints on it."""
+    """A page of the changes to a dispatch call in order, and each unit's stints on it."""
     require_call(conn, community_id, server_id, call_id, kind=DISPATCH, removed=True)
-    return history.read_history(conn, community_id=community_id, call_id=call_id)
+    return history.read_history(conn, community_id=community_id, call_id=call_id, limit=limit, offset=offset)
 
 
 # -- the current call of an account ----------------------------------------------------------------------
@@ -1193,6 +1274,13 @@ def open_custom_dispatch_call(
     idents = resolve_target_units(conn, community_id=community_id, server_id=server_id, targets=call)
     units_uid = next(field.uid for field in fields.values() if field.binding == "units")
     values: dict[str, Any] = {**call.values, units_uid: idents}
+    stored_values = orjson.dumps(values).decode()
+    if len(stored_values.encode()) > MAX_CALL_BYTES:
+        raise LimitReached(
+            f"The values weigh {len(stored_values.encode())} bytes; the size of a call is at most "
+            f"{MAX_CALL_BYTES} bytes. Nothing was stored.",
+            "size of a call",
+        )
     new_call = NewDispatchCall.model_construct(
         origin=0,
         status=canonical["status"],
@@ -1209,9 +1297,7 @@ def open_custom_dispatch_call(
         metaData=call.metaData,
         deleteAfterMinutes=call.deleteAfterMinutes or None,
     )
-    custom = CustomParts(
-        template=template.model_dump_json(), values=orjson.dumps(values).decode(), status_id=status_id
-    )
+    custom = CustomParts(template=template.model_dump_json(), values=stored_values, status_id=status_id)
     created = open_dispatch_call(
         conn,
         community_id=community_id,

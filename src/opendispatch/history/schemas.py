@@ -43,9 +43,15 @@ class UnitTimeline(BaseModel):
     cleared: str | None
 
 
+# Entries in one answer of a call's history (its ``limit``): an entry holds at most a field's text before
+# and after, so a page stays bounded however long the call's history grows (it is never pruned).
+MAX_HISTORY_PAGE = 100
+
+
 class CallHistory(BaseModel):
-    """Answer of ``GET .../dispatch-calls/{callId}/history``."""
+    """Answer of ``GET .../dispatch-calls/{callId}/history``: a page of entries, every stint of its units."""
 
     callId: int
     entries: list[HistoryEntry]
     units: list[UnitTimeline]
+    entryCount: int = 0  # entries of the whole history; more than listed: ask with a later offset

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from opendispatch.clock import iso_utc
 from opendispatch.history.models import call_history
-from opendispatch.history.schemas import Actor, CallHistory, HistoryEntry, UnitTimeline
+from opendispatch.history.schemas import MAX_HISTORY_PAGE, Actor, CallHistory, HistoryEntry, UnitTimeline
 from opendispatch.storage.database import Prepared, insert_row
 
 # Unit statuses that mark a stint's milestones (see units.schemas.UnitStatus).
@@ -46,26 +46,39 @@ def record(
     )
 
 
-def read_history(conn: Connection, *, community_id: str, call_id: int) -> CallHistory:
-    """A call's changes in the order they happened, and each unit's stints on it."""
-    rows = conn.execute(
-        select(call_history)
-        .where(call_history.c.community_id == community_id, call_history.c.call_id == call_id)
+_STINT_ACTIONS = ("unit_attached", "unit_status", "unit_detached", "closed", "removed")
+
+
+def _entry(row: Any) -> HistoryEntry:
+    return HistoryEntry(
+        time=iso_utc(row.time),
+        action=row.action,
+        actor={"type": row.actor_type, "name": row.actor_name},
+        details=orjson.loads(row.details),
+    )
+
+
+def read_history(
+    conn: Connection, *, community_id: str, call_id: int, limit: int = MAX_HISTORY_PAGE, offset: int = 0
+) -> CallHistory:
+    """A page of a call's changes in the order they happened, and each unit's stints on it (all of them).
+
+    The stints are read from the few small entries that make them, so a long history costs its page.
+    """
+    of_call = (call_history.c.community_id == community_id) & (call_history.c.call_id == call_id)
+    total = conn.execute(select(func.count()).select_from(call_history).where(of_call)).scalar_one()
+    page = conn.execute(
+        select(call_history).where(of_call).order_by(call_history.c.entry_id).limit(limit).offset(offset)
+    ).all()
+    marks = conn.execute(
+        select(call_history.c.time, call_history.c.action, call_history.c.details)
+        .where(of_call, call_history.c.action.in_(_STINT_ACTIONS))
         .order_by(call_history.c.entry_id)
     ).all()
-    entries: list[HistoryEntry] = []
     stints: list[dict[str, Any]] = []
     open_stints: dict[int, dict[str, Any]] = {}
-    for row in rows:
+    for row in marks:
         details = orjson.loads(row.details)
-        entries.append(
-            HistoryEntry(
-                time=iso_utc(row.time),
-                action=row.action,
-                actor={"type": row.actor_type, "name": row.actor_name},
-                details=details,
-            )
-        )
         when = iso_utc(row.time)
         if row.action == "unit_attached":
             stint = {"identId": details["identId"], "attached": when, "enroute": None, "onScene": None}
@@ -84,4 +97,9 @@ def read_history(conn: Connection, *, community_id: str, call_id: int) -> CallHi
             for stint in open_stints.values():
                 stint["cleared"] = when
             open_stints.clear()
-    return CallHistory(callId=call_id, entries=entries, units=[UnitTimeline(**stint) for stint in stints])
+    return CallHistory(
+        callId=call_id,
+        entries=[_entry(row) for row in page],
+        units=[UnitTimeline(**stint) for stint in stints],
+        entryCount=total,
+    )

@@ -65,6 +65,9 @@ class ProtocolError(Exception):
 
 
 HubMethod = Callable[["HubConnection", list[Any]], Awaitable[Any]]
+# Whether a connection has proved who it is (the hub's methods decide how); one that has not by the
+# deadline is closed, so an idle socket holds no descriptor for long.
+Admitted = Callable[["HubConnection"], bool]
 
 
 def negotiation(negotiate_version: int) -> dict[str, Any]:
@@ -119,8 +122,12 @@ class HubConnection:
         keep_alive: float = KEEP_ALIVE_SECONDS,
         client_timeout: float = CLIENT_TIMEOUT_SECONDS,
         handshake_timeout: float = HANDSHAKE_TIMEOUT_SECONDS,
+        admitted: Admitted | None = None,
+        admit_within: float = 0.0,
     ) -> None:
         self.websocket = websocket
+        self.admitted = admitted
+        self.admit_within = admit_within
         self.methods = {name.lower(): method for name, method in methods.items()}
         self.keep_alive = keep_alive
         self.client_timeout = client_timeout
@@ -137,9 +144,12 @@ class HubConnection:
         """Accept the socket, run the handshake, then answer invocations until either side closes."""
         await self.websocket.accept()
         pinging: asyncio.Task[None] | None = None
+        admitting: asyncio.Task[None] | None = None
         try:
             pending = await self._handshake()
             pinging = asyncio.create_task(self._ping_forever())
+            if self.admitted is not None:
+                admitting = asyncio.create_task(self._close_unless_admitted(self.admitted))
             for message in pending:
                 await self._handle(message)
             while True:
@@ -155,10 +165,11 @@ class HubConnection:
             for unanswered in self._unanswered.values():
                 if not unanswered.done():
                     unanswered.set_exception(ConnectionError("the hub connection closed before an answer"))
-            if pinging is not None:
-                pinging.cancel()
-                with suppress(asyncio.CancelledError):
-                    await pinging
+            for task in (pinging, admitting):
+                if task is not None:
+                    task.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await task
             if not self.closed.is_set():
                 self.closed.set()
                 with suppress(RuntimeError, WebSocketDisconnect, OSError):
@@ -289,6 +300,11 @@ class HubConnection:
             message["result"] = result
         await self._write(message)
 
+    async def _close_unless_admitted(self, admitted: Admitted) -> None:
+        await asyncio.sleep(self.admit_within)
+        if not admitted(self):
+            await self.close(f"Not authenticated within {self.admit_within:g} seconds of connecting.")
+
     async def _ping_forever(self) -> None:
         with suppress(ConnectionError):
             while True:
@@ -320,21 +336,41 @@ def hub_routes(
     path: str,
     methods: Mapping[str, HubMethod],
     on_close: Callable[[HubConnection], None] | None = None,
+    *,
+    max_connections: int | None = None,
+    admitted: Admitted | None = None,
     **timeouts: float,
 ) -> list[BaseRoute]:
-    """A hub's negotiation and WebSocket routes at ``path``; ``on_close`` runs as each connection ends."""
+    """A hub's negotiation and WebSocket routes at ``path``; ``on_close`` runs as each connection ends.
+
+    At most ``max_connections`` sockets are open at once (in this process): one more is refused before it
+    is accepted (HTTP 403; its negotiation a 503); with ``admitted``, a socket that is not admitted within
+    ``admit_within`` seconds of its handshake is closed.
+    """
+    open_now: set[HubConnection] = set()
+
+    def full() -> bool:
+        return max_connections is not None and len(open_now) >= max_connections
 
     async def negotiate(request: Request) -> JSONResponse:
+        if full():
+            return JSONResponse({"error": "The hub holds all the connections it may; try again."}, 503)
         version = request.query_params.get("negotiateVersion", "0")
         # Digits only, and few: "²" passes str.isdigit, and int() refuses it.
         known = version.isascii() and version.isdigit() and len(version) < 4
         return JSONResponse(negotiation(int(version) if known else 0))
 
     async def connect(websocket: WebSocket) -> None:
-        connection = HubConnection(websocket, methods, **timeouts)
+        if full():
+            log.warning("hub refused a connection: %d open, the most it may hold", len(open_now))
+            await websocket.close(code=1013)  # before accepting: the client sees the upgrade refused
+            return
+        connection = HubConnection(websocket, methods, admitted=admitted, **timeouts)
+        open_now.add(connection)
         try:
             await connection.serve()
         finally:
+            open_now.discard(connection)
             if on_close is not None:
                 on_close(connection)
 

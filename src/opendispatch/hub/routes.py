@@ -36,6 +36,12 @@ TOO_MANY = f"Too many unit updates in one call. Max is {MAX_UPDATES}."
 TOO_FAST = "UNIT_LOCATION updates are limited to every 200ms."
 BAD_UPDATE = "Each unit update requires identId, apiId, communityUserId, or roblox, and location."
 DEFAULT_SERVER_ID = 1  # a connection authenticated without a server places units on server 1, as v1 does
+# Bounds of the hub's connections; docs/api.md ("Limits") lists them. Each game server holds one socket
+# (two for a moment while it reconnects), so a key's allowance covers a community of many servers.
+MAX_CONNECTIONS = 800  # open sockets of one process: below the usual 1,024 descriptors, with room for HTTP
+MAX_CONNECTIONS_PER_KEY = 50  # sockets authenticated with one API key in one process
+AUTHENTICATE_WITHIN_SECONDS = 30.0  # a socket that has not authenticated by then is closed
+KEY_ID = "key_id"  # the id of the key a connection authenticated with
 NEXT_LOCATION_AT = "next_location_at"  # when the connection's next unitLocation is due
 TARGETS = "targets"  # the connection's TargetCache
 
@@ -49,6 +55,32 @@ def push_sockets(connection: HubConnection) -> PushSockets:
     """This process's registry of push connections."""
     sockets: PushSockets = connection.websocket.app.state.push_sockets
     return sockets
+
+
+def key_connections(connection: HubConnection) -> dict[int, set[HubConnection]]:
+    """This process's authenticated connections by the id of the key they proved."""
+    app_state_ = connection.websocket.app.state
+    found: dict[int, set[HubConnection]] | None = getattr(app_state_, "hub_keys", None)
+    if found is None:
+        found = app_state_.hub_keys = {}
+    return found
+
+
+def _leave_key(connection: HubConnection) -> None:
+    key_id = connection.state.pop(KEY_ID, None)
+    if key_id is None:
+        return
+    keys = key_connections(connection)
+    held = keys.get(key_id)
+    if held is not None:
+        held.discard(connection)
+        if not held:
+            del keys[key_id]
+
+
+def is_authenticated(connection: HubConnection) -> bool:
+    """Whether the connection has authenticated (it may stay open)."""
+    return isinstance(connection.state.get(SESSION), HubSession)
 
 
 def live_positions(connection: HubConnection) -> LivePositions:
@@ -77,6 +109,16 @@ async def authenticate(connection: HubConnection, arguments: list[Any]) -> dict[
             await key_caller(state, principal).read(require_server, server_id=server_id)
         except NotFound:
             return answer(False, f"Server {server_id} does not exist in this community.")
+    held = key_connections(connection).setdefault(principal.key_id, set())
+    if connection not in held and len(held) >= MAX_CONNECTIONS_PER_KEY:
+        return answer(
+            False,
+            f"This API key has {len(held)} hub connections open, the most it may (hub connections per API "
+            f"key: {MAX_CONNECTIONS_PER_KEY}); close one first.",
+        )
+    _leave_key(connection)
+    key_connections(connection).setdefault(principal.key_id, set()).add(connection)
+    connection.state[KEY_ID] = principal.key_id
     sockets = push_sockets(connection)
     sockets.remove(connection)  # authenticating again replaces what the connection was before
     connection.state[SESSION] = HubSession(community_id, api_key, server_id)
@@ -117,6 +159,7 @@ async def unit_location(connection: HubConnection, arguments: list[Any]) -> dict
     if principal is None or principal.community_id != session.community_id:
         connection.state.pop(SESSION, None)  # the key was revoked since: authenticate again
         push_sockets(connection).remove(connection)
+        _leave_key(connection)
         return answer(False, UNAUTHENTICATED)
     updates = arguments[0] if arguments else None
     if not isinstance(updates, list) or not updates:
@@ -167,10 +210,18 @@ METHODS = {
 
 
 def forget(connection: HubConnection) -> None:
-    """A closed connection receives no more push events."""
+    """A closed connection receives no more push events and counts no more against its key."""
     push_sockets(connection).remove(connection)
+    _leave_key(connection)
 
 
 def routes() -> list[BaseRoute]:
-    """The hub's negotiation and WebSocket routes."""
-    return hub_routes(HUB_PATH, METHODS, on_close=forget)
+    """The hub's negotiation and WebSocket routes, bounded in connections and in time to authenticate."""
+    return hub_routes(
+        HUB_PATH,
+        METHODS,
+        on_close=forget,
+        max_connections=MAX_CONNECTIONS,
+        admitted=is_authenticated,
+        admit_within=AUTHENTICATE_WITHIN_SECONDS,
+    )

@@ -560,9 +560,9 @@ _POSTAL_FIELDS = ("serverId", "callId", "postal")
 _PRIMARY_FIELDS = ("serverId", "callId", "primary", "trackPrimary")
 
 # Plans follow the JS SDK's table of minimum versions (the hosted product's), except that FREE has no API
-# at all: GET_VERSION needs STARTER. GET_VERSION and GET_SERVERS are not limited (the JS SDK sends both
-# whenever it starts); UNIT_LOCATION's items together make one v2 unit-locations batch, so its request
-# counts once.
+# at all: GET_VERSION needs STARTER. GET_VERSION and GET_SERVERS count against their v2 twins' limits like
+# every other type (the JS SDK sends both whenever it starts: once each, well within them);
+# UNIT_LOCATION's items together make one v2 unit-locations batch, so its request counts once.
 # The rows are inferred one by one, so mypy holds each row's parser and service call to one item type (a
 # V1Type[Any] context on them would let any pair through); laid out by hand, so the table reads as one.
 # fmt: off
@@ -617,8 +617,10 @@ TYPES: dict[str, V1Type[Any]] = {
                _each(_group), nested=True),
         V1Type("SET_IDENTIFIERS_TO_GROUP", "emergency", Plan.PRO, "identifier_group", IdentifierGroup.parse,
                _each(_group), nested=True),
-        V1Type("GET_VERSION", "general", Plan.STARTER, None, None, _version, writes=False),
-        V1Type("GET_SERVERS", "general", Plan.STANDARD, None, None, _servers, writes=False),
+        V1Type("GET_VERSION", "general", Plan.STARTER, "version", None, _version, writes=False,
+               per_item=False),
+        V1Type("GET_SERVERS", "general", Plan.STANDARD, "get_servers", None, _servers, writes=False,
+               per_item=False),
         V1Type("SET_STREETSIGN_CONFIG", "emergency", Plan.PRO, "street_sign_config", StreetSignsItem.parse,
                _each(_street_signs), positional=("serverId", "signs")),
         V1Type("UPDATE_STREETSIGN", "emergency", Plan.PRO, "street_signs", StreetSignChange.parse,

@@ -24,6 +24,9 @@ MAX_POSTAL_CODE = 32
 POSTAL_BODY_BYTES = 2 * 1024 * 1024  # 20,000 postals as the resources write them, with room to spare
 MAX_BLIPS_PER_SERVER = 500
 MAX_BLIP_DATA_ROWS = 20
+# A blip as answered, its data rows included, in UTF-8 JSON bytes: a tooltip and a few rows of a scene,
+# with room to spare. With MAX_BLIPS_PER_SERVER it bounds Get Blips and the board.
+MAX_BLIP_BYTES = 8 * 1024
 MAX_BLIP_IDS = 500
 MAX_COORDINATE = 1e7
 

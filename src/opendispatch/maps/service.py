@@ -11,11 +11,12 @@ from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select,
 from sqlalchemy.dialects import postgresql, sqlite
 
 from opendispatch.communities.service import require_server
-from opendispatch.errors import Conflict, InvalidInput, NotFound
+from opendispatch.errors import InvalidInput, LimitReached, NotFound
 from opendispatch.events import service as events
 from opendispatch.events.schemas import EventType
 from opendispatch.maps.models import blip_counters, blips, postals
 from opendispatch.maps.schemas import (
+    MAX_BLIP_BYTES,
     MAX_BLIPS_PER_SERVER,
     MAX_COORDINATE,
     Blip,
@@ -168,18 +169,29 @@ def with_postal(conn: Connection, community_id: str, meta: dict[str, str]) -> di
 # -- blips -----------------------------------------------------------------------------------------------
 
 
-def _next_blip_id(conn: Connection, community_id: str) -> int:
-    # One counter row per community: ids are never reused, and concurrent creators queue on the row.
+def _next_blip_ids(conn: Connection, community_id: str, count: int) -> list[int]:
+    # One counter row per community: ids are never reused, and concurrent creators queue on the row. The
+    # counter moves by ``count`` in one statement, whatever the number of blips.
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    upsert = dialect.insert(blip_counters).values(community_id=community_id, last_blip_id=1)
+    upsert = dialect.insert(blip_counters).values(community_id=community_id, last_blip_id=count)
     statement = upsert.on_conflict_do_update(
         index_elements=[blip_counters.c.community_id],
-        set_={"last_blip_id": blip_counters.c.last_blip_id + 1},
+        set_={"last_blip_id": blip_counters.c.last_blip_id + count},
     ).returning(blip_counters.c.last_blip_id)
     cursor = conn.execute(statement)
-    (blip_id,) = cursor.one()
+    (last,) = cursor.one()
     cursor.close()
-    return int(blip_id)
+    return list(range(int(last) - count + 1, int(last) + 1))
+
+
+def _require_blip_size(blip: Blip, where: str) -> None:
+    size = len(orjson.dumps(blip.model_dump()))
+    if size > MAX_BLIP_BYTES:
+        raise LimitReached(
+            f"{where} would weigh {size} bytes; the size of a blip is at most {MAX_BLIP_BYTES} bytes. "
+            "Nothing was stored.",
+            "size of a blip",
+        )
 
 
 def _blip(row: Row[Any]) -> Blip:
@@ -217,16 +229,21 @@ def create_blips(
 ) -> list[Blip]:
     """Put blips on a server's map, at most MAX_BLIPS_PER_SERVER there at once (409 beyond)."""
     require_server(conn, community_id, server_id)
-    ids = [_next_blip_id(conn, community_id) for _ in new]
     held = conn.execute(
         select(func.count())
         .select_from(blips)
         .where(blips.c.community_id == community_id, blips.c.server_id == server_id)
     ).scalar_one()
     if held + len(new) > MAX_BLIPS_PER_SERVER:
-        raise Conflict(
-            f"Server {server_id} has {held} blips; at most {MAX_BLIPS_PER_SERVER} at once. Delete some first."
+        raise LimitReached(
+            f"Server {server_id} has {held} blips; at most {MAX_BLIPS_PER_SERVER} at once (blips per "
+            "server). Delete some first. Nothing was stored.",
+            "blips per server",
         )
+    ids = _next_blip_ids(conn, community_id, len(new)) if new else []
+    made = [Blip(id=blip_id, **blip.model_dump()) for blip_id, blip in zip(ids, new, strict=True)]
+    for number, blip in enumerate(made):
+        _require_blip_size(blip, f"Blip {number + 1} of the request")
     conn.execute(
         insert(blips),
         [
@@ -250,7 +267,7 @@ def create_blips(
         ],
     )
     _announce(conn, community_id, server_id, ids, now)
-    return [Blip(id=blip_id, **blip.model_dump()) for blip_id, blip in zip(ids, new, strict=True)]
+    return made
 
 
 def create_blip(conn: Connection, *, community_id: str, server_id: int, blip: NewBlip, now: int) -> Blip:
@@ -322,6 +339,7 @@ def update_blip(
     conn.execute(
         update(blips).where(blips.c.community_id == community_id, blips.c.blip_id == blip_id).values(**values)
     )
+    _require_blip_size(_blip(_find_blip(conn, community_id, server_id, blip_id)), f"Blip {blip_id}")
     _announce(conn, community_id, row.server_id, [blip_id], now)
     return BlipUpdated(id=blip_id)
 
@@ -333,10 +351,20 @@ def delete_blips(
     not there."""
     if server_id is not None:
         require_server(conn, community_id, server_id)
+    wanted = list(dict.fromkeys(blip_ids))
+    # One read for every id asked for, not one per id.
+    where = [blips.c.community_id == community_id, blips.c.blip_id.in_(wanted)]
+    if server_id is not None:
+        where.append(blips.c.server_id == server_id)
+    rows = conn.execute(select(blips.c.blip_id, blips.c.server_id).where(*where))
+    found = {row.blip_id: row.server_id for row in rows}
+    missing = next((blip_id for blip_id in wanted if blip_id not in found), None)
+    if missing is not None:
+        on = "" if server_id is None else f" on server {server_id}"
+        raise NotFound(f"Blip {missing} does not exist{on}.")
     servers_of: dict[int, list[int]] = {}
-    for blip_id in dict.fromkeys(blip_ids):
-        row = _find_blip(conn, community_id, server_id, blip_id)
-        servers_of.setdefault(row.server_id, []).append(blip_id)
+    for blip_id in wanted:
+        servers_of.setdefault(found[blip_id], []).append(blip_id)
     if not servers_of:
         return BlipsDeleted(ids=[])
     conn.execute(

@@ -9,6 +9,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     ForeignKeyConstraint,
+    Index,
     Integer,
     String,
     Table,
@@ -99,4 +100,6 @@ selected_identifiers = Table(
         ["servers.community_id", "servers.server_id"],
         name="fk_selected_identifiers_server",
     ),
+    # Counting a server's units (units.schemas.MAX_UNITS_PER_SERVER) is a range of this index.
+    Index("ix_selected_identifiers_server", "community_id", "server_id"),
 )

@@ -13,6 +13,7 @@ from opendispatch.api.routing import Operation
 from opendispatch.schemas import MAX_ID
 from opendispatch.units import duty, service
 from opendispatch.units.schemas import (
+    MAX_UNITS_PAGE,
     AccountUnits,
     ActiveUnits,
     GroupSet,
@@ -50,7 +51,7 @@ async def get_units(
     caller: Annotated[Caller, api_caller("get_units")],
     includeOffline: Annotated[bool, Query(description="Also list OFFLINE (100) units.")] = False,
     onlyUnits: Annotated[bool, Query(description="Leave dispatchers out.")] = True,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    limit: Annotated[int, Query(ge=1, le=MAX_UNITS_PAGE)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> ActiveUnits:
     """Units on the server, in identId order: a bare array."""
@@ -74,7 +75,7 @@ async def get_account_units(
     caller: Annotated[Caller, api_caller("account_units")],
     onlyOnline: Annotated[bool, Query(description="Only the unit the account has on duty here.")] = True,
     onlyUnits: Annotated[bool, Query(description="Leave dispatcher identifiers out.")] = True,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    limit: Annotated[int, Query(ge=1, le=MAX_UNITS_PAGE)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> AccountUnits:
     """An account's units: its selected, not OFFLINE, identifier on the server, or all its identifiers."""

@@ -41,6 +41,13 @@ class NewAccount:
 
 
 MAX_TARGETS = 100
+# Bounds of what units store; docs/api.md ("Limits") lists them with the answer over each.
+MAX_IDENTIFIERS_PER_ACCOUNT = 25  # a member's units across departments and ranks, with room to spare
+# Accounts with a unit selected on one server: what OneSync's largest server holds in players at once.
+MAX_UNITS_PER_SERVER = 2048
+MAX_UNITS_PAGE = 500  # units in one answer of Get Active Units or Get Account Units (limit)
+# A unit as answered at its longest: every text field full, each character escaped in JSON (6 bytes).
+MAX_UNIT_BYTES = 16 * 1024
 # An empty id names nothing (an unlinked player's): it is left out, not refused.
 UserId = Annotated[str, Field(max_length=255)]
 AccountRef = Annotated[str, Field(max_length=64)]

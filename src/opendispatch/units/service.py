@@ -16,7 +16,7 @@ from opendispatch.calls.models import call_units, dispatch_calls
 from opendispatch.calls.schemas import CallStatus
 from opendispatch.communities.models import servers
 from opendispatch.communities.service import hash_secret, require_community, require_server
-from opendispatch.errors import Conflict, Forbidden, InvalidInput, NotFound
+from opendispatch.errors import Conflict, Forbidden, InvalidInput, LimitReached, NotFound
 from opendispatch.events import service as events
 from opendispatch.events.schemas import EventType
 from opendispatch.history import service as history
@@ -25,7 +25,9 @@ from opendispatch.storage.database import announce
 from opendispatch.units.models import account_api_ids, accounts, identifiers, selected_identifiers
 from opendispatch.units.schemas import (
     IDENTIFIER_COLUMNS,
+    MAX_IDENTIFIERS_PER_ACCOUNT,
     MAX_TARGETS,
+    MAX_UNITS_PER_SERVER,
     Coordinates,
     GroupSet,
     Identifier,
@@ -119,6 +121,20 @@ def role_columns(roles: Collection[str]) -> dict[str, bool]:
     return {f"is_{role}": role in roles for role in ROLES}
 
 
+def _require_identifier_room(conn: Connection, community_id: str, account_uuid: str) -> None:
+    held = conn.execute(
+        select(func.count())
+        .select_from(identifiers)
+        .where(identifiers.c.community_id == community_id, identifiers.c.account_uuid == account_uuid)
+    ).scalar_one()
+    if held >= MAX_IDENTIFIERS_PER_ACCOUNT:
+        raise LimitReached(
+            f"Account {account_uuid} has {held} identifiers, the most an account may (identifiers per "
+            f"account: {MAX_IDENTIFIERS_PER_ACCOUNT}). Delete one first. Nothing was stored.",
+            "identifiers per account",
+        )
+
+
 def require_account(conn: Connection, community_id: str, account_uuid: str) -> None:
     """Raise NotFound unless the account belongs to the community."""
     found = conn.execute(
@@ -144,6 +160,7 @@ def create_unit(
     """Create an identifier for an account and make it the account's selected unit on ``server_id``."""
     require_account(conn, community_id, account_uuid)
     require_server(conn, community_id, server_id)
+    _require_identifier_room(conn, community_id, account_uuid)
     ident_id = int(
         conn.execute(
             insert(identifiers)
@@ -184,6 +201,20 @@ def select_unit(
         .values(ident_id=ident_id)
     )
     if changed.rowcount == 0:
+        held = conn.execute(
+            select(func.count())
+            .select_from(selected_identifiers)
+            .where(
+                selected_identifiers.c.community_id == community_id,
+                selected_identifiers.c.server_id == server_id,
+            )
+        ).scalar_one()
+        if held >= MAX_UNITS_PER_SERVER:
+            raise LimitReached(
+                f"Server {server_id} has {held} units, the most it may (units per server: "
+                f"{MAX_UNITS_PER_SERVER}). Nothing was stored.",
+                "units per server",
+            )
         conn.execute(
             insert(selected_identifiers).values(
                 account_uuid=account_uuid, server_id=server_id, community_id=community_id, ident_id=ident_id
@@ -815,6 +846,7 @@ def create_identifier(
 ) -> Identifier:
     """Add an identifier to an account (select it to put it on a server)."""
     require_account(conn, community_id, account_uuid)
+    _require_identifier_room(conn, community_id, account_uuid)
     values = {column: getattr(fields, name) for name, column in IDENTIFIER_COLUMNS.items()}
     ident_id = conn.execute(
         insert(identifiers)

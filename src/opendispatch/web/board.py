@@ -17,6 +17,8 @@ from sqlalchemy import Connection, select
 from opendispatch.calls import service as calls
 from opendispatch.calls.models import dispatch_calls, emergency_calls
 from opendispatch.calls.schemas import (
+    MAX_CALL_BYTES,
+    MAX_IDENTS_BYTES,
     CallStatus,
     CallTableType,
     DispatchCall,
@@ -28,8 +30,9 @@ from opendispatch.errors import Conflict, NotFound
 from opendispatch.history import service as history
 from opendispatch.history.schemas import Actor
 from opendispatch.maps import service as maps
+from opendispatch.maps.schemas import MAX_BLIP_BYTES, MAX_BLIPS_PER_SERVER
 from opendispatch.units import service as units
-from opendispatch.units.schemas import Targets, UnitStatus
+from opendispatch.units.schemas import MAX_UNIT_BYTES, Targets, UnitStatus
 from opendispatch.web.maps import (
     dispatch_place,
     emergency_place,
@@ -49,7 +52,22 @@ from opendispatch.web.schemas import (
     NearestUnits,
 )
 
+# What one read of the board holds at most (docs/api.md, "Limits"): the newest calls of the queue and of
+# the open calls, and the units by id; each list says how many more there are. Closed calls come in
+# pages (MAX_CLOSED_PAGE). A console reads the board at most BOARD_READS_PER_MINUTE times a minute per
+# session: a burst of events costs one read, not one each (the console waits a moment before reading).
+MAX_CALLS_ON_BOARD = 50
+MAX_CLOSED_ON_BOARD = 25  # closed calls in one page of the board (the console reads 10)
 MAX_UNITS_ON_BOARD = 500
+BOARD_READS_PER_MINUTE = 120
+# One read of the board at its largest: its calls (with what the console adds to each: times, where it
+# is, the calls made from it), its units, the server's blips and the map's settings.
+MAX_BOARD_BYTES = (
+    (2 * MAX_CALLS_ON_BOARD + MAX_CLOSED_ON_BOARD) * (MAX_CALL_BYTES + MAX_IDENTS_BYTES + 1024)
+    + MAX_UNITS_ON_BOARD * MAX_UNIT_BYTES
+    + MAX_BLIPS_PER_SERVER * MAX_BLIP_BYTES
+    + 8 * 1024
+)
 
 
 # -- the units nearest to a call ------------------------------------------------------------------------
@@ -216,16 +234,20 @@ def board(
     )
     # Newest first: the call that just came in is the one a dispatcher must see.
     active = sorted(listing.activeCalls, key=lambda call: call.callId, reverse=True)
+    queue = sorted(listing.emergencyCalls, key=lambda call: call.callId, reverse=True)
     return Board(
         serverId=server_id,
         nowMs=now,
-        emergencyCalls=console_emergency_calls(conn, community_id, listing.emergencyCalls),
-        activeCalls=console_dispatch_calls(conn, community_id, active),
+        emergencyCalls=console_emergency_calls(conn, community_id, queue[:MAX_CALLS_ON_BOARD]),
+        emergencyMore=max(0, len(queue) - MAX_CALLS_ON_BOARD),
+        activeCalls=console_dispatch_calls(conn, community_id, active[:MAX_CALLS_ON_BOARD]),
+        activeMore=max(0, len(active) - MAX_CALLS_ON_BOARD),
         closedCalls=console_dispatch_calls(conn, community_id, listing.closedCalls),
         closedCallCount=listing.closedCallCount,
         closedOffset=closed_offset,
         closedLimit=closed_limit,
         units=on_server.units,
+        unitsMore=max(0, on_server.total - len(on_server.units)),
         map=map_info(conn, community_id=community_id, server_id=server_id),
         blips=maps.list_blips(conn, community_id=community_id, server_id=server_id),
         heartbeat=server_heartbeat(conn, community_id=community_id, server_id=server_id),

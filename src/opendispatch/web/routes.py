@@ -175,14 +175,31 @@ async def session(request: Request, caller: Session) -> SessionInfo:
 # -- reading the board -------------------------------------------------------------------------------------
 
 
+async def charge_session(request: Request, caller: Caller, operation: str, per_minute: int) -> None:
+    """Count one read of ``operation`` against the console session's own limit; RateLimited when over."""
+    assert caller.session is not None
+    state = app_state(request)
+    # The session's token hash names its bucket: each dispatcher's console is limited on its own.
+    slot = f"{operation}:{caller.session.token_hash}"
+    decision = await state.limiter.hit(0, slot, per_minute, state.clock.monotonic())
+    if not decision.allowed:
+        rate_limit_refused(operation)
+        raise RateLimited(decision.retry_after)
+
+
 @console.get(CONSOLE + "/board", response_model=Board)
 async def read_board(
+    request: Request,
     serverId: ServerId,
     caller: Dispatcher,
-    closedLimit: Annotated[int, Query(ge=0, le=100)] = 10,
+    closedLimit: Annotated[int, Query(ge=0, le=board.MAX_CLOSED_ON_BOARD)] = 10,
     closedOffset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> Board:
-    """The 911 queue, open dispatch calls, a page of closed calls, the units and the map settings."""
+    """The newest 911 calls and open dispatch calls, a page of closed calls, the units and the map.
+
+    Each list is bounded (web.board); a session reads the board at most BOARD_READS_PER_MINUTE a minute.
+    """
+    await charge_session(request, caller, "console_board", board.BOARD_READS_PER_MINUTE)
     return await caller.read(
         board.board,
         server_id=serverId,

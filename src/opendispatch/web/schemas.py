@@ -132,13 +132,16 @@ class Board(BaseModel):
 
     serverId: int
     nowMs: int
-    emergencyCalls: list[ConsoleEmergencyCall]
-    activeCalls: list[ConsoleDispatchCall]
+    emergencyCalls: list[ConsoleEmergencyCall]  # the newest (web.board.MAX_CALLS_ON_BOARD)
+    emergencyMore: int = 0  # 911 calls in the queue besides those listed
+    activeCalls: list[ConsoleDispatchCall]  # the newest (web.board.MAX_CALLS_ON_BOARD)
+    activeMore: int = 0  # open dispatch calls besides those listed
     closedCalls: list[ConsoleDispatchCall]
     closedCallCount: int
     closedOffset: int
     closedLimit: int
-    units: list[Unit]
+    units: list[Unit]  # by identId (web.board.MAX_UNITS_ON_BOARD)
+    unitsMore: int = 0  # units on the server besides those listed
     map: MapInfo | None
     blips: list[Blip] = []
     heartbeat: HeartbeatReceived | None = None  # the game server's last heartbeat

@@ -7,10 +7,11 @@ export function setCsrfToken(token) {
 }
 
 export class ApiError extends Error {
-  constructor(status, detail, body) {
+  constructor(status, detail, body, retryAfter = null) {
     super(detail);
     this.status = status;
     this.body = body;
+    this.retryAfter = retryAfter; // whole seconds, on a 429
   }
 }
 
@@ -35,7 +36,8 @@ export async function api(method, path, body) {
   }
   if (!answer.ok) {
     const detail = (parsed && (parsed.detail || parsed.message)) || `${answer.status} ${answer.statusText}`;
-    throw new ApiError(answer.status, detail, parsed);
+    const retryAfter = Number(answer.headers.get("Retry-After")) || null;
+    throw new ApiError(answer.status, detail, parsed, retryAfter);
   }
   return parsed;
 }

@@ -40,6 +40,9 @@ const CLOSED_PAGE = 10;
 // Unit positions arrive on the stream as unit_positions frames and move markers in place; the board is
 // still read again this often, in case a change came by a way that sends no event.
 const POLL_MS = 5000;
+// Events come in bursts (a call and its units, a batch of closes): the board is read once a moment after
+// the first, not once per event. The server limits each session's reads of the board too.
+const EVENT_SETTLE_MS = 250;
 
 const state = {
   session: null,
@@ -267,7 +270,7 @@ function onEvent(type, event) {
       /* a malformed event only skips the alert; the board is read again anyway */
     }
   }
-  scheduleRefresh(0);
+  scheduleRefresh(EVENT_SETTLE_MS);
 }
 
 function setLive(status) {
@@ -311,6 +314,13 @@ async function refresh() {
     renderBoard();
     if (state.selected !== null) await loadDetail();
   } catch (problem) {
+    if (problem instanceof ApiError && problem.status === 429) {
+      // Read too often (many consoles' worth of events): read again when the server says, quietly.
+      state.refreshing = false;
+      state.again = false;
+      scheduleRefresh((problem.retryAfter || 1) * 1000);
+      return;
+    }
     failed(problem);
   } finally {
     state.refreshing = false;
@@ -344,27 +354,43 @@ function renderBoard() {
     ? `${beat.playerCount} players · ${new Date(beat.receivedAtUtc).toLocaleTimeString()}`
     : "No heartbeat yet";
 
-  $("#queue-count").textContent = board.emergencyCalls.length;
+  // Each list holds the newest the board carries; the count is the whole, and a last line says how many
+  // more there are (the 911 queue and open calls: older ones; units: higher ids).
+  const more = (count, text) => (count ? [text(count)] : []);
+  $("#queue-count").textContent = board.emergencyCalls.length + (board.emergencyMore || 0);
   fill(
     $("#queue"),
     board.emergencyCalls.length
-      ? board.emergencyCalls.map((call) => queueCard(call))
+      ? [
+          ...board.emergencyCalls.map((call) => queueCard(call)),
+          ...more(board.emergencyMore, (n) => h("li", { class: "empty more" }, `${n} older 911 calls not shown.`)),
+        ]
       : h("li", { class: "empty" }, "No 911 calls waiting."),
   );
 
-  $("#active-count").textContent = board.activeCalls.length;
+  $("#active-count").textContent = board.activeCalls.length + (board.activeMore || 0);
   fill(
     $("#active"),
     board.activeCalls.length
-      ? board.activeCalls.map((call) => activeRow(call, units))
+      ? [
+          ...board.activeCalls.map((call) => activeRow(call, units)),
+          ...more(board.activeMore, (n) =>
+            h("tr", { class: "more" }, h("td", { class: "empty", colspan: 9 }, `${n} older open calls not shown.`)),
+          ),
+        ]
       : h("tr", {}, h("td", { class: "empty", colspan: 9 }, "No open dispatch calls.")),
   );
 
-  $("#units-count").textContent = board.units.length;
+  $("#units-count").textContent = board.units.length + (board.unitsMore || 0);
   fill(
     $("#units"),
     board.units.length
-      ? board.units.map((unit) => unitRow(unit))
+      ? [
+          ...board.units.map((unit) => unitRow(unit)),
+          ...more(board.unitsMore, (n) =>
+            h("tr", { class: "more" }, h("td", { class: "empty", colspan: 4 }, `${n} more units not shown.`)),
+          ),
+        ]
       : h("tr", {}, h("td", { class: "empty", colspan: 4 }, "No units on this server.")),
   );
 
