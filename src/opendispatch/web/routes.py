@@ -20,6 +20,7 @@ from starlette.types import Scope
 
 from opendispatch import __version__
 from opendispatch.api.auth import SESSION_COOKIE, Caller, api_caller, console_session, require_same_origin
+from opendispatch.api.limits import RateLimited
 from opendispatch.api.params import CallId, ServerId
 from opendispatch.api.problems import PROBLEM_RESPONSES
 from opendispatch.api.routing import Operation
