@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark in one command: install OpenDispatch into .venv, then run bench/run.py, which installs wrk
-# with apt-get when it is missing and prints the table of docs/benchmarks.md, then bench/hub.py's table.
+# with apt-get when it is missing and prints the table of docs/benchmarks.md, then bench/hub.py's and
+# bench/hostile.py's tables.
 # Usage: bench/run.sh [--quick] [--seconds N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,5 +16,10 @@ if [[ " $* " != *" --only "* ]]; then
   [[ " $* " == *" --quick "* ]] && hub_args=(--seconds 2 --warmup 1 --beyond)
   echo
   .venv/bin/python -m bench.hub "${hub_args[@]}" || status=$?
+  # The hostile row (bench/hostile.py): a call at its bound edited without pause, readers that never read.
+  hostile_args=()
+  [[ " $* " == *" --quick "* ]] && hostile_args=(--seconds 2)
+  echo
+  .venv/bin/python -m bench.hostile "${hostile_args[@]}" || status=$?
 fi
 exit $status

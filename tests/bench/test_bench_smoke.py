@@ -321,3 +321,14 @@ def test_the_hub_row_times_positions_from_the_socket_to_the_streams(tmp_path: Pa
     assert len(step.creates) >= 15 and step.create_failures == 0
     assert step.server_cpu > 0 and step.peak_rss > 0
     assert render([step]).splitlines()[-1].startswith("| 2 | ")
+
+
+def test_the_hostile_row_fills_a_call_to_its_bound_and_times_a_normal_client(tmp_path: Path) -> None:
+    from bench.hostile import RSS_TARGET, measure, render
+
+    row = measure(tmp_path, seconds=2)
+    assert row.notes_stored >= 1 and row.edits > 0  # filled until refused, then edited
+    assert len(row.normal) >= 15 and row.normal_failures == 0
+    assert "20 readers that never read" in render(row)
+    # The memory budget holds: events of a call at its bound, readers that never read (issue #14).
+    assert 0 < row.peak_rss < RSS_TARGET

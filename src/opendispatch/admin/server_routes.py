@@ -196,7 +196,7 @@ async def clear_map(serverId: ServerId, caller: Admin) -> MapCleared:
 
 
 @servers.put(POSTALS, response_model=PostalsSet)
-async def set_postals(body: PostalFile, caller: Admin) -> PostalsSet:
+async def upload_postals(body: PostalFile, caller: Admin) -> PostalsSet:
     """Replace the community's postal list with a FiveM postal file (``[{code, x, y}]``) as the body."""
     return await caller.write(service.set_postals, admin=_admin(caller), postal_list=body, now=caller.now())
 
