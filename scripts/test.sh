@@ -45,11 +45,12 @@ echo "== ruff"
 .venv/bin/ruff format --check src tests bench
 echo "== mypy"
 .venv/bin/mypy
+# Two test processes (pytest-xdist): each starts its own PostgreSQL and Redis when a test needs them.
 echo "== pytest (SQLite)"
-.venv/bin/pytest "$@"
+.venv/bin/pytest -n 2 "$@"
 if [ "$#" -eq 0 ]; then
   # The service and HTTP suites again on PostgreSQL (the browser and benchmark tests are about the
-  # console and the bench, not the database). With arguments, only the run asked for.
+  # pages and the bench, not the database: they ran once above). With arguments, only the run asked for.
   echo "== pytest (PostgreSQL)"
-  .venv/bin/pytest --backend postgresql --ignore=tests/web/test_browser.py --ignore=tests/bench -q
+  .venv/bin/pytest -n 2 --backend postgresql --ignore-glob='*browser*' --ignore=tests/bench -q
 fi

@@ -1,4 +1,4 @@
-"""Fixtures of the console tests: one headless Chromium for the whole run, a fresh page per test."""
+"""Fixtures of the console tests: one headless Chromium per test module, a fresh page per test."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from tests.support import Community, LiveServer, Provisioner
 from tests.web.support import CHROMIUM, CHROMIUM_ARGS, dispatcher
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    # Debian's chromium, installed by scripts/test.sh: no browser download is ever needed.
+    # Debian's chromium, installed by scripts/test.sh: no browser download is ever needed. Per module:
+    # sync Playwright keeps an event loop running in the thread while it is open, and a later test's
+    # asyncio.run (in the same test process, whatever order the files run in) would find it.
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield launched
