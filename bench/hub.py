@@ -82,26 +82,36 @@ def player(server_id: int, n: int) -> str:
     return f"license:bench-{server_id}-{n}"
 
 
-def seed(url: str, community_id: str, servers: int) -> None:
-    """Give the community ``servers`` servers, each with PLAYERS linked accounts on duty."""
+SERVERS_PER_COMMUNITY = 100  # a community's most servers: beyond, the next community's
+GameServer = tuple[str, str, int]  # community id, its API key, server id
+
+
+def seed(url: str, community_ids: list[str], count: int) -> list[GameServer]:
+    """``count`` game servers over the communities, each with a key of its own and PLAYERS on duty."""
     engine = create_engine(url)
     now = int(time.time() * 1000)
+    game_servers: list[GameServer] = []
     with engine.begin() as conn:
-        existing = set(
-            conn.execute(
-                select(servers_table.c.server_id).where(servers_table.c.community_id == community_id)
-            ).scalars()
-        )
-        for server_id in range(1, servers + 1):
-            if server_id not in existing:
+        for n in range(count):
+            community_id = community_ids[n // SERVERS_PER_COMMUNITY]
+            server_id = n % SERVERS_PER_COMMUNITY + 1
+            existing = conn.execute(
+                select(servers_table.c.server_id).where(
+                    servers_table.c.community_id == community_id, servers_table.c.server_id == server_id
+                )
+            ).first()
+            if existing is None:
                 communities.add_server(conn, community_id=community_id, now=now, server_id=server_id)
-            for n in range(PLAYERS):
+            # A key per game server: the hub takes at most 50 sockets per key.
+            key = communities.create_api_key(conn, community_id=community_id, now=now)
+            game_servers.append((community_id, key, server_id))
+            for p in range(PLAYERS):
                 account = units.create_account(
                     conn,
                     community_id=community_id,
-                    username=f"s{server_id}p{n}",
+                    username=f"s{server_id}p{p}",
                     now=now,
-                    community_user_id=player(server_id, n),
+                    community_user_id=player(server_id, p),
                 )
                 units.create_unit(
                     conn,
@@ -109,15 +119,15 @@ def seed(url: str, community_id: str, servers: int) -> None:
                     account_uuid=account.account_uuid,
                     server_id=server_id,
                     now=now,
-                    unit_num=f"{server_id}-{n}",
+                    unit_num=f"{server_id}-{p}",
                 )
     engine.dispose()
+    return game_servers
 
 
-async def game_server(
-    url: str, community_id: str, key: str, server_id: int, until: float, step: Step | None
-) -> None:
+async def game_server(url: str, game: GameServer, until: float, step: Step | None) -> None:
     """One connection: authenticate on its server, then 25 positions every 200 ms until ``until``."""
+    community_id, key, server_id = game
     loop = asyncio.get_running_loop()
     async with websockets.connect(url.replace("http", "ws", 1) + "/apiWsHub", max_size=1 << 20) as socket:
         await socket.send(json.dumps({"protocol": "json", "version": 1}) + RS)
@@ -210,7 +220,7 @@ async def creates(url: str, key: str, until: float, step: Step) -> None:
 
 
 async def run_step(
-    server: Service, community_id: str, key: str, connections: int, seconds: float, warmup: float
+    server: Service, games: list[GameServer], key: str, connections: int, seconds: float, warmup: float
 ) -> Step:
     """Warm up, then measure ``connections`` game servers for ``seconds``."""
     loop = asyncio.get_running_loop()
@@ -224,8 +234,7 @@ async def run_step(
     await asyncio.wait_for(asyncio.gather(*(ready.wait() for ready in readies)), 10)
     until = loop.time() + warmup + seconds
     senders = [
-        asyncio.create_task(game_server(server.url, community_id, key, n + 1, until, warm))
-        for n in range(connections)
+        asyncio.create_task(game_server(server.url, game, until, warm)) for game in games[:connections]
     ]
     await asyncio.sleep(warmup)
     step.latencies.clear()
@@ -274,26 +283,32 @@ def measure(
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENDISPATCH_")}
     env["OPENDISPATCH_RATE_LIMITS_ENABLED"] = "false"
+    # Ten 911 calls a second for minutes pass the 500 open ones a server may hold (bench only).
+    env["OPENDISPATCH_OPEN_CALL_BOUNDS"] = "false"
     url = f"sqlite:///{workdir}/hub.db"
-    created = json.loads(
-        subprocess.run(
-            [*_CLI, "community", "create", "--name", "Bench", "--database", url, "--json"],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=True,
-        ).stdout
-    )
-    community_id, key = created["communityId"], created["apiKey"]
     most = max([*connections, *beyond])
+    created = [
+        json.loads(
+            subprocess.run(
+                [*_CLI, "community", "create", "--name", f"Bench {n}", "--database", url, "--json"],
+                capture_output=True,
+                text=True,
+                env=env,
+                check=True,
+            ).stdout
+        )
+        for n in range(-(-most // SERVERS_PER_COMMUNITY))
+    ]
+    # The consoles and the 911 client are the first community's, on its servers 1 to 20.
+    key = created[0]["apiKey"]
     print(f"seeding {most} servers of {PLAYERS} players …", file=sys.stderr)
-    seed(url, community_id, most)
+    games = seed(url, [each["communityId"] for each in created], most)
     port = free_port()
     argv = [*_CLI, "serve", "--host", HOST, "--port", str(port), "--database", url]
     steps: list[Step] = []
     with Service("opendispatch", argv, port=port, log=workdir / "server.log", env=env) as server:
         for count in [*connections, *beyond]:
-            step = asyncio.run(run_step(server, community_id, key, count, seconds, warmup))
+            step = asyncio.run(run_step(server, games, key, count, seconds, warmup))
             steps.append(step)
             print(render([step]).splitlines()[-1], file=sys.stderr)
             if count in beyond and not step.passed():

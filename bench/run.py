@@ -249,10 +249,16 @@ class Bench:
             self._postgres.stop()
             self._postgres = self._template = None
 
-    def cli(self, *args: str) -> Any:
-        """Run one ``opendispatch`` command with ``--json``; its decoded answer."""
+    def cli(self, *args: str, stdin: str | None = None) -> Any:
+        """Run one ``opendispatch`` command with ``--json`` (``stdin`` piped in); its decoded answer."""
         done = subprocess.run(
-            [*_CLI, *args, "--json"], capture_output=True, text=True, env=self.env, timeout=120, check=False
+            [*_CLI, *args, "--json"],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=120,
+            check=False,
         )
         if done.returncode != 0:
             raise RuntimeError(f"opendispatch {' '.join(args[:2])} failed: {done.stderr.strip()}")
@@ -616,8 +622,9 @@ def push_delivery(bench: Bench) -> list[Row]:
     with bench.listener("receiver") as receiver:
         url = receiver.url + listen.RECEIVER_PATH
         community, key = database.community_id, database.api_key
+        # A key is never an argument: it goes on stdin.
         bench.cli("push", "set", "--community", community, "--server", "1", "--url", url, "--shape", "object",
-                  "--key", key, "--database", database.url)  # fmt: skip
+                  "--key", "-", "--database", database.url, stdin=key)  # fmt: skip
         with bench.opendispatch(database) as server:
             check_events_arrive(server, receiver, database.api_key, subscribers=1)
             bench.measure_events(server, receiver, row, api_key=database.api_key, subscribers=1)
