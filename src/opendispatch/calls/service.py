@@ -51,7 +51,6 @@ from opendispatch.clock import iso_utc
 from opendispatch.communities.models import servers
 from opendispatch.communities.service import (
     ask_call_id,
-    call_id_taken,
     next_call_id,
     require_community,
     require_server,
@@ -62,7 +61,7 @@ from opendispatch.events.schemas import EventType
 from opendispatch.history import service as history
 from opendispatch.history.schemas import MAX_HISTORY_PAGE, Actor, CallHistory
 from opendispatch.maps import service as maps
-from opendispatch.storage.database import Prepared
+from opendispatch.storage.statements import Prepared
 from opendispatch.units.models import selected_identifiers
 from opendispatch.units.schemas import Targets
 from opendispatch.units.service import (
@@ -181,10 +180,13 @@ def open_emergency_call(
 ) -> EmergencyCall:
     """Store a new 911 call on the server and return it as clients see it."""
     # Both numbers asked for before either is read: on PostgreSQL, one round trip for the two.
-    asked = ask_call_id(conn, community_id, server_id)
+    asked = ask_call_id(conn, community_id)
     numbered = events.ask_number(conn, community_id=community_id, server_id=server_id)
-    numbered.row()  # read before a NotFound, so no statement is left half-read
-    call_id = call_id_taken(asked, server_id)
+    # Both read before a NotFound, so no statement is left half-read.
+    taken, number = asked.row(), numbered.row()
+    if number is None:  # no such server: nothing is stored (the id taken is rolled back)
+        raise NotFound(f"Server {server_id} does not exist.")
+    call_id = int(taken[0])
     _require_room(conn, community_id, server_id, EMERGENCY)
     meta = maps.with_postal(conn, community_id, call.metaData)  # x/y and no postal: the nearest one
     meta_data = orjson.dumps(meta).decode()

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, delete, exists, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from opendispatch.api.limits import DEFAULT_LIMITS
@@ -40,7 +40,9 @@ from opendispatch.communities.schemas import (
     StreetSignUpdate,
 )
 from opendispatch.errors import Conflict, InvalidInput, NotFound
-from opendispatch.storage.database import Prepared, Returning
+from opendispatch.storage import counters
+from opendispatch.storage.counters import Taken
+from opendispatch.storage.statements import Prepared
 from opendispatch.web.models import console_sessions
 
 KEY_PREFIX = "od_"
@@ -74,18 +76,10 @@ _NEXT_CALL_ID = Prepared(
     .values(last_call_id=communities.c.last_call_id + 1)
     .returning(communities.c.last_call_id)
 )
-# The server check and the call id in one statement: a create is one round trip shorter.
-_NEXT_CALL_ID_ON_SERVER = Prepared(
+_STORE_CALL_ID = Prepared(
     update(communities)
-    .where(
-        communities.c.community_id == bindparam("community_id"),
-        exists().where(
-            servers.c.community_id == bindparam("community_id"),
-            servers.c.server_id == bindparam("server_id"),
-        ),
-    )
-    .values(last_call_id=communities.c.last_call_id + 1)
-    .returning(communities.c.last_call_id)
+    .where(communities.c.community_id == bindparam("for_community"))
+    .values(last_call_id=bindparam("value"))
 )
 
 
@@ -473,27 +467,18 @@ def has_communities(conn: Connection) -> bool:
 
 def next_call_id(conn: Connection, community_id: str) -> int:
     """Hand out the community's next call id; ids are never reused, whatever happens to the call."""
-    cursor = _NEXT_CALL_ID.run(conn, {"for_community": community_id})
-    (call_id,) = cursor.fetchone()
-    cursor.close()  # RETURNING rows must be read and the cursor closed before the next statement
+    (call_id,) = ask_call_id(conn, community_id).row()
     return int(call_id)
 
 
-def ask_call_id(conn: Connection, community_id: str, server_id: int) -> Returning:
-    """Take the community's next call id for a call on ``server_id``; ``call_id_taken`` reads it.
+def ask_call_id(conn: Connection, community_id: str) -> Taken:
+    """Take the community's next call id, read later with ``.row()``.
 
     Asked and read apart, so a create can ask for its event number in between: on PostgreSQL both
-    answers then come back in one round trip.
+    answers then come back in one round trip. In a batch, only the first take runs a statement.
     """
-    return _NEXT_CALL_ID_ON_SERVER.returning(conn, {"community_id": community_id, "server_id": server_id})
-
-
-def call_id_taken(asked: Returning, server_id: int) -> int:
-    """The call id ``ask_call_id`` took; NotFound if the community has no such server (none taken)."""
-    found = asked.row()
-    if found is None:
-        raise NotFound(f"Server {server_id} does not exist.")
-    return int(found[0])
+    params = {"for_community": community_id}
+    return counters.take(conn, ("call_id", community_id), _NEXT_CALL_ID, params, _STORE_CALL_ID)
 
 
 class KeyCache:

@@ -27,7 +27,10 @@ from opendispatch.events.schemas import (
     ServerSettingsList,
     Shape,
 )
-from opendispatch.storage.database import Prepared, Returning, announce, insert_row, notify
+from opendispatch.storage import counters
+from opendispatch.storage.counters import Taken
+from opendispatch.storage.database import announce, notify
+from opendispatch.storage.statements import Prepared, insert_row
 
 _EMIT = Prepared(insert_row(events))
 # Numbering and the push target's state in one statement: a create is one round trip shorter.
@@ -53,6 +56,14 @@ _NEXT_SEQ = Prepared(
         .scalar_subquery(),
     )
 )
+_STORE_SEQ = Prepared(
+    update(servers)
+    .where(servers.c.community_id == bindparam("community_id"), servers.c.server_id == bindparam("server_id"))
+    .values(last_event_seq=bindparam("value"))
+)
+
+# The counters (storage.counters) of event numbers: (_NUMBERS, community id, server id).
+_NUMBERS = "event_number"
 
 # Commit topics (storage.database.announce): the streams read the servers announced, the worker its
 # deliveries. On PostgreSQL the same news goes to the other server processes as NOTIFY on these channels.
@@ -64,12 +75,19 @@ DELIVERIES_CHANNEL = "opendispatch_deliveries"
 POSITIONS_CHANNEL = "opendispatch_positions"
 
 
-def ask_number(conn: Connection, *, community_id: str, server_id: int) -> Returning:
+def ask_number(conn: Connection, *, community_id: str, server_id: int) -> Taken:
     """Number the server's next event (and see whether it is to be pushed); ``emit`` reads it.
 
     Numbering locks the server's row until the commit: its events commit in the order of their numbers.
+    The row is None if the community has no such server.
     """
-    return _NEXT_SEQ.returning(conn, {"community_id": community_id, "server_id": server_id})
+    params = {"community_id": community_id, "server_id": server_id}
+    return counters.take(conn, (_NUMBERS, community_id, server_id), _NEXT_SEQ, params, _STORE_SEQ)
+
+
+def _renumber(conn: Connection, *servers_: str | int) -> None:
+    """Have the next ``ask_number`` read the push state again (it changes): of one server, or of all."""
+    counters.release(conn, (_NUMBERS, *servers_))
 
 
 def emit(
@@ -81,7 +99,7 @@ def emit(
     data: Mapping[str, Any],
     now: int,
     push: bool = True,
-    number: Returning | None = None,
+    number: Taken | None = None,
 ) -> None:
     """Write an event in the same transaction as the change it reports (the outbox).
 
@@ -155,6 +173,7 @@ def set_push_target(
 ) -> tuple[PushTarget, str]:
     """Create or change a server's push target; returns it with its signing secret."""
     require_server(conn, community_id, server_id)
+    _renumber(conn, community_id, server_id)
     where = and_(push_targets.c.community_id == community_id, push_targets.c.server_id == server_id)
     current = conn.execute(select(push_targets).where(where)).first()
     values: dict[str, Any] = {"updated_at": now}
@@ -505,6 +524,7 @@ def hold_sockets(
     ``arrived``, the server whose socket just connected, has its waiting events due now rather than at
     the end of their backoff.
     """
+    _renumber(conn)  # sockets come and go on any server
     conn.execute(hub_receivers.delete().where(hub_receivers.c.expires_at <= now))
     for community_id, server_id in sorted((closed or set()) - servers):
         server = (hub_receivers.c.community_id == community_id) & (hub_receivers.c.server_id == server_id)

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, func, select
 from opendispatch.clock import iso_utc
 from opendispatch.history.models import call_history
 from opendispatch.history.schemas import MAX_HISTORY_PAGE, Actor, CallHistory, HistoryEntry, UnitTimeline
-from opendispatch.storage.database import Prepared, insert_row
+from opendispatch.storage.statements import Prepared, insert_row
 
 # Unit statuses that mark a stint's milestones (see units.schemas.UnitStatus).
 ENROUTE = 3

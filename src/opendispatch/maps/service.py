@@ -30,7 +30,7 @@ from opendispatch.maps.schemas import (
     PostalPosition,
     PostalsSet,
 )
-from opendispatch.storage.database import Prepared
+from opendispatch.storage.statements import Prepared
 
 # -- postals ---------------------------------------------------------------------------------------------
 
