@@ -9,21 +9,18 @@ mid-batch applying to the events after the change. Stored rows are read over a s
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy import Connection, create_engine, event, text
-from sqlalchemy.pool import NullPool
+from sqlalchemy import Connection
 
 from opendispatch.calls.schemas import EmergencyCall, NewDispatchCall, NewEmergencyCall
 from opendispatch.calls.service import open_dispatch_call, open_emergency_call
-from opendispatch.communities import service as communities_service
-from opendispatch.communities.schemas import Plan
 from opendispatch.events import service as events
 from opendispatch.history.schemas import Actor
 from opendispatch.storage.database import Database
-from opendispatch.storage.migrate import upgrade
+from tests.storage.support import committed, new_community, run
 from tests.support import new_dispatch
 
 T = TypeVar("T")
@@ -33,49 +30,8 @@ NEW_DISPATCH = NewDispatchCall.model_validate(new_dispatch())
 
 
 @pytest.fixture
-def community_id(database_url: str) -> Iterator[str]:
-    """A community with servers 1 and 2, made before the database under test starts."""
-    database = Database(database_url)
-    upgrade(database.engine)
-    with database.transaction() as conn:
-        created = communities_service.create_community(
-            conn, name="Counters", now=0, servers_count=2, plan=Plan.PRO
-        )
-    database.close()
-    yield created.community_id
-
-
-def committed(database_url: str, sql: str, **params: Any) -> list[Any]:
-    engine = create_engine(database_url, poolclass=NullPool)
-    try:
-        with engine.connect() as plain:
-            return list(plain.execute(text(sql), params).all())
-    finally:
-        engine.dispose()
-
-
-def run(database_url: str, body: Callable[[Database], Awaitable[T]]) -> tuple[T, int]:
-    """Run ``body`` on a started database; its result and the number of commits."""
-    database = Database(database_url)
-    commits = 0
-
-    def count(*_args: Any) -> None:
-        nonlocal commits
-        commits += 1
-
-    event.listen(database.engine, "commit", count)
-
-    async def main() -> T:
-        database.start()
-        try:
-            return await body(database)
-        finally:
-            await database.drain()
-
-    try:
-        return asyncio.run(main()), commits
-    finally:
-        database.close()
+def community_id(database_url: str) -> str:
+    return new_community(database_url, "Counters", servers=2)
 
 
 def create_911(database: Database, community_id: str, server_id: int) -> Awaitable[EmergencyCall]:

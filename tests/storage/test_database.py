@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import httpx
 import pytest
-from sqlalchemy import Connection, create_engine, event, insert, text
+from sqlalchemy import Connection, insert, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.pool import NullPool
 
 from opendispatch.calls import service as calls_service
 from opendispatch.communities.models import communities
@@ -24,6 +23,8 @@ from opendispatch.settings import Settings
 from opendispatch.storage.database import Database, StorageUnavailable
 from opendispatch.storage.migrate import upgrade
 from tests.ops.support import running
+from tests.storage import support
+from tests.storage.support import run
 from tests.support import (
     Community,
     Provisioner,
@@ -51,13 +52,8 @@ def db_url(database_url: str) -> Iterator[str]:
 
 
 def committed(database_url: str, sql: str, **params: Any) -> list[Any]:
-    """Rows as a separate connection sees them: only what was really committed."""
-    engine = create_engine(database_url, poolclass=NullPool)
-    try:
-        with engine.connect() as plain:
-            return list(plain.execute(text(sql), params).scalars())
-    finally:
-        engine.dispose()
+    """The first column of each committed row."""
+    return [row[0] for row in support.committed(database_url, sql, **params)]
 
 
 def stored_ids(database_url: str) -> list[str]:
@@ -74,33 +70,6 @@ def add_community(conn: Connection, community_id: str, *, fail: bool = False) ->
     if fail:
         raise Refused(community_id)
     return community_id
-
-
-def run(
-    database_url: str, body: Callable[[Database], Awaitable[T]], *, batch_size: int = 256
-) -> tuple[T, int]:
-    """Run ``body`` against a started database on a fresh event loop; answer its result and commit count."""
-    database = Database(database_url, write_batch_size=batch_size)
-    commits = 0
-
-    def count(_connection: Connection) -> None:
-        nonlocal commits
-        commits += 1
-
-    event.listen(database.engine, "commit", count)
-
-    async def main() -> T:
-        database.start()
-        try:
-            return await body(database)
-        finally:
-            await database.drain()
-
-    try:
-        result = asyncio.run(main())
-    finally:
-        database.close()
-    return result, commits
 
 
 def test_concurrent_writes_are_all_committed_and_share_commits(db_url: str) -> None:

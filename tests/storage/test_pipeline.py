@@ -10,26 +10,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 import psycopg
 import pytest
-from sqlalchemy import Connection, create_engine, event, insert, text, update
+from sqlalchemy import Connection, insert, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.pool import NullPool
 
 from opendispatch.calls.schemas import EmergencyCall, NewEmergencyCall
 from opendispatch.calls.service import open_emergency_call
 from opendispatch.communities import service as communities_service
 from opendispatch.communities.models import communities
-from opendispatch.communities.schemas import Plan
 from opendispatch.errors import NotFound
 from opendispatch.events import service as events
 from opendispatch.events.schemas import EventType
 from opendispatch.history.schemas import Actor
 from opendispatch.storage.database import Database
 from opendispatch.storage.migrate import upgrade
+from tests.storage.support import committed, new_community, run
 
 T = TypeVar("T")
 ACTOR = Actor("api_key", "test")
@@ -41,51 +40,8 @@ class Refused(Exception):
 
 
 @pytest.fixture
-def community_id(database_url: str) -> Iterator[str]:
-    """A community with servers 1 and 2, made before the database under test starts."""
-    database = Database(database_url)
-    upgrade(database.engine)
-    with database.transaction() as conn:
-        created = communities_service.create_community(
-            conn, name="Pipeline", now=0, servers_count=2, plan=Plan.PRO
-        )
-    database.close()
-    yield created.community_id
-
-
-def committed(database_url: str, sql: str, **params: Any) -> list[Any]:
-    """Rows as a separate connection sees them: only what was really committed."""
-    engine = create_engine(database_url, poolclass=NullPool)
-    try:
-        with engine.connect() as plain:
-            return list(plain.execute(text(sql), params).all())
-    finally:
-        engine.dispose()
-
-
-def run(database_url: str, body: Callable[[Database], Awaitable[T]]) -> tuple[T, int]:
-    """Run ``body`` against a started database on a fresh event loop; its result and commit count."""
-    database = Database(database_url)
-    commits = 0
-
-    def count(_connection: Connection) -> None:
-        nonlocal commits
-        commits += 1
-
-    event.listen(database.engine, "commit", count)
-
-    async def main() -> T:
-        database.start()
-        try:
-            return await body(database)
-        finally:
-            await database.drain()
-
-    try:
-        result = asyncio.run(main())
-    finally:
-        database.close()
-    return result, commits
+def community_id(database_url: str) -> str:
+    return new_community(database_url, "Pipeline", servers=2)
 
 
 def create(database: Database, community_id: str, server_id: int = 1) -> Awaitable[EmergencyCall]:

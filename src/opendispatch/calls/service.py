@@ -201,7 +201,7 @@ def open_emergency_call(
         updated=iso_utc(now),
     )
     _require_call_size(created)
-    _INSERT_EMERGENCY_CALL.run(
+    _INSERT_EMERGENCY_CALL.defer(
         conn,
         {
             "community_id": community_id,

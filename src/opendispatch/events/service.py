@@ -112,7 +112,7 @@ def emit(
     seq, enabled, socket = number.row()
     # enabled is None: the server has no push target; socket is None: no hub connection takes its events.
     deliver = push and (bool(enabled) or socket is not None)
-    _EMIT.run(
+    _EMIT.defer(
         conn,
         {
             "seq": seq,

@@ -31,7 +31,7 @@ def record(
     **details: Any,
 ) -> None:
     """Append one change to a call's history."""
-    _APPEND.run(
+    _APPEND.defer(
         conn,
         {
             "community_id": community_id,

@@ -42,7 +42,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from opendispatch.storage import counters
+from opendispatch.storage import counters, statements
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +121,7 @@ def create_database_engine(url: str, *, pool_size: int = 5, synchronous: str = "
         # Each database thread keeps its own connection (see Database): no overflow, and no ping on every
         # checkout; a connection that broke is replaced on its thread's next unit of work.
         engine = create_engine(url, pool_size=pool_size, max_overflow=0)
+        _deferred_rows_first(engine)
 
         @event.listens_for(engine, "after_cursor_execute")
         def _wait_in_pipeline(connection: Connection, *_args: Any) -> None:
@@ -138,6 +139,7 @@ def create_database_engine(url: str, *, pool_size: int = 5, synchronous: str = "
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    _deferred_rows_first(engine)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -157,6 +159,15 @@ def create_database_engine(url: str, *, pool_size: int = 5, synchronous: str = "
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _deferred_rows_first(engine: Engine) -> None:
+    """Run the rows a batch held back (``Prepared.defer``) before any statement that might read them."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _run_deferred(connection: Connection, *_args: Any) -> None:
+        if connection.info.get(statements.DEFERRED):
+            statements.run_deferred(connection)
 
 
 READER_THREADS = 4
@@ -314,17 +325,17 @@ class Database:
         outcomes: list[tuple[bool, Any]] = []
         try:
             transaction = connection.begin()
-            counters.begin(connection)
-            for work, _future in batch:
-                try:
+            _begin_batch(connection)
+            try:
+                for work, _future in batch:
                     outcomes.append((True, work(connection)))
-                except Exception as exc:
-                    transaction.rollback()
-                    if len(batch) == 1:  # alone in its transaction: its rollback was all it needed
-                        connection.info.pop(_TOPICS, None)  # nothing it announced was committed
-                        return [(False, exc)], {}
-                    raise _RequestFailed from exc
-            counters.flush(connection)
+                _end_batch(connection)
+            except Exception as exc:
+                transaction.rollback()
+                if len(batch) == 1:  # alone in its transaction: its rollback was all it needed
+                    connection.info.pop(_TOPICS, None)  # nothing it announced was committed
+                    return [(False, exc)], {}
+                raise _RequestFailed from exc
             transaction.commit()
         except _RequestFailed:
             connection.info.pop(_TOPICS, None)
@@ -332,7 +343,7 @@ class Database:
         except Exception as exc:  # the transaction itself failed: nothing of this batch is stored
             return self._failed(connection, batch, exc), {}
         finally:
-            counters.discard(connection)
+            _discard_batch(connection)
             connection.info.pop(_NOTIFIES, None)
         return outcomes, connection.info.pop(_TOPICS, {})
 
@@ -384,7 +395,7 @@ class Database:
                 with driver.pipeline() as pipeline:
                     pipelined = connection.info[_PIPELINE] = _Pipelined(pipeline)
                     if not savepoints:
-                        counters.begin(connection)
+                        _begin_batch(connection)
                     for work, _future in batch:
                         if savepoints:
                             driver.execute("SAVEPOINT request")
@@ -406,14 +417,14 @@ class Database:
                             driver.execute("RELEASE SAVEPOINT request")
                         notifies.update(connection.info.pop(_NOTIFIES, ()))
                         outcomes.append((True, result))
-                    counters.flush(connection)
+                    _end_batch(connection)
                     _send_notifies(driver, notifies)
                     # Every statement's outcome before the COMMIT: an error now is a request's, and
                     # nothing is committed; one from the commit itself is the transaction's (below).
                     pipeline.sync()
             finally:
                 connection.info.pop(_PIPELINE, None)
-                counters.discard(connection)
+                _discard_batch(connection)
         except Exception as exc:
             if not isinstance(exc, _RequestFailed):
                 cause = exc.__cause__ if isinstance(exc, _Replay) and exc.__cause__ is not None else exc
@@ -493,6 +504,23 @@ class Database:
                 future.set_exception(value)
         self._tell(topics)
         self._next_batch()
+
+
+def _begin_batch(connection: Connection) -> None:
+    """A batch without savepoints: counters continue in memory, inserts wait to go together."""
+    counters.begin(connection)
+    statements.defer_until_read(connection)
+
+
+def _end_batch(connection: Connection) -> None:
+    """Write what the batch held back, before its commit; an error here fails the batch as a request's."""
+    counters.flush(connection)
+    statements.run_deferred(connection)
+
+
+def _discard_batch(connection: Connection) -> None:
+    counters.discard(connection)
+    statements.stop_deferring(connection)
 
 
 def _in_savepoint(driver: Any, work: Work, connection: Connection) -> tuple[bool, Any]:

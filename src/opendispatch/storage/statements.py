@@ -12,6 +12,8 @@ from sqlalchemy import ClauseElement, Connection, Table, bindparam, insert
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert
 
+DEFERRED = "opendispatch.deferred"
+
 
 class Prepared:
     """A Core statement compiled once per dialect and run straight on the driver's cursor.
@@ -26,6 +28,31 @@ class Prepared:
 
     def run(self, connection: Connection, params: dict[str, Any]) -> Any:
         """Execute with ``params`` and return the DBAPI cursor."""
+        if connection.info.get(DEFERRED):
+            run_deferred(connection)
+        sql, order, fixed = self._compile(connection)
+        values = {**fixed, **params} if fixed else params
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        cursor = driver.cursor()
+        cursor.execute(sql, [values[name] for name in order] if order is not None else values)
+        return cursor
+
+    def defer(self, connection: Connection, params: dict[str, Any]) -> None:
+        """Run it later with ``params`` (an INSERT whose result no one reads), or now outside a batch.
+
+        In a batch (``defer_until_read``) the rows wait until the connection's next statement or the
+        commit, and go in one ``executemany`` per statement, in the order the first of each was deferred.
+        """
+        deferred: dict[Prepared, list[dict[str, Any]]] | None = connection.info.get(DEFERRED)
+        if deferred is None:
+            self.run(connection, params)
+        elif self in deferred:
+            deferred[self].append(params)
+        else:
+            deferred[self] = [params]
+
+    def _compile(self, connection: Connection) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
         dialect = connection.dialect
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
@@ -34,13 +61,19 @@ class Prepared:
             # Literals in the statement (the 1 of ``x + 1``) are bound parameters with fixed values.
             fixed = {name: value for name, value in statement.params.items() if value is not None}
             compiled = self._compiled[dialect.name] = (str(statement), order, fixed)
-        sql, order, fixed = compiled
-        values = {**fixed, **params} if fixed else params
+        return compiled
+
+    def _run_many(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
+        sql, order, fixed = self._compile(connection)
+        if fixed:
+            rows = [{**fixed, **params} for params in rows]
         driver = connection.connection.driver_connection
         assert driver is not None
         cursor = driver.cursor()
-        cursor.execute(sql, [values[name] for name in order] if order is not None else values)
-        return cursor
+        if order is None:
+            cursor.executemany(sql, rows)
+        else:
+            cursor.executemany(sql, [[params[name] for name in order] for params in rows])
 
     def returning(self, connection: Connection, params: dict[str, Any]) -> Returning:
         """Execute with ``params``; the RETURNING row is read when first asked for."""
@@ -79,3 +112,23 @@ def insert_row(table: Table) -> Insert:
     generated = table.autoincrement_column
     columns = [column.name for column in table.columns if column is not generated]
     return insert(table).values({name: bindparam(name) for name in columns})
+
+
+def defer_until_read(connection: Connection) -> None:
+    """Let ``Prepared.defer`` hold rows back until the connection's next statement (a batch's writes)."""
+    connection.info[DEFERRED] = {}
+
+
+def run_deferred(connection: Connection) -> None:
+    """Run the rows held back now, one ``executemany`` per statement (before any other statement)."""
+    deferred: dict[Prepared, list[dict[str, Any]]] | None = connection.info.get(DEFERRED)
+    if not deferred:
+        return
+    connection.info[DEFERRED] = {}
+    for prepared, rows in deferred.items():
+        prepared._run_many(connection, rows)
+
+
+def stop_deferring(connection: Connection) -> None:
+    """Stop holding rows back; what was held is dropped (its batch was rolled back)."""
+    connection.info.pop(DEFERRED, None)

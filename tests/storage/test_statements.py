@@ -1,0 +1,123 @@
+"""Inserts a batch holds back (``Prepared.defer``): read back where needed, and a refusal stays its own.
+
+In a batch without savepoints, the rows of a create's three inserts wait and go in one executemany per
+table before the next statement or the commit. What a client must not notice: a write reads what it just
+stored, a later write of the batch reads it too, and a row the database refuses when the held rows go
+fails its own request only, whichever request's statement sent them. Checks read over a separate
+connection, so they see only what was committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+import psycopg
+import pytest
+from sqlalchemy import Connection, func, select
+from sqlalchemy.exc import IntegrityError
+
+from opendispatch.calls.models import emergency_calls
+from opendispatch.calls.schemas import EmergencyCall, NewEmergencyCall
+from opendispatch.calls.service import open_emergency_call
+from opendispatch.events import service as events
+from opendispatch.events.schemas import EventType
+from opendispatch.history.schemas import Actor
+from opendispatch.storage.database import Database
+from tests.storage.support import committed, new_community, run
+
+T = TypeVar("T")
+ACTOR = Actor("api_key", "test")
+NEW_CALL = NewEmergencyCall(isEmergency=True, caller="Jane", location="Legion Square", description="Fire")
+
+
+@pytest.fixture
+def community_id(database_url: str) -> str:
+    return new_community(database_url, "Held", servers=1)
+
+
+def create(database: Database, community_id: str) -> Awaitable[EmergencyCall]:
+    return database.write(
+        open_emergency_call, community_id=community_id, server_id=1, call=NEW_CALL, now=1, actor=ACTOR
+    )
+
+
+def calls_seen(conn: Connection, community_id: str) -> int:
+    """How many 911 calls the unit of work's own transaction sees."""
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(emergency_calls)
+            .where(emergency_calls.c.community_id == community_id)
+        ).scalar_one()
+    )
+
+
+def create_and_count(conn: Connection, community_id: str) -> int:
+    open_emergency_call(conn, community_id=community_id, server_id=1, call=NEW_CALL, now=1, actor=ACTOR)
+    return calls_seen(conn, community_id)
+
+
+class Taken:
+    """An event number already in use: the event's row is refused when it goes (a duplicate number)."""
+
+    def row(self) -> tuple[int, None, None]:
+        return (1, None, None)
+
+
+def emit_a_taken_number(conn: Connection, community_id: str) -> str:
+    events.emit(
+        conn,
+        community_id=community_id,
+        server_id=1,
+        type=EventType.EVENT_911,
+        data={},
+        now=1,
+        number=Taken(),  # type: ignore[arg-type]
+    )
+    return "emitted"
+
+
+def test_a_write_and_the_later_writes_of_its_batch_read_the_calls_it_stored(
+    database_url: str, community_id: str
+) -> None:
+    async def body(database: Database) -> list[Any]:
+        return await asyncio.gather(
+            create(database, community_id),
+            database.write(create_and_count, community_id),
+            create(database, community_id),
+            database.write(calls_seen, community_id),
+        )
+
+    results, _commits = run(database_url, body)
+    assert results[1] == 2
+    assert results[3] == 3
+    stored = committed(database_url, "SELECT call_id FROM emergency_calls ORDER BY call_id")
+    assert [row[0] for row in stored] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("refused_at", ["the commit", "a later statement"])
+def test_a_held_row_the_database_refuses_fails_its_own_request_only(
+    database_url: str, community_id: str, refused_at: str
+) -> None:
+    async def body(database: Database) -> list[Any]:
+        after = [database.write(calls_seen, community_id)] if refused_at == "a later statement" else []
+        return await asyncio.gather(
+            create(database, community_id),
+            database.write(emit_a_taken_number, community_id),
+            create(database, community_id),
+            *after,
+            return_exceptions=True,
+        )
+
+    results, _commits = run(database_url, body)
+    # Held rows go straight to the driver: its own error, as a prepared statement's always was.
+    assert isinstance(results[1], (IntegrityError, sqlite3.IntegrityError, psycopg.errors.UniqueViolation))
+    assert [results[0].callId, results[2].callId] == [1, 2]
+    if refused_at == "a later statement":
+        assert results[3] == 2
+    stored = committed(database_url, "SELECT seq FROM events ORDER BY seq")
+    assert [row[0] for row in stored] == [1, 2]
+    assert len(committed(database_url, "SELECT entry_id FROM call_history")) == 2
