@@ -104,51 +104,30 @@ def test_one_batch_of_creates_on_two_servers_numbers_calls_and_events_without_a_
     )
 
 
-def test_a_push_target_set_mid_batch_is_pushed_the_events_after_it(
-    database_url: str, community_id: str
+@pytest.mark.parametrize("change", ["a push target set", "a game server's socket leased"])
+def test_push_state_changed_mid_batch_applies_to_the_events_after_it(
+    database_url: str, community_id: str, change: str
 ) -> None:
-    def set_target(conn: Connection) -> None:
-        events.set_push_target(
-            conn, community_id=community_id, server_id=1, now=1, url="https://receiver.example/hook"
-        )
+    def changed(conn: Connection) -> None:
+        if change == "a push target set":
+            events.set_push_target(
+                conn, community_id=community_id, server_id=1, now=1, url="https://receiver.example/hook"
+            )
+        else:
+            events.hold_sockets(conn, holder="process-a", servers={(community_id, 1)}, now=1, until=60_000)
 
     async def body(database: Database) -> None:
         await asyncio.gather(
             *(create_911(database, community_id, 1) for _ in range(3)),
-            database.write(set_target),
+            database.write(changed),
             *(create_911(database, community_id, 1) for _ in range(3)),
         )
 
     _results, commits = run(database_url, body)
     assert commits == 1
-    states = [(seq, state) for server, seq, _type, state in stored_events(database_url, community_id)]
-    assert states == [
-        (1, "skipped"),
-        (2, "skipped"),
-        (3, "skipped"),
-        (4, "pending"),
-        (5, "pending"),
-        (6, "pending"),
-    ]
-
-
-def test_a_game_server_socket_leased_mid_batch_takes_the_events_after_it(
-    database_url: str, community_id: str
-) -> None:
-    def connect(conn: Connection) -> None:
-        events.hold_sockets(conn, holder="process-a", servers={(community_id, 2)}, now=1, until=60_000)
-
-    async def body(database: Database) -> None:
-        await asyncio.gather(
-            *(create_911(database, community_id, 2) for _ in range(2)),
-            database.write(connect),
-            *(create_911(database, community_id, 2) for _ in range(2)),
-        )
-
-    _results, commits = run(database_url, body)
-    assert commits == 1
-    states = [(seq, state) for server, seq, _type, state in stored_events(database_url, community_id)]
-    assert states == [(1, "skipped"), (2, "skipped"), (3, "pending"), (4, "pending")]
+    states = [(seq, state) for _server, seq, _type, state in stored_events(database_url, community_id)]
+    skipped, pushed = [(n, "skipped") for n in (1, 2, 3)], [(n, "pending") for n in (4, 5, 6)]
+    assert states == skipped + pushed
 
 
 def test_a_synchronous_transaction_after_a_batch_continues_from_its_rows(
