@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import pytest
@@ -217,7 +217,7 @@ def test_two_sweepers_at_once_remove_a_call_once(
             removed = service.remove_due_calls(first, now=now)
             second = other_process.submit(tx, service.remove_due_calls, now=now)
             if first.dialect.name == "postgresql":
-                wait_until_a_backend_waits_for_a_lock(provision)  # the race is on: both saw the call due
+                wait_until_a_backend_waits_for_a_lock(provision, second)  # the race is on: both saw it due
         also = second.result(timeout=30)
     assert dict(removed.emergency) == {(community.community_id, 1): [doomed.callId]}
     assert dict(also.emergency) == {}
@@ -232,14 +232,27 @@ def test_two_sweepers_at_once_remove_a_call_once(
     assert (entries, events) == (1, 1)
 
 
-def wait_until_a_backend_waits_for_a_lock(provision: Provisioner, seconds: float = 10) -> None:
-    """Until PostgreSQL shows a session waiting for a lock (a positive signal, not a sleep)."""
+def wait_until_a_backend_waits_for_a_lock(
+    provision: Provisioner, waiter: Future[Any], seconds: float = 30
+) -> None:
+    """Until this database shows a session waiting for a lock (a positive signal, not a sleep).
+
+    If ``waiter`` ends first, its own error (or what it returned without waiting) is the failure.
+    """
     deadline = time.monotonic() + seconds
     with provision.db.engine.connect() as conn:
         while not conn.execute(
-            text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
         ).scalar_one():
-            assert time.monotonic() < deadline, "the second sweep never waited for the first"
+            if waiter.done():
+                raise AssertionError(
+                    f"the second sweep ended without waiting for the first: {waiter.result()}"
+                )
+            now = time.monotonic()
+            assert now < deadline, f"the second sweep has not waited for a lock in {seconds} s"
             time.sleep(0.01)
 
 
