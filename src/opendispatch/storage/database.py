@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -56,6 +57,20 @@ BatchResult = tuple[list[tuple[bool, Any]], dict[str, set[Any]]]
 
 class StorageUnavailable(Exception):
     """The database refused a commit (disk full, locked too long, down); nothing of the request was stored."""
+
+
+# What a driver raises itself, past SQLAlchemy (the prepared statements run on its cursor), when the
+# database cannot store or cannot be reached: a disk full, an I/O error, a lock held too long, a lost
+# connection. Answered as StorageUnavailable, like SQLAlchemy's own OperationalError.
+_DRIVER_OUTAGES = (sqlite3.OperationalError, psycopg.OperationalError)
+
+
+def _as_unavailable(exc: BaseException) -> BaseException:
+    if isinstance(exc, _DRIVER_OUTAGES):
+        unavailable = StorageUnavailable(str(exc))
+        unavailable.__cause__ = exc
+        return unavailable
+    return exc
 
 
 _TOPICS = "opendispatch.commit_topics"
@@ -501,7 +516,7 @@ class Database:
             if ok:
                 future.set_result(value)
             else:
-                future.set_exception(value)
+                future.set_exception(_as_unavailable(value))
         self._tell(topics)
         self._next_batch()
 
@@ -553,3 +568,5 @@ def _storage_errors(job: Work, connection: Connection) -> Any:
         return job(connection)
     except OperationalError as exc:
         raise StorageUnavailable(str(exc.orig)) from exc
+    except _DRIVER_OUTAGES as exc:
+        raise StorageUnavailable(str(exc)) from exc
