@@ -18,6 +18,7 @@ from sqlalchemy import Connection
 from opendispatch.calls.schemas import EmergencyCall, NewDispatchCall, NewEmergencyCall
 from opendispatch.calls.service import open_dispatch_call, open_emergency_call
 from opendispatch.events import service as events
+from opendispatch.events.schemas import EventType
 from opendispatch.history.schemas import Actor
 from opendispatch.storage.database import Database
 from tests.storage.support import committed, new_community, run
@@ -148,3 +149,26 @@ def test_a_synchronous_transaction_after_a_batch_continues_from_its_rows(
         database.close()
     assert sixth.callId == 6
     assert [row[1] for row in stored_events(database_url, community_id)] == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_savepoint_rolled_back_mid_batch_leaves_no_gap_and_no_duplicate(
+    database_url: str, community_id: str
+) -> None:
+    def emit(conn: Connection) -> None:
+        events.emit(conn, community_id=community_id, server_id=1, type=EventType.EVENT_911, data={}, now=1)
+
+    def emit_then_undo_one(conn: Connection) -> None:
+        emit(conn)
+        nested = conn.begin_nested()
+        emit(conn)  # undone with its savepoint, number and all
+        nested.rollback()
+        emit(conn)
+
+    async def body(database: Database) -> None:
+        await asyncio.gather(database.write(emit), database.write(emit_then_undo_one), database.write(emit))
+
+    _results, commits = run(database_url, body)
+    assert commits == 1
+    numbers = [seq for _server, seq, _type, _state in stored_events(database_url, community_id)]
+    assert numbers == [1, 2, 3, 4]
+    assert counter_rows(database_url, community_id)[1][1] == 4

@@ -16,12 +16,13 @@ from typing import Any, TypeVar
 
 import psycopg
 import pytest
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from opendispatch.calls.models import emergency_calls
 from opendispatch.calls.schemas import EmergencyCall, NewEmergencyCall
 from opendispatch.calls.service import open_emergency_call
+from opendispatch.communities.models import communities
 from opendispatch.events import service as events
 from opendispatch.events.schemas import EventType
 from opendispatch.history.schemas import Actor
@@ -98,12 +99,32 @@ def test_a_write_and_the_later_writes_of_its_batch_read_the_calls_it_stored(
     assert [row[0] for row in stored] == [1, 2, 3]
 
 
-@pytest.mark.parametrize("refused_at", ["the commit", "a later statement"])
+def add_community_or_say_taken(conn: Connection, new_id: str) -> str:
+    """A unit of work that handles the database's refusal itself, as account creation does."""
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                insert(communities).values(
+                    community_id=new_id, name=new_id, plan=4, api_enabled=True, last_call_id=0, created_at=0
+                )
+            )
+    except IntegrityError:
+        return "taken"
+    return new_id
+
+
+@pytest.mark.parametrize("refused_at", ["the commit", "a later statement", "a later request's savepoint"])
 def test_a_held_row_the_database_refuses_fails_its_own_request_only(
     database_url: str, community_id: str, refused_at: str
 ) -> None:
+    # A later request's savepoint sends the held rows inside its own try: it must not take the refusal
+    # for its own (and the batch must not commit without the refused request's rows, acknowledged).
     async def body(database: Database) -> list[Any]:
-        after = [database.write(calls_seen, community_id)] if refused_at == "a later statement" else []
+        after: list[Awaitable[Any]] = []
+        if refused_at == "a later statement":
+            after = [database.write(calls_seen, community_id)]
+        elif refused_at == "a later request's savepoint":
+            after = [database.write(add_community_or_say_taken, "fresh")]
         return await asyncio.gather(
             create(database, community_id),
             database.write(emit_a_taken_number, community_id),
@@ -118,6 +139,28 @@ def test_a_held_row_the_database_refuses_fails_its_own_request_only(
     assert [results[0].callId, results[2].callId] == [1, 2]
     if refused_at == "a later statement":
         assert results[3] == 2
+    if refused_at == "a later request's savepoint":
+        assert results[3] == "fresh"
     stored = committed(database_url, "SELECT seq FROM events ORDER BY seq")
     assert [row[0] for row in stored] == [1, 2]
     assert len(committed(database_url, "SELECT entry_id FROM call_history")) == 2
+
+
+def test_a_refusal_sent_by_a_later_requests_savepoint_is_not_taken_for_its_own(
+    database_url: str, community_id: str
+) -> None:
+    # Nothing but held rows before the savepoint: they go with its SAVEPOINT statement, inside the later
+    # request's try. It must not answer "taken", and the batch must not commit without the refused
+    # request's rows while that request is told they are stored.
+    async def body(database: Database) -> list[Any]:
+        await create(database, community_id)  # event number 1, in a batch of its own
+        return await asyncio.gather(
+            database.write(emit_a_taken_number, community_id),
+            database.write(add_community_or_say_taken, "fresh"),
+            return_exceptions=True,
+        )
+
+    results, _commits = run(database_url, body)
+    assert isinstance(results[0], (IntegrityError, sqlite3.IntegrityError, psycopg.errors.UniqueViolation))
+    assert results[1] == "fresh"
+    assert [row[0] for row in committed(database_url, "SELECT seq FROM events")] == [1]

@@ -14,6 +14,8 @@ its statement.
 
 What the first take's statement returned besides the count (an event number's push target state) is
 kept for the later takes; a write that changes that state in the same batch calls ``release`` first.
+A savepoint (``begin_nested``) writes every held counter first, and takes inside it run their
+statement: rolling the savepoint back then undoes exactly its own takes.
 """
 
 from __future__ import annotations
@@ -80,7 +82,8 @@ def take(conn: Connection, key: Hashable, lock: Prepared, params: dict[str, Any]
     Both take ``params``.
     """
     batch: _Batch | None = conn.info.get(_COUNTERS)
-    if batch is None:
+    if batch is None or conn.in_nested_transaction():
+        # In a savepoint the take must be undone with it: the row, not memory, counts.
         return lock.returning(conn, params)
     held = batch.held.get(key)
     if held is None:
@@ -91,12 +94,6 @@ def take(conn: Connection, key: Hashable, lock: Prepared, params: dict[str, Any]
     return Continued(held, held.taken - 1)
 
 
-def holds(conn: Connection, key: Hashable) -> bool:
-    """Whether the current batch has taken from ``key`` already (so its row is locked)."""
-    batch: _Batch | None = conn.info.get(_COUNTERS)
-    return batch is not None and key in batch.held
-
-
 def release(conn: Connection, match: Any) -> None:
     """Write and forget the held counters whose key starts with ``match``: their next take runs ``lock``."""
     batch: _Batch | None = conn.info.get(_COUNTERS)
@@ -104,6 +101,11 @@ def release(conn: Connection, match: Any) -> None:
         return
     for key in [key for key in batch.held if isinstance(key, tuple) and key[: len(match)] == match]:
         _store(conn, batch.held.pop(key))
+
+
+def before_savepoint(connection: Connection) -> None:
+    """Write and forget every held counter: a savepoint rolled back must not undo what memory counts on."""
+    release(connection, ())
 
 
 def flush(connection: Connection) -> None:

@@ -177,12 +177,17 @@ def create_database_engine(url: str, *, pool_size: int = 5, synchronous: str = "
 
 
 def _deferred_rows_first(engine: Engine) -> None:
-    """Run the rows a batch held back (``Prepared.defer``) before any statement that might read them."""
+    """Run the rows a batch held back (``Prepared.defer``) before any statement that might read them,
+    and write its held counters before a savepoint (storage.counters)."""
 
     @event.listens_for(engine, "before_cursor_execute")
     def _run_deferred(connection: Connection, *_args: Any) -> None:
         if connection.info.get(statements.DEFERRED):
             statements.run_deferred(connection)
+
+    @event.listens_for(engine, "savepoint")
+    def _store_counters(connection: Connection, _name: str) -> None:
+        counters.before_savepoint(connection)
 
 
 READER_THREADS = 4
@@ -344,6 +349,7 @@ class Database:
             try:
                 for work, _future in batch:
                     outcomes.append((True, work(connection)))
+                    statements.raise_if_refused(connection)
                 _end_batch(connection)
             except Exception as exc:
                 transaction.rollback()
@@ -426,7 +432,7 @@ class Database:
                             connection.info.pop(_NOTIFIES, None)  # a request rolled back notifies no one
                             outcomes.append((False, exc))
                             continue
-                        if pipelined.failed:
+                        if pipelined.failed or connection.info.get(statements.REFUSED):
                             raise _Replay
                         if savepoints:
                             driver.execute("RELEASE SAVEPOINT request")

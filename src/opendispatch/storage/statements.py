@@ -13,6 +13,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert
 
 DEFERRED = "opendispatch.deferred"
+REFUSED = "opendispatch.deferred_refused"
 
 
 class Prepared:
@@ -125,10 +126,23 @@ def run_deferred(connection: Connection) -> None:
     if not deferred:
         return
     connection.info[DEFERRED] = {}
-    for prepared, rows in deferred.items():
-        prepared._run_many(connection, rows)
+    try:
+        for prepared, rows in deferred.items():
+            prepared._run_many(connection, rows)
+    except Exception as exc:
+        # Remembered: the request whose statement sent these rows may catch the error as its own.
+        connection.info[REFUSED] = exc
+        raise
+
+
+def raise_if_refused(connection: Connection) -> None:
+    """Raise the error of held rows the database refused, even if a unit of work caught it."""
+    refused: Exception | None = connection.info.get(REFUSED)
+    if refused is not None:
+        raise refused
 
 
 def stop_deferring(connection: Connection) -> None:
     """Stop holding rows back; what was held is dropped (its batch was rolled back)."""
     connection.info.pop(DEFERRED, None)
+    connection.info.pop(REFUSED, None)
