@@ -240,13 +240,18 @@ def wait_until_a_backend_waits_for_a_lock(
     If ``waiter`` ends first, its own error (or what it returned without waiting) is the failure.
     """
     deadline = time.monotonic() + seconds
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
     with provision.db.engine.connect() as conn:
-        while not conn.execute(
-            text(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
-            )
-        ).scalar_one():
+        while True:
+            found = conn.execute(waiting).scalar_one()
+            # PostgreSQL keeps the sessions' state it read for the rest of the transaction: each look is a
+            # transaction of its own, or a sweep that starts waiting after the first look is never seen.
+            conn.rollback()
+            if found:
+                return
             if waiter.done():
                 raise AssertionError(
                     f"the second sweep ended without waiting for the first: {waiter.result()}"
