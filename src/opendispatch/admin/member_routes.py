@@ -38,6 +38,7 @@ from opendispatch.admin.schemas import (
     UnitFields,
     UnitRecords,
 )
+from opendispatch.admin.service import Actor
 from opendispatch.api.auth import Caller, console_session, require_same_origin
 from opendispatch.api.params import AccountUuid, IdentId
 from opendispatch.api.routing import Operation
@@ -58,9 +59,9 @@ InviteId = Annotated[int, Path(ge=-MAX_ID, le=MAX_ID, description="An invite's i
 Member = Annotated[Caller, console_session()]  # any logged-in account, on its own page
 
 
-def _actor(caller: Caller) -> service.Actor:
+def _actor(caller: Caller) -> Actor:
     assert caller.session is not None  # a console session's route
-    return service.Actor(caller.session.account_uuid, caller.session.username)
+    return Actor(caller.session.account_uuid, caller.session.username)
 
 
 def _own(caller: Caller) -> str:

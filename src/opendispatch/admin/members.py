@@ -3,7 +3,6 @@ own service and writes one audit entry in the same transaction."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
@@ -18,41 +17,12 @@ from opendispatch.accounts.schemas import (
     InviteLink,
 )
 from opendispatch.admin.schemas import MemberChange, MemberList, UnitFields, UnitRecords
-from opendispatch.admin.service import record
+from opendispatch.admin.service import Actor, audit
 from opendispatch.errors import Conflict
 from opendispatch.units import service as units
 from opendispatch.units.schemas import SelectIdentifier, UnitRecord
 
 MAX_UNITS_LISTED = 2000  # the admin page lists a community's units in one page, up to this many
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """The admin (or, answering an invite, the new member) an audit entry names."""
-
-    account_uuid: str
-    name: str
-
-
-def _audit(
-    conn: Connection,
-    community_id: str,
-    actor: Actor,
-    action: str,
-    target: str,
-    detail: dict[str, Any],
-    now: int,
-) -> None:
-    record(
-        conn,
-        community_id=community_id,
-        actor_account_uuid=actor.account_uuid,
-        actor_name=actor.name,
-        action=action,
-        target=target,
-        detail=detail,
-        now=now,
-    )
 
 
 def _member(conn: Connection, community_id: str, account_uuid: str) -> AccountSummary:
@@ -79,7 +49,7 @@ def invite_member(
         conn, community_id=community_id, roles=roles, created_by=actor.account_uuid, now=now, hours=hours
     )
     detail = {"roles": link.roles, "expires": link.expires}
-    _audit(conn, community_id, actor, "member.invite", f"invite #{link.inviteId}", detail, now)
+    audit(conn, community_id, actor, "member.invite", f"invite #{link.inviteId}", detail, now)
     return link
 
 
@@ -87,7 +57,7 @@ def revoke_invite(conn: Connection, *, community_id: str, actor: Actor, invite_i
     """Make an invite or reset link dead before it expires."""
     revoked = accounts.revoke_invite(conn, community_id=community_id, invite_id=invite_id)
     detail = {"kind": revoked.kind, "username": revoked.username, "roles": revoked.roles}
-    _audit(conn, community_id, actor, "member.invite_revoke", f"invite #{invite_id}", detail, now)
+    audit(conn, community_id, actor, "member.invite_revoke", f"invite #{invite_id}", detail, now)
     return revoked
 
 
@@ -119,7 +89,7 @@ def change_member(
         old, new = getattr(before, name), getattr(after, name)
         if old != new:
             detail[name] = {"before": old, "after": new}
-    _audit(conn, community_id, actor, "member.change", f"member {after.username}", detail, now)
+    audit(conn, community_id, actor, "member.change", f"member {after.username}", detail, now)
     return after
 
 
@@ -137,7 +107,7 @@ def set_member_disabled(
         now=now,
     )
     action = "member.disable" if disabled else "member.enable"
-    _audit(conn, community_id, actor, action, f"member {changed.username}", {}, now)
+    audit(conn, community_id, actor, action, f"member {changed.username}", {}, now)
     return changed
 
 
@@ -156,7 +126,7 @@ def reset_password(
         hours=hours,
     )
     detail = {"invite": link.inviteId, "expires": link.expires}
-    _audit(conn, community_id, actor, "member.password_reset", f"member {link.username}", detail, now)
+    audit(conn, community_id, actor, "member.password_reset", f"member {link.username}", detail, now)
     return link
 
 
@@ -171,7 +141,7 @@ def answer_invite(
     action = "member.join" if joined else "member.password_set"
     detail = {"roles": accepted.roles} if joined else {}
     actor = Actor(accepted.accountUuid, accepted.username)
-    _audit(conn, accepted.communityId, actor, action, f"member {accepted.username}", detail, now)
+    audit(conn, accepted.communityId, actor, action, f"member {accepted.username}", detail, now)
     return accepted
 
 
@@ -203,7 +173,7 @@ def change_unit(
         if getattr(before, name) != getattr(after, name)
     }
     target = f"unit {ident_id} of {after.username}"
-    _audit(conn, community_id, actor, "unit.change", target, detail, now)
+    audit(conn, community_id, actor, "unit.change", target, detail, now)
     return after
 
 
@@ -221,5 +191,5 @@ def select_unit(
     )
     after = units.unit_record(conn, community_id=community_id, ident_id=ident_id)
     target = f"unit {ident_id} of {after.username}"
-    _audit(conn, community_id, actor, "unit.select", target, {"serverId": server_id}, now)
+    audit(conn, community_id, actor, "unit.select", target, {"serverId": server_id}, now)
     return after

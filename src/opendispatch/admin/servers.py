@@ -27,7 +27,7 @@ from opendispatch.admin.server_schemas import (
     Redelivery,
     SecretRotated,
 )
-from opendispatch.admin.service import record
+from opendispatch.admin.service import Actor, audit
 from opendispatch.api.limits import DEFAULT_LIMITS
 from opendispatch.communities import service as communities
 from opendispatch.communities.schemas import MAX_RATE_LIMIT, Plan
@@ -50,16 +50,7 @@ def _audit(
     now: int,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    record(
-        conn,
-        community_id=admin.community_id,
-        actor_account_uuid=admin.account_uuid,
-        actor_name=admin.username,
-        action=action,
-        target=target,
-        detail=detail,
-        now=now,
-    )
+    audit(conn, admin.community_id, Actor(admin.account_uuid, admin.username), action, target, detail, now)
 
 
 def _shown_url(url: str) -> str:

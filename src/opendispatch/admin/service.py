@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -43,6 +44,36 @@ def record(
             target=target[:255],
             detail=encoded.decode(),
         )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """The admin (or, answering an invite, the new member) an audit entry names."""
+
+    account_uuid: str
+    name: str
+
+
+def audit(
+    conn: Connection,
+    community_id: str,
+    actor: Actor,
+    action: str,
+    target: str,
+    detail: Mapping[str, Any] | None,
+    now: int,
+) -> None:
+    """``record`` for an admin's change: the one way the admin pages write their audit entries."""
+    record(
+        conn,
+        community_id=community_id,
+        actor_account_uuid=actor.account_uuid,
+        actor_name=actor.name,
+        action=action,
+        target=target,
+        detail=detail,
+        now=now,
     )
 
 
