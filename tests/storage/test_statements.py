@@ -10,6 +10,7 @@ connection, so they see only what was committed.
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections.abc import Awaitable
 from typing import Any, TypeVar
@@ -97,6 +98,27 @@ def test_a_write_and_the_later_writes_of_its_batch_read_the_calls_it_stored(
     assert results[3] == 3
     stored = committed(database_url, "SELECT call_id FROM emergency_calls ORDER BY call_id")
     assert [row[0] for row in stored] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("creates", [1, 23, 100])
+def test_every_row_of_a_large_batch_is_stored_once_and_in_order(
+    database_url: str, community_id: str, creates: int
+) -> None:
+    # On SQLite the held rows go as multi-row INSERTs of 64, 32, ... rows: 100 is 64 + 32 + 4.
+    async def body(database: Database) -> list[EmergencyCall]:
+        return await asyncio.gather(*(create(database, community_id) for _ in range(creates)))
+
+    results, commits = run(database_url, body)
+    assert commits == 1
+    assert [call.callId for call in results] == list(range(1, creates + 1))
+    calls = committed(database_url, "SELECT call_id, caller FROM emergency_calls ORDER BY call_id")
+    assert [tuple(row) for row in calls] == [(n, "Jane") for n in range(1, creates + 1)]
+    # History and events in the order the creates ran: ids assigned by the database rise with them.
+    history = committed(database_url, "SELECT call_id FROM call_history ORDER BY entry_id")
+    assert [row[0] for row in history] == list(range(1, creates + 1))
+    stream = committed(database_url, "SELECT seq, data FROM events ORDER BY event_id")
+    assert [row[0] for row in stream] == list(range(1, creates + 1))
+    assert [json.loads(row[1])["call"]["callId"] for row in stream] == list(range(1, creates + 1))
 
 
 def add_community_or_say_taken(conn: Connection, new_id: str) -> str:

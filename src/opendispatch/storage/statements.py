@@ -73,8 +73,18 @@ class Prepared:
         cursor = driver.cursor()
         if order is None:
             cursor.executemany(sql, rows)
-        else:
+            return
+        if connection.dialect.name != "sqlite":
             cursor.executemany(sql, [[params[name] for name in order] for params in rows])
+            return
+        # SQLite: a few multi-row INSERTs instead of a statement per row. Each step of sqlite3 lets go of
+        # the GIL, and each time the event loop takes it, which costs both threads a context switch.
+        head, values, row = sql.partition(" VALUES ")
+        start = 0
+        for size in _chunk_sizes(len(rows)):
+            flat = [params[name] for params in rows[start : start + size] for name in order]
+            cursor.execute(head + values + ", ".join([row] * size) if size > 1 else sql, flat)
+            start += size
 
     def returning(self, connection: Connection, params: dict[str, Any]) -> Returning:
         """Execute with ``params``; the RETURNING row is read when first asked for."""
@@ -113,6 +123,24 @@ def insert_row(table: Table) -> Insert:
     generated = table.autoincrement_column
     columns = [column.name for column in table.columns if column is not generated]
     return insert(table).values({name: bindparam(name) for name in columns})
+
+
+# Rows per multi-row INSERT: powers of two, so each statement has a few texts (each prepared once and
+# cached by sqlite3) and stays far below SQLite's 32,766 bound parameters.
+_LARGEST_CHUNK = 64
+
+
+def _chunk_sizes(count: int) -> list[int]:
+    """Split ``count`` rows into powers of two, largest first (23 -> 16, 4, 2, 1)."""
+    sizes = [_LARGEST_CHUNK] * (count // _LARGEST_CHUNK)
+    rest = count % _LARGEST_CHUNK
+    size = _LARGEST_CHUNK // 2
+    while rest:
+        if rest >= size:
+            sizes.append(size)
+            rest -= size
+        size //= 2
+    return sizes
 
 
 def defer_until_read(connection: Connection) -> None:
