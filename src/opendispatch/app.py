@@ -122,7 +122,11 @@ def rate_limiters(settings: Settings, redis: Redis | None, *, server_time: bool)
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     """The OpenDispatch application: migrations applied on start, writer thread and expiry running."""
     settings = settings or Settings()
-    database = Database(settings.database_url, write_batch_size=settings.write_batch_size)
+    database = Database(
+        settings.database_url,
+        write_batch_size=settings.write_batch_size,
+        write_gather_seconds=settings.write_gather_ms / 1000,
+    )
     if not settings.open_call_bounds:
         # Read by calls.service on the connection it is given: every door shares this database.
         database.engine.update_execution_options(open_call_bounds=False)

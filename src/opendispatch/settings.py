@@ -44,6 +44,16 @@ class Settings(BaseSettings):
     write_batch_size: int = Field(
         256, ge=1, description="Most requests committed together in one transaction."
     )
+    write_gather_ms: float = Field(
+        3.0,
+        ge=0,
+        le=50,
+        description=(
+            "After a commit, how long the next batch may wait for the requests it answered to come back "
+            "with their next writes, so that one commit carries them all (0: start at once; a lone "
+            "client never waits)."
+        ),
+    )
     key_cache_seconds: float = Field(
         2.0,
         ge=0,

@@ -42,10 +42,14 @@ def committed(database_url: str, sql: str, **params: Any) -> list[Row[Any]]:
 
 
 def run(
-    database_url: str, body: Callable[[Database], Awaitable[T]], *, batch_size: int = 256
+    database_url: str,
+    body: Callable[[Database], Awaitable[T]],
+    *,
+    batch_size: int = 256,
+    gather_seconds: float = 0.0,
 ) -> tuple[T, int]:
     """Run ``body`` against a started database on a fresh event loop; its result and commit count."""
-    database = Database(database_url, write_batch_size=batch_size)
+    database = Database(database_url, write_batch_size=batch_size, write_gather_seconds=gather_seconds)
     commits = 0
 
     def count(_connection: Connection) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -95,6 +95,66 @@ def test_writes_beyond_the_batch_size_are_committed_in_later_batches(db_url: str
     assert results == names
     assert stored_ids(db_url) == names
     assert commits >= 4
+
+
+def clients_writing_in_rounds(clients: int, rounds: int) -> Callable[[Database], Awaitable[list[str]]]:
+    """Clients that each write ``rounds`` times, coming back after a different short pause each time."""
+
+    async def client(database: Database, number: int) -> list[str]:
+        stored = []
+        for round_ in range(rounds):
+            stored.append(await database.write(add_community, f"c{number:02d}-{round_}"))
+            # The next request arrives a little later, at a different moment for each client.
+            await asyncio.sleep(0.001 * ((number * 7 + round_ * 3) % 11))
+        return stored
+
+    async def body(database: Database) -> list[str]:
+        results = await asyncio.gather(*(client(database, number) for number in range(clients)))
+        return [name for stored in results for name in stored]
+
+    return body
+
+
+def test_clients_coming_back_after_an_answer_are_gathered_into_one_commit_per_round(db_url: str) -> None:
+    # A gather time far above the clients' pauses: every round of the twelve clients is one commit.
+    results, commits = run(db_url, clients_writing_in_rounds(12, 4), gather_seconds=2.0)
+    assert sorted(results) == stored_ids(db_url)
+    assert len(results) == 48
+    assert commits == 4
+
+
+def test_without_gathering_the_same_clients_need_more_commits(db_url: str) -> None:
+    results, commits = run(db_url, clients_writing_in_rounds(12, 4), gather_seconds=0.0)
+    assert sorted(results) == stored_ids(db_url)
+    assert commits > 4
+
+
+def test_a_lone_client_never_waits_for_the_gather_time(db_url: str) -> None:
+    async def body(database: Database) -> float:
+        started = asyncio.get_running_loop().time()
+        for number in range(5):
+            await database.write(add_community, f"c{number}")
+        return asyncio.get_running_loop().time() - started
+
+    elapsed, commits = run(db_url, body, gather_seconds=30.0)
+    assert commits == 5
+    assert elapsed < 10.0  # five commits, not five gather times
+    assert stored_ids(db_url) == [f"c{number}" for number in range(5)]
+
+
+def test_a_client_that_does_not_come_back_delays_the_next_batch_by_the_gather_time_only(
+    db_url: str,
+) -> None:
+    async def body(database: Database) -> float:
+        await asyncio.gather(database.write(add_community, "a"), database.write(add_community, "b"))
+        started = asyncio.get_running_loop().time()
+        await database.write(add_community, "c")  # its batch waited for a second client, in vain
+        return asyncio.get_running_loop().time() - started
+
+    elapsed, commits = run(db_url, body, gather_seconds=0.2)
+    assert commits == 2
+    assert 0.15 <= elapsed < 10.0
+    assert stored_ids(db_url) == ["a", "b", "c"]
 
 
 def test_one_failing_unit_of_work_in_a_batch_rolls_back_alone(db_url: str) -> None:

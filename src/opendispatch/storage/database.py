@@ -199,7 +199,14 @@ SAVEPOINT_BATCHES = 16
 class Database:
     """Runs units of work off the event loop: ``write`` returns once committed, ``read`` in a snapshot."""
 
-    def __init__(self, url: str, *, write_batch_size: int = 256, pool_size: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        write_batch_size: int = 256,
+        write_gather_seconds: float = 0.0,
+        pool_size: int = 10,
+    ) -> None:
         self.url = url
         self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
         # The writer's connection and one per reader thread.
@@ -207,10 +214,15 @@ class Database:
         connections = readers + 1
         self.engine = create_database_engine(url, pool_size=connections)
         self.write_batch_size = write_batch_size
+        self.write_gather_seconds = write_gather_seconds
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: list[Job] = []
         self._batch_scheduled = False
         self._committing = False
+        # Gathering the next batch (see _next_batch): how many jobs it waits for, until when, and its timer.
+        self._gather_count = 0
+        self._gather_until = 0.0
+        self._gather_timer: asyncio.TimerHandle | None = None
         self._workers = ThreadPoolExecutor(readers, thread_name_prefix="opendispatch-db")
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="opendispatch-writer")
         self._local = threading.local()  # each thread's own connection (SQLite)
@@ -254,7 +266,12 @@ class Database:
         loop = self._event_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._pending.append((job, future))
-        if not self._batch_scheduled and not self._committing:
+        if self._gather_timer is not None and len(self._pending) >= self._gather_count:
+            # Everyone the batch waited for is here: no reason to wait out the timer.
+            self._gather_timer.cancel()
+            self._gather_timer = None
+            loop.call_soon(self._next_batch)
+        elif not self._batch_scheduled and not self._committing:
             self._batch_scheduled = True
             # After the callbacks already queued for this turn, so their writes join this batch.
             loop.call_soon(self._next_batch)
@@ -495,9 +512,25 @@ class Database:
     # -- group commit (SQLite) -------------------------------------------------------------------------
 
     def _next_batch(self) -> None:
+        """Start the next batch on the writer thread, unless one is in flight or worth waiting for.
+
+        After a batch lands, the clients it answered usually come straight back with their next write.
+        Started at once, the next batch would hold only the requests that queued during the last commit
+        (half of the clients, under steady load), and each commit, each thread hand-off and each set of
+        statements would serve half as many requests. So the next batch waits, at most
+        ``write_gather_seconds`` after the landing, until as many jobs are queued as the landed batch
+        and the queue held together: PostgreSQL's ``commit_delay``, with the number of requests in flight
+        for its ``commit_siblings``. A lone client (one job in flight) never waits.
+        """
         self._batch_scheduled = False
+        self._gather_timer = None
         if self._committing or not self._pending:
             return  # the batch in flight starts the next one when it lands
+        loop = self._event_loop()
+        if len(self._pending) < self._gather_count and loop.time() < self._gather_until:
+            self._batch_scheduled = True
+            self._gather_timer = loop.call_at(self._gather_until, self._next_batch)
+            return
         batch = [job for job in self._pending[: self.write_batch_size] if not job[1].cancelled()]
         del self._pending[: self.write_batch_size]
         if not batch:
@@ -512,6 +545,9 @@ class Database:
         self, done: Future[tuple[list[tuple[bool, Any]], dict[str, set[Any]]]], batch: list[Job]
     ) -> None:
         self._committing = False
+        if self.write_gather_seconds:
+            self._gather_count = min(self.write_batch_size, len(batch) + len(self._pending))
+            self._gather_until = self._event_loop().time() + self.write_gather_seconds
         try:
             outcomes, topics = done.result()
         except Exception as exc:  # no connection could even be opened: nothing of the batch was stored
