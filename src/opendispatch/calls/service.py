@@ -220,11 +220,15 @@ def open_emergency_call(
     )
     _log(conn, community_id, call_id, now, actor, "created", kind=EMERGENCY, serverId=server_id)
     # metaData beside the call, as the docs show it, and inside it, where the in-game resource reads it.
-    pushed_call = created.model_dump(include={"callId", "isEmergency", "caller", "location", "description"})
-    announcement: dict[str, Any] = {
-        "call": {**pushed_call, "metaData": meta},
+    pushed_call = {
+        "callId": call_id,
+        "isEmergency": call.isEmergency,
+        "caller": call.caller,
+        "location": call.location,
+        "description": call.description,
         "metaData": meta,
     }
+    announcement: dict[str, Any] = {"call": pushed_call, "metaData": meta}
     if actor.api_ids:  # only calls placed from the CAD itself carry the placing account's API ids
         announcement["apiIds"] = list(actor.api_ids)
     if actor.community_user_id:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import random
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -90,6 +91,11 @@ def _renumber(conn: Connection, *servers_: str | int) -> None:
     counters.release(conn, (_NUMBERS, *servers_))
 
 
+# Event ids only need to be unique (receivers deduplicate by them), not secret: drawn from a generator
+# seeded by the OS, not by a system call per event as secrets would.
+_uids = random.Random(secrets.token_bytes(32))
+
+
 def emit(
     conn: Connection,
     *,
@@ -117,7 +123,7 @@ def emit(
         {
             "seq": seq,
             "lease_until": None,
-            "uid": "msg_" + secrets.token_hex(12),
+            "uid": f"msg_{_uids.getrandbits(96):024x}",
             "community_id": community_id,
             "server_id": server_id,
             "type": type.value,
