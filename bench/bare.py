@@ -1,7 +1,8 @@
 """The bare stack: the server's own application and uvicorn, with create 911 answered without a database.
 
 The application is ``create_app``'s (the same middleware, problem handlers, route table, start-up and
-background tasks) served by ``uvicorn.run`` with the arguments ``opendispatch serve`` passes. Only the
+background tasks) served by ``opendispatch.cli.run_app``, as ``opendispatch serve`` serves it (the same
+uvicorn arguments and connection guard, start-up objects frozen out of the collector). Only the
 create-911 route is swapped, in place (same position in the route table, so routing costs the same), for
 one declared the same way: the ``Operation`` route class, the same path, path parameter, body model and
 answer model. Its caller comes from a dict holding the one API key, read from the database once before
@@ -120,19 +121,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--database", required=True, help="Database URL, provisioned with a community.")
     parser.add_argument("--key", required=True, help="The community's API key.")
     args = parser.parse_args(argv)
-    import uvicorn
+    from opendispatch.cli import run_app
 
-    settings = Settings().model_copy(update={"database_url": args.database})
-    # The arguments `opendispatch serve` runs uvicorn with (opendispatch.cli.serve).
-    uvicorn.run(
-        bare_app(settings, args.key),
-        host=args.host,
-        port=args.port,
-        log_level=settings.log_level,
-        access_log=settings.access_log,
-        proxy_headers=settings.proxy_headers,
-        timeout_graceful_shutdown=5,
+    settings = Settings().model_copy(
+        update={"database_url": args.database, "host": args.host, "port": args.port}
     )
+    # Served as `opendispatch serve` serves the real app: the same uvicorn arguments, connection guard
+    # and frozen start-up objects (opendispatch.cli.run_app).
+    run_app(bare_app(settings, args.key), settings)
 
 
 if __name__ == "__main__":

@@ -140,10 +140,7 @@ def main() -> None:
 @_one_line_errors
 def serve(host: str | None, port: int | None, database: str | None) -> None:
     """Apply migrations, then serve the API."""
-    import uvicorn
-
     from opendispatch.app import create_app
-    from opendispatch.ops.connections import guarded_protocol
 
     settings = _settings(database)
     settings = settings.model_copy(update={"host": host or settings.host, "port": port or settings.port})
@@ -156,7 +153,15 @@ def serve(host: str | None, port: int | None, database: str | None) -> None:
         click.echo(f"  communityId: {first.community_id}")
         click.echo(f"  apiKey:      {first.api_key}")
         click.echo("The key is shown only this once; keep it. Make more with `opendispatch key create`.")
-    app = create_app(settings)
+    run_app(create_app(settings), settings)
+
+
+def run_app(app: Any, settings: Settings) -> None:
+    """Serve ``app`` with uvicorn as ``opendispatch serve`` does (the bench's bare stack runs it too)."""
+    import uvicorn
+
+    from opendispatch.ops.connections import guarded_protocol
+
     # Everything loaded so far (the modules, the app) lives as long as the process: out of the collector's
     # full passes it goes. Those passes walked it all and held requests for tens of milliseconds: create
     # 911's p99 at 32 clients was 85 ms with them, 13 ms without (docs/benchmarks.md).
