@@ -507,7 +507,7 @@ class Database:
             return
         for topic, keys in topics.items():
             for listener in self._commit_listeners.get(topic, ()):
-                self._loop.call_soon_threadsafe(listener, keys)
+                self._loop.call_soon(listener, keys)
 
     # -- group commit (SQLite) -------------------------------------------------------------------------
 
