@@ -63,12 +63,14 @@ def _push_commands(
         [arrival] = receiver.wait_for(1)
         assert arrival.json["key"] == issued and arrival.json["data"]["call"]["caller"] == "a"
 
-        # The attempt is logged once the receiver has answered: wait for it to show.
+        # The attempt is logged as it starts, and its outcome once the receiver has answered (a commit
+        # later than the answer the receiver saw): wait for the outcome to show.
         deadline = time.monotonic() + 10
-        while not (log := run(database_url, "push", "log", "--community", community.community_id))[
-            "attempts"
-        ]:
-            assert time.monotonic() < deadline, "the attempt never reached the delivery log"
+        while not (
+            (log := run(database_url, "push", "log", "--community", community.community_id))["attempts"]
+            and log["attempts"][0]["statusCode"] is not None
+        ):
+            assert time.monotonic() < deadline, "the attempt's outcome never reached the delivery log"
             time.sleep(0.02)
         [attempt] = log["attempts"]
         assert attempt["statusCode"] == 200 and attempt["state"] == "delivered"
