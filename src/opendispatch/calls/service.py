@@ -124,17 +124,24 @@ def _emergency_call(row: Row[tuple[object, ...]]) -> EmergencyCall:
     )
 
 
-def call_bytes(call: EmergencyCall | DispatchCall) -> int:
-    """What a call weighs against MAX_CALL_BYTES: its UTF-8 JSON as answered, ``idents`` aside."""
-    return len(orjson.dumps(call.model_dump(exclude={"idents"})))
+def call_bytes(call: EmergencyCall | DispatchCall | dict[str, Any]) -> int:
+    """What a call weighs against MAX_CALL_BYTES: its UTF-8 JSON as answered, ``idents`` aside.
+
+    A dict is the answer's fields already (a new 911 call's, before its model is made).
+    """
+    shown = call if isinstance(call, dict) else call.model_dump(exclude={"idents"})
+    return len(orjson.dumps(shown))
 
 
-def _require_call_size(call: EmergencyCall | DispatchCall, call_id: int | None = None) -> None:
+def _require_call_size(
+    call: EmergencyCall | DispatchCall | dict[str, Any], call_id: int | None = None
+) -> None:
     size = call_bytes(call)
-    bound = MAX_EMERGENCY_CALL_BYTES if isinstance(call, EmergencyCall) else MAX_CALL_BYTES
+    emergency = not isinstance(call, DispatchCall)
+    bound = MAX_EMERGENCY_CALL_BYTES if emergency else MAX_CALL_BYTES
     if size > bound:
         named = "The call" if call_id is None else f"Dispatch call {call_id}"
-        kind = "a 911 call" if isinstance(call, EmergencyCall) else "a call"
+        kind = "a 911 call" if emergency else "a call"
         raise LimitReached(
             f"{named} would weigh {size} bytes with its notes and metaData; the size of {kind} is at most "
             f"{bound} bytes. Nothing was stored.",
@@ -191,16 +198,18 @@ def open_emergency_call(
     meta = maps.with_postal(conn, community_id, call.metaData)  # x/y and no postal: the nearest one
     meta_data = orjson.dumps(meta).decode()
     delete_at = now + call.deleteAfterMinutes * MINUTE_MS if call.deleteAfterMinutes else None
-    created = EmergencyCall(
-        callId=call_id,
-        isEmergency=call.isEmergency,
-        caller=call.caller,
-        location=call.location,
-        description=call.description,
-        metaData=meta,
-        updated=iso_utc(now),
-    )
-    _require_call_size(created)
+    # The answer's fields, in its order: weighed, pushed (metaData beside the call, as the docs show it,
+    # and inside it, where the in-game resource reads it) and answered from this one dict.
+    pushed_call = {
+        "callId": call_id,
+        "isEmergency": call.isEmergency,
+        "caller": call.caller,
+        "location": call.location,
+        "description": call.description,
+        "metaData": meta,
+    }
+    answer = {**pushed_call, "updated": iso_utc(now)}
+    _require_call_size(answer)
     _INSERT_EMERGENCY_CALL.defer(
         conn,
         {
@@ -219,15 +228,6 @@ def open_emergency_call(
         },
     )
     _log(conn, community_id, call_id, now, actor, "created", kind=EMERGENCY, serverId=server_id)
-    # metaData beside the call, as the docs show it, and inside it, where the in-game resource reads it.
-    pushed_call = {
-        "callId": call_id,
-        "isEmergency": call.isEmergency,
-        "caller": call.caller,
-        "location": call.location,
-        "description": call.description,
-        "metaData": meta,
-    }
     announcement: dict[str, Any] = {"call": pushed_call, "metaData": meta}
     if actor.api_ids:  # only calls placed from the CAD itself carry the placing account's API ids
         announcement["apiIds"] = list(actor.api_ids)
@@ -242,7 +242,8 @@ def open_emergency_call(
         now=now,
         number=numbered,
     )
-    return created
+    # Every field was checked already (the request's, the id, the time): no second validation.
+    return EmergencyCall.model_construct(**answer)
 
 
 @dataclass(frozen=True, slots=True)
