@@ -198,8 +198,8 @@ def open_emergency_call(
     meta = maps.with_postal(conn, community_id, call.metaData)  # x/y and no postal: the nearest one
     meta_data = orjson.dumps(meta).decode()
     delete_at = now + call.deleteAfterMinutes * MINUTE_MS if call.deleteAfterMinutes else None
-    # The answer's fields, in its order: weighed, pushed (metaData beside the call, as the docs show it,
-    # and inside it, where the in-game resource reads it) and answered from this one dict.
+    # The answer's fields, in its order: weighed and pushed (metaData beside the call, as the docs show
+    # it, and inside it, where the in-game resource reads it) as one dict.
     pushed_call = {
         "callId": call_id,
         "isEmergency": call.isEmergency,
@@ -208,8 +208,8 @@ def open_emergency_call(
         "description": call.description,
         "metaData": meta,
     }
-    answer = {**pushed_call, "updated": iso_utc(now)}
-    _require_call_size(answer)
+    updated = iso_utc(now)
+    _require_call_size({**pushed_call, "updated": updated})
     _INSERT_EMERGENCY_CALL.defer(
         conn,
         {
@@ -243,7 +243,15 @@ def open_emergency_call(
         number=numbered,
     )
     # Every field was checked already (the request's, the id, the time): no second validation.
-    return EmergencyCall.model_construct(**answer)
+    return EmergencyCall.model_construct(
+        callId=call_id,
+        isEmergency=call.isEmergency,
+        caller=call.caller,
+        location=call.location,
+        description=call.description,
+        metaData=meta,
+        updated=updated,
+    )
 
 
 @dataclass(frozen=True, slots=True)
