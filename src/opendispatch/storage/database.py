@@ -5,7 +5,8 @@ server's other work (reads, the API docs, the live streams).
 
 One writer thread owns the write connection and runs the queued units of work as a batch inside one
 transaction, then commits once: one commit (one fsync) covers every request in the batch (group commit),
-and requests arriving meanwhile form the next batch, so the busier the server, the more each commit
+and requests arriving meanwhile form the next batch, which may wait a few milliseconds for the clients
+the last commit answered (``write_gather_seconds``), so the busier the server, the more each commit
 carries. A batch runs first without savepoints; if a unit of work fails, the batch (nothing of it stored)
 runs again with a savepoint per unit, so the failure rolls back alone. Reads run on reader threads, each
 with its own connection.
