@@ -50,8 +50,8 @@ class Settings(BaseSettings):
         le=50,
         description=(
             "After a commit, how long the next batch may wait for the requests it answered to come back "
-            "with their next writes, so that one commit carries them all (0: start at once; a lone "
-            "client never waits)."
+            "with their next writes, so that one commit carries them all (0: start at once; after a "
+            "batch of one write, as a lone client's, the next starts at once)."
         ),
     )
     key_cache_seconds: float = Field(

@@ -521,7 +521,7 @@ class Database:
         statements would serve half as many requests. So the next batch waits, at most
         ``write_gather_seconds`` after the landing, until as many jobs are queued as the landed batch
         and the queue held together: PostgreSQL's ``commit_delay``, with the number of requests in flight
-        for its ``commit_siblings``. A lone client (one job in flight) never waits.
+        for its ``commit_siblings``. After a batch of one job (a lone client), the next starts at once.
         """
         self._batch_scheduled = False
         self._gather_timer = None

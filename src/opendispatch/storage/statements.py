@@ -80,6 +80,9 @@ class Prepared:
         # SQLite: a few multi-row INSERTs instead of a statement per row. Each step of sqlite3 lets go of
         # the GIL, and each time the event loop takes it, which costs both threads a context switch.
         head, values, row = sql.partition(" VALUES ")
+        if row != "(" + ", ".join(["?"] * len(order)) + ")":  # not a plain INSERT ... VALUES (?, ...)
+            cursor.executemany(sql, [[params[name] for name in order] for params in rows])
+            return
         start = 0
         for size in _chunk_sizes(len(rows)):
             flat = [params[name] for params in rows[start : start + size] for name in order]
