@@ -74,13 +74,12 @@ class Prepared:
         if order is None:
             cursor.executemany(sql, rows)
             return
-        if connection.dialect.name != "sqlite":
-            cursor.executemany(sql, [[params[name] for name in order] for params in rows])
-            return
         # SQLite: a few multi-row INSERTs instead of a statement per row. Each step of sqlite3 lets go of
         # the GIL, and each time the event loop takes it, which costs both threads a context switch.
+        # Only for a plain INSERT ... VALUES (?, ...); anything else (and PostgreSQL) goes row by row.
         head, values, row = sql.partition(" VALUES ")
-        if row != "(" + ", ".join(["?"] * len(order)) + ")":  # not a plain INSERT ... VALUES (?, ...)
+        plain = row == "(" + ", ".join(["?"] * len(order)) + ")"
+        if connection.dialect.name != "sqlite" or not plain:
             cursor.executemany(sql, [[params[name] for name in order] for params in rows])
             return
         start = 0
