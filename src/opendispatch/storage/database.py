@@ -67,11 +67,16 @@ _DRIVER_OUTAGES = (sqlite3.OperationalError, psycopg.OperationalError)
 
 
 def _as_unavailable(exc: BaseException) -> BaseException:
-    if isinstance(exc, _DRIVER_OUTAGES):
-        unavailable = StorageUnavailable(str(exc))
-        unavailable.__cause__ = exc
-        return unavailable
-    return exc
+    """``exc`` as StorageUnavailable if it says the database cannot store or be reached, else itself."""
+    if isinstance(exc, OperationalError):
+        reason = str(exc.orig)
+    elif isinstance(exc, _DRIVER_OUTAGES):
+        reason = str(exc)
+    else:
+        return exc
+    unavailable = StorageUnavailable(reason)
+    unavailable.__cause__ = exc
+    return unavailable
 
 
 _TOPICS = "opendispatch.commit_topics"
@@ -609,7 +614,8 @@ def _storage_errors(job: Work, connection: Connection) -> Any:
     """Run ``job``; a database that is down or cannot store answers StorageUnavailable (a 503)."""
     try:
         return job(connection)
-    except OperationalError as exc:
-        raise StorageUnavailable(str(exc.orig)) from exc
-    except _DRIVER_OUTAGES as exc:
-        raise StorageUnavailable(str(exc)) from exc
+    except Exception as exc:
+        unavailable = _as_unavailable(exc)
+        if unavailable is exc:
+            raise
+        raise unavailable from exc
