@@ -41,6 +41,16 @@ def committed(database_url: str, sql: str, **params: Any) -> list[Row[Any]]:
         engine.dispose()
 
 
+def stored_911_calls(database_url: str, community_id: str) -> list[int]:
+    """The committed 911 call ids of a community, in order."""
+    rows = committed(
+        database_url,
+        "SELECT call_id FROM emergency_calls WHERE community_id = :c ORDER BY call_id",
+        c=community_id,
+    )
+    return [row[0] for row in rows]
+
+
 def run(
     database_url: str,
     body: Callable[[Database], Awaitable[T]],

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, event
 
 from opendispatch.settings import Settings
 from tests.legacy.v1 import sdk_body
-from tests.storage.support import committed
+from tests.storage.support import committed, stored_911_calls
 from tests.support import Community, Provisioner, in_process_server, lift_limits, new_911
 from tests.web.support import S1, Console, dispatcher
 
@@ -38,15 +38,6 @@ def full_soon() -> Iterator[None]:
         yield
     finally:
         event.remove(Engine, "connect", limit)
-
-
-def stored_911_calls(database_url: str, community_id: str) -> list[int]:
-    rows = committed(
-        database_url,
-        "SELECT call_id FROM emergency_calls WHERE community_id = :c ORDER BY call_id",
-        c=community_id,
-    )
-    return [row[0] for row in rows]
 
 
 @pytest.mark.sqlite_only  # SQLITE_FULL; PostgreSQL's outage is tests/storage/test_outage.py

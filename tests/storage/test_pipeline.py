@@ -28,7 +28,7 @@ from opendispatch.events.schemas import EventType
 from opendispatch.history.schemas import Actor
 from opendispatch.storage.database import Database
 from opendispatch.storage.migrate import upgrade
-from tests.storage.support import committed, new_community, run
+from tests.storage.support import committed, new_community, run, stored_911_calls
 
 T = TypeVar("T")
 ACTOR = Actor("api_key", "test")
@@ -48,15 +48,6 @@ def create(database: Database, community_id: str, server_id: int = 1) -> Awaitab
     return database.write(
         open_emergency_call, community_id=community_id, server_id=server_id, call=NEW_CALL, now=1, actor=ACTOR
     )
-
-
-def stored_calls(database_url: str, community_id: str) -> list[int]:
-    rows = committed(
-        database_url,
-        "SELECT call_id FROM emergency_calls WHERE community_id = :c ORDER BY call_id",
-        c=community_id,
-    )
-    return [row[0] for row in rows]
 
 
 def stored_events(database_url: str, community_id: str) -> list[tuple[int, int]]:
@@ -114,7 +105,7 @@ def test_requests_that_fail_on_their_own_roll_back_alone_and_take_no_call_id(
     created = [result.callId for result in results if isinstance(result, EmergencyCall)]
     # Failed requests took no call id and no event number: both stay gap-free.
     assert created == list(range(1, 12))
-    assert stored_calls(database_url, community_id) == created
+    assert stored_911_calls(database_url, community_id) == created
     assert stored_events(database_url, community_id) == [(1, seq) for seq in range(1, 12)]
     assert commits == 1
     # A request's own failure needs no statement-by-statement rerun.
@@ -138,7 +129,7 @@ def test_a_statement_the_database_refuses_fails_its_request_only(
     assert results[7] == "another"
     created = [result.callId for result in results if isinstance(result, EmergencyCall)]
     assert created == list(range(1, 7))
-    assert stored_calls(database_url, community_id) == created
+    assert stored_911_calls(database_url, community_id) == created
     assert stored_events(database_url, community_id) == [(1, seq) for seq in range(1, 7)]
     names = committed(database_url, "SELECT community_id FROM communities WHERE community_id = 'another'")
     assert len(names) == 1
@@ -160,7 +151,7 @@ def test_a_request_that_handles_the_refusal_itself_gets_its_own_answer(
     assert results[1] == "taken"
     assert results[3] == "fresh"
     assert [results[0].callId, results[2].callId] == [1, 2]
-    assert stored_calls(database_url, community_id) == [1, 2]
+    assert stored_911_calls(database_url, community_id) == [1, 2]
 
 
 def test_a_deadlocked_request_is_run_again_and_its_neighbours_are_stored(
@@ -189,7 +180,7 @@ def test_a_deadlocked_request_is_run_again_and_its_neighbours_are_stored(
     results, _commits = run(database_url, body)
     assert results[1] == "renamed"
     assert [results[0].callId, results[2].callId] == [1, 2]
-    assert stored_calls(database_url, community_id) == [1, 2]
+    assert stored_911_calls(database_url, community_id) == [1, 2]
     names = committed(database_url, "SELECT name FROM communities WHERE community_id = :c", c=community_id)
     assert names[0][0] == "Renamed"
 
@@ -212,7 +203,7 @@ def test_the_batches_after_a_failure_and_a_lone_failure_store_what_they_should(
     assert isinstance(results[2], NotFound)
     created = [result.callId for result in results if isinstance(result, EmergencyCall)]
     assert created == list(range(1, 22))
-    assert stored_calls(database_url, community_id) == created
+    assert stored_911_calls(database_url, community_id) == created
     assert stored_events(database_url, community_id) == [(1, seq) for seq in range(1, 22)]
 
 
